@@ -1,0 +1,320 @@
+"""Resolve a formulation into every model parameter, each with its value, unit and source.
+
+The resolution runs in dependency order (physiology -> particle -> effect factors -> effective
+organ parameters -> per-class and per-dose factors). `model.overrides` may replace any named
+value at the point it is produced, so an overridden factor flows into everything computed from
+it, and an overridden effective value is used as is. `parameters.csv` is this table.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from . import calibration, coating, extravasation, immunity, library, phagocytosis, physiology, targeting
+from .errors import FormulationError, NanocloakError, Problem, did_you_mean
+from .formulation import Formulation
+from .whole_body import LIVER, N_ORGANS, ORGANS, TUMOR, ParticleSystem
+
+MPS_ORGANS = ("lung", "heart", "liver", "spleen", "kidney", "brain", "muscle", "rest")
+
+
+@dataclass(frozen=True)
+class Parameter:
+    name: str
+    value: float
+    unit: str
+    source: str
+    description: str = ""
+
+
+class ParameterSet:
+    """Ordered named parameters; overrides are applied as each name is first set."""
+
+    def __init__(self, overrides: dict[str, float] | None = None):
+        self._params: dict[str, Parameter] = {}
+        self._overrides = dict(overrides or {})
+        self._used: set[str] = set()
+
+    def set(self, name: str, value: float, unit: str, source: str, description: str = "") -> float:
+        if name in self._overrides:
+            default = value
+            value = float(self._overrides[name])
+            source = f"model.overrides (default {default:.6g}: {source})"
+            self._used.add(name)
+        self._params[name] = Parameter(name, float(value), unit, source, description)
+        return float(value)
+
+    def __getitem__(self, name: str) -> float:
+        return self._params[name].value
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._params
+
+    def __iter__(self):
+        return iter(self._params.values())
+
+    def __len__(self) -> int:
+        return len(self._params)
+
+    def names(self) -> list[str]:
+        return list(self._params)
+
+    def table(self) -> pd.DataFrame:
+        return pd.DataFrame([p.__dict__ for p in self._params.values()], columns=["name", "value", "unit", "source", "description"])
+
+    def unknown_overrides(self) -> list[str]:
+        return [k for k in self._overrides if k not in self._used]
+
+
+@dataclass
+class ResolvedFormulation:
+    """Everything the solver needs for one formulation."""
+
+    formulation: Formulation
+    params: ParameterSet
+    physiology: physiology.Physiology
+    classes: list[phagocytosis.CoatingClass]
+    class_uptake_ratio: list[float]        # MPS uptake of each class / the main class
+    class_tumor_ratio: list[float]         # tumor cellular uptake of each class / the main class
+    dose_times_h: list[float]
+    dose_factors: list[float]
+    organ_masses_g: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def n_elements(self) -> int:
+        return len(self.classes) * len(self.dose_times_h)
+
+
+def _calibrated(ps: ParameterSet, name: str, unit: str, description: str) -> float:
+    c = calibration.entry(name)
+    return ps.set(f"calibration.{name}", c.value, unit, c.source, description)
+
+
+def _tumor_site_value(site: str, key: str) -> library.Sourced:
+    sites = library.table("tumor")["sites"]
+    node = sites.get(site) or sites["subcutaneous"]
+    return library.sourced(node[key], f"tumor.sites.{site}.{key}")
+
+
+def resolve(f: Formulation) -> ResolvedFormulation:
+    """All parameters of a formulation (raises FormulationError for unknown override names)."""
+    if f.core.is_free_drug:
+        raise NanocloakError("core.material: free has no particle to simulate; the free-drug model arrives with "
+                             "the payload model (issue 3)")
+    ps = ParameterSet(f.model.overrides)
+    sp = physiology.species_entry(f.subject.species)
+    tumor = f.subject.tumor
+    site = tumor.site if tumor else "subcutaneous"
+    bw_kg = f.subject.body_weight_g / 1000.0
+
+    # --- tumor size and flow first: they come out of the 'rest' remainder ---------------------
+    if tumor is not None:
+        vt = ps.set("tumor.VTC", tumor.volume_mm3 * 1e-6 / bw_kg, "fraction of BW",
+                    "subject.tumor.volume_mm3 (density 1 g/mL)", "tumor volume fraction of body weight (Cheng 2020 VTC)")
+        s = _tumor_site_value(site, "QTC")
+        qtc = ps.set("tumor.QTC", s.value, "fraction of cardiac output", s.source, "tumor blood flow (Cheng 2020 QTC)")
+        tumor_volume_L, tumor_flow_fraction = vt * bw_kg, qtc
+    else:
+        tumor_volume_L, tumor_flow_fraction = 0.0, 0.0
+    phys = physiology.build(f.subject.species, f.subject.body_weight_g, tumor_volume_L, tumor_flow_fraction)
+
+    ps.set("body_weight_kg", bw_kg, "kg", "subject.body_weight_g")
+    qc = ps.set("cardiac_output_L_per_h", phys.cardiac_output_L_per_h, "L/h",
+                library.sourced(sp["cardiac_output_L_per_h_per_kg075"]).source, "QCC x BW^0.75")
+    vblood = ps.set("blood_volume_L", phys.blood_volume_L, "L", library.sourced(sp["blood_volume_fraction"]).source)
+    art_frac = ps.set("arterial_fraction", phys.arterial_fraction, "fraction of central blood",
+                      library.sourced(sp["arterial_fraction_of_central_blood"]).source)
+    organ_src = lambda name, key: library.sourced(sp["organs"][name][key]).source  # noqa: E731
+    for name, o in phys.organs.items():
+        src_v = "remainder of body weight" if name == "rest" else organ_src(name, "volume_fraction")
+        src_q = ("cardiac output" if name == "lung" else "remainder of cardiac output" if name == "rest"
+                 else organ_src(name, "blood_flow_fraction"))
+        ps.set(f"{name}.volume_L", o.volume_L, "L", src_v)
+        ps.set(f"{name}.blood_flow_L_per_h", o.flow_L_per_h, "L/h", src_q,
+               "hepatic artery only; the spleen outflow joins it" if name == "liver" else "")
+        ps.set(f"{name}.vascular_fraction", o.vascular_fraction, "fraction", organ_src(name, "vascular_fraction"))
+        ps.set(f"{name}.partition", o.partition, "-", organ_src(name, "partition_coefficient"), "tissue:blood")
+
+    # --- the particle as the body sees it -----------------------------------------------------
+    d_h = ps.set("particle.hydrodynamic_diameter_nm", coating.hydrodynamic_diameter_nm(f), "nm",
+                 "core equivalent diameter + 2 x coat (coating.py)")
+    zeta = ps.set("particle.zeta_coated_mV", coating.coated_zeta_mV(f), "mV", "coating.coated_zeta_mV")
+    coverage = ps.set("particle.coverage_fraction", coating.coverage_fraction(f), "fraction",
+                      "coating method mean, capped by membrane supply (coating.py)")
+    mat = library.entry("materials", f.core.material)
+    half_life = library.sourced(mat["degradation_half_life_h"], f"materials.{f.core.material}")
+    t_half = ps.set("particle.degradation_half_life_h", half_life.value, "h", half_life.source)
+    k_deg = ps.set("particle.degradation_rate_per_h", 0.0 if math.isinf(t_half) else math.log(2) / t_half, "1/h",
+                   "ln 2 / degradation half-life")
+
+    # --- effect factors -----------------------------------------------------------------------
+    mps_scale = _calibrated(ps, "mps_uptake_scale", "-", "scales tabulated PC uptake rates (Lin 2016) to a bare core")
+    mps_t50 = _calibrated(ps, "mps_uptake_t50_h", "h", "time since dose of half-maximal phagocytic uptake")
+    mps_hill = _calibrated(ps, "mps_uptake_hill", "-", "Hill coefficient of the uptake ramp")
+    classes = phagocytosis.coating_classes(f)
+    main = max(range(len(classes)), key=lambda i: (classes[i].coverage, classes[i].weight))
+    rbc_factor = _calibrated(ps, "rbc_phagocytic_uptake_factor", "x bare", "MPS uptake of a fully RBC-coated particle")
+    recognition = [phagocytosis.recognition_factor(f, c, rbc_factor) for c in classes]
+    rec_main = ps.set("effect.surface_recognition_factor", recognition[main], "x bare",
+                      "phagocytosis.recognition_factor (membrane: calibrated RBC scale x membranes.yaml; PEG: surface_effects.yaml)",
+                      "MPS uptake of the main coating class relative to a bare core")
+    charge = ps.set("effect.charge_factor", phagocytosis.charge_factor(zeta), "x", "phagocytosis.charge_factor")
+    size_liver = ps.set("effect.liver_size_factor", phagocytosis.liver_size_factor(d_h), "x", "phagocytosis.liver_size_factor")
+    size_spleen = ps.set("effect.spleen_size_factor", phagocytosis.spleen_size_factor(d_h), "x", "phagocytosis.spleen_size_factor")
+    ligand_mps = ps.set("effect.ligand_mps_factor", phagocytosis.ligand_recognition_factor(f), "x", "ligands.yaml")
+    sieving = ps.set("effect.glomerular_sieving", extravasation.glomerular_sieving(d_h), "fraction",
+                     "pore theory, vascular_beds.glomerulus (Choi 2007 cut-off)")
+
+    # --- effective organ parameters -----------------------------------------------------------
+    ref = library.sourced(library.table("surface_effects")["size"]["pac_reference_diameter_nm"])
+    d_ref = ps.set("effect.pac_reference_diameter_nm", ref.value, "nm", ref.source, "particle size behind the tabulated PACs")
+    for name in MPS_ORGANS:
+        o = phys.organs[name]
+        perm = ps.set(f"effect.{name}.permeability_factor", extravasation.permeability_factor(d_h, o.vascular_bed, d_ref), "x",
+                      f"pore theory, vascular bed '{o.vascular_bed}' (extravasation.py)")
+        base_pa = o.pac * o.flow_L_per_h
+        ps.set(f"{name}.pa_L_per_h", base_pa * perm, "L/h", f"{organ_src(name, 'permeability_coefficient')} x flow x size factor",
+               "permeability-surface area product")
+        size = size_liver if name == "liver" else size_spleen if name == "spleen" else 1.0
+        kmax = o.pc_kmax_per_h * mps_scale * rec_main * charge * size * ligand_mps
+        ps.set(f"{name}.pc_uptake_max_per_h", kmax, "1/h",
+               f"{organ_src(name, 'pc_uptake_max_per_h')} x calibrated scale x effect factors",
+               "phagocytic uptake (liver: from capillary blood, Kupffer cells)")
+        ps.set(f"{name}.pc_uptake_t50_h", mps_t50, "h", "calibration.mps_uptake_t50_h")
+        ps.set(f"{name}.pc_uptake_hill", mps_hill, "-", "calibration.mps_uptake_hill")
+        ps.set(f"{name}.pc_release_per_h", o.pc_release_per_h, "1/h", organ_src(name, "pc_release_per_h"))
+
+    ps.set("kidney.urine_clearance_L_per_h", phys.urine_clearance_L_per_h + phys.gfr_L_per_h * sieving, "L/h",
+           "Lin 2016 urine clearance + GFR x glomerular sieving", "from kidney capillary blood")
+    ps.set("liver.bile_clearance_L_per_h", phys.bile_clearance_L_per_h, "L/h",
+           library.sourced(sp["bile_clearance_L_per_h_per_kg075"]).source, "from liver tissue")
+
+    class_tumor_ratio = [1.0] * len(classes)
+    if tumor is not None:
+        _resolve_tumor(f, ps, classes, main, d_h, site, class_tumor_ratio)
+
+    # --- per class and per dose ---------------------------------------------------------------
+    uptake_ratio = [recognition[i] / recognition[main] for i in range(len(classes))]
+    for i, c in enumerate(classes):
+        ps.set(f"class{i + 1}.weight", c.weight, "fraction of dose", f"coating classes ({c.label})")
+        ps.set(f"class{i + 1}.coverage_fraction", c.coverage, "fraction", "class mean coverage")
+        uptake_ratio[i] = ps.set(f"class{i + 1}.uptake_ratio", uptake_ratio[i], "x main class",
+                                 "recognition of this class / main class")
+    factors = immunity.dose_clearance_factors(f)
+    for k, (t, fac) in enumerate(zip(f.dose.times_h, factors)):
+        factors[k] = ps.set(f"dose{k + 1}.clearance_factor", fac, "x", "immunity.dose_clearance_factors",
+                            f"phagocytic uptake multiplier of the dose at {t:g} h (anti-PEG / anti-donor antibodies)")
+
+    unknown = ps.unknown_overrides()
+    if unknown:
+        names = ps.names()
+        raise FormulationError([Problem(f"model.overrides.{k}", f"not a model parameter{did_you_mean(k, names)}; "
+                                        "`nanocloak params FILE` lists the names") for k in unknown])
+    physiology.check_blood_budget(phys, ps["tumor.BVT"] * tumor_volume_L if tumor is not None else 0.0)
+    masses = {name: ps[f"{name}.volume_L"] * 1000.0 for name in MPS_ORGANS}
+    if tumor is not None:
+        masses["tumor"] = tumor_volume_L * 1000.0
+    return ResolvedFormulation(f, ps, phys, classes, uptake_ratio, class_tumor_ratio, list(f.dose.times_h), factors, masses)
+
+
+def _resolve_tumor(f, ps, classes, main, d_h, site, class_tumor_ratio):
+    """Tumor compartment in Cheng 2020's definitions (QTC, VTC, BVT, PT, PATC, KTRES*)."""
+    for key, unit, desc in (("BVT", "fraction", "tumor capillary blood fraction"),
+                            ("PT", "-", "tumor:blood partition coefficient"),
+                            ("KTRES50", "h", "time of half-maximal tumor cellular uptake"),
+                            ("KTRESn", "-", "Hill coefficient of tumor uptake"),
+                            ("KTRESrelease", "1/h", "release from tumor cellular compartment")):
+        s = _tumor_site_value(site, key)
+        ps.set(f"tumor.{key}", s.value, unit, s.source, desc)
+    ref = _tumor_site_value(site, "median_hydrodynamic_diameter_nm")
+    perm = ps.set("effect.tumor.permeability_factor", extravasation.permeability_factor(d_h, "tumor", ref.value), "x",
+                  f"pore theory, vascular bed 'tumor', relative to the NTD median particle ({ref.value:g} nm)")
+    bbb_site = site == "brain" and targeting.crosses_blood_brain_barrier(f)
+    patc_src = _tumor_site_value("subcutaneous" if bbb_site else site, "PATC")
+    c_main = classes[main].coverage
+    membrane_perm = ps.set("effect.tumor_membrane_permeability_factor", targeting.membrane_tumor_permeability_factor(f, c_main),
+                           "x", "membranes.yaml tumor_permeability_factor")
+    ps.set("tumor.PATC", patc_src.value * perm * membrane_perm, "fraction of tumor blood flow",
+           f"{patc_src.source} x size x membrane factors" + ("; BBB bypassed (ligand/neutrophil)" if bbb_site else ""),
+           "tumor permeability-surface area coefficient")
+    membrane_uptake = ps.set("effect.tumor_membrane_uptake_factor", targeting.membrane_tumor_uptake_factor(f, c_main), "x",
+                             "membranes.yaml (homotypic / tropism / adhesion, by fraction and coverage)")
+    ligand_uptake = ps.set("effect.tumor_ligand_uptake_factor", targeting.ligand_tumor_uptake_factor(f), "x",
+                           "ligands.yaml x receptor level (cell_lines.yaml) x occupancy")
+    kmax = _tumor_site_value(site, "KTRESmax")
+    ps.set("tumor.KTRESmax", kmax.value * membrane_uptake * ligand_uptake, "1/h",
+           f"{kmax.source} x targeting factors", "max uptake rate of the tumor's cellular compartment")
+    for i, c in enumerate(classes):
+        class_tumor_ratio[i] = targeting.membrane_tumor_uptake_factor(f, c.coverage) / membrane_uptake
+
+
+# ------------------------------------------------------------------------------------------------
+# parameters -> batched linear system
+# ------------------------------------------------------------------------------------------------
+def particle_systems(r: ResolvedFormulation) -> tuple[ParticleSystem, np.ndarray, np.ndarray]:
+    """One ParticleSystem element per (coating class, dose); returns (system, weights, dose times)."""
+    ps, phys = r.params, r.physiology
+    n = r.n_elements
+    organs = list(ORGANS)
+    q_in = np.zeros((N_ORGANS, n))
+    v_cap = np.ones((N_ORGANS, n))
+    v_tis = np.ones((N_ORGANS, n))
+    pa = np.zeros((N_ORGANS, n))
+    part = np.ones((N_ORGANS, n))
+    kmax = np.zeros((N_ORGANS, n))
+    k50 = np.ones((N_ORGANS, n))
+    hill = np.ones((N_ORGANS, n))
+    krel = np.zeros((N_ORGANS, n))
+    weights, t_dose = np.zeros(n), np.zeros(n)
+    col = 0
+    has_tumor = r.formulation.subject.tumor is not None
+    for ci, klass in enumerate(r.classes):
+        for t, dose_factor in zip(r.dose_times_h, r.dose_factors):
+            for j, name in enumerate(organs):
+                if name == "tumor":
+                    if not has_tumor:
+                        continue  # an absent tumor: no flow, no exchange, unit volumes (never filled)
+                    vt = ps["tumor.VTC"] * ps["body_weight_kg"]
+                    q_in[j, col] = ps["tumor.QTC"] * ps["cardiac_output_L_per_h"]
+                    v_cap[j, col] = vt * ps["tumor.BVT"]
+                    v_tis[j, col] = vt - v_cap[j, col]
+                    pa[j, col] = ps["tumor.PATC"] * q_in[j, col]
+                    part[j, col] = ps["tumor.PT"]
+                    kmax[j, col] = ps["tumor.KTRESmax"] * r.class_tumor_ratio[ci]
+                    k50[j, col], hill[j, col] = ps["tumor.KTRES50"], ps["tumor.KTRESn"]
+                    krel[j, col] = ps["tumor.KTRESrelease"]
+                    continue
+                vol = ps[f"{name}.volume_L"]
+                q_in[j, col] = ps[f"{name}.blood_flow_L_per_h"]
+                v_cap[j, col] = vol * ps[f"{name}.vascular_fraction"]
+                v_tis[j, col] = vol - v_cap[j, col]
+                pa[j, col] = ps[f"{name}.pa_L_per_h"]
+                part[j, col] = ps[f"{name}.partition"]
+                kmax[j, col] = ps[f"{name}.pc_uptake_max_per_h"] * r.class_uptake_ratio[ci] * dose_factor
+                k50[j, col], hill[j, col] = ps[f"{name}.pc_uptake_t50_h"], ps[f"{name}.pc_uptake_hill"]
+                krel[j, col] = ps[f"{name}.pc_release_per_h"]
+            weights[col], t_dose[col] = klass.weight, t
+            col += 1
+    central = ps["blood_volume_L"] - float((v_cap[:, 0] * (q_in[:, 0] > 0)).sum())
+    from_cap = np.zeros((N_ORGANS, n), dtype=bool)
+    from_cap[LIVER] = True
+    system = ParticleSystem(
+        v_art=np.full(n, central * ps["arterial_fraction"]),
+        v_ven=np.full(n, central * (1 - ps["arterial_fraction"])),
+        v_blood_total=np.full(n, ps["blood_volume_L"]),
+        q_cardiac=np.full(n, ps["cardiac_output_L_per_h"]),
+        q_in=q_in, v_cap=v_cap, v_tis=v_tis, pa=pa, partition=part,
+        kmax_cap=np.where(from_cap, kmax, 0.0), kmax_tis=np.where(from_cap, 0.0, kmax),
+        k50=k50, hill=hill,
+        krel_cap=np.where(from_cap, krel, 0.0), krel_tis=np.where(from_cap, 0.0, krel),
+        cl_urine=np.full(n, ps["kidney.urine_clearance_L_per_h"]),
+        cl_bile=np.full(n, ps["liver.bile_clearance_L_per_h"]),
+        k_deg=np.full(n, ps["particle.degradation_rate_per_h"]),
+    )
+    if not has_tumor:
+        system.q_in[TUMOR] = 0.0
+    return system, weights, t_dose
