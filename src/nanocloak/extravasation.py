@@ -45,8 +45,16 @@ def transmission(diameter_nm: float, bed_name: str) -> float:
     return float(b["transcytosis_fraction"] + pores * (small + large))
 
 
+#: beds entered without a sieve: blood in the splenic red pulp flows openly into the cords, where
+#: the interendothelial slits RETAIN large particles on the way back (Cesta MF 2006, Toxicol Pathol
+#: 34:455) -- that retention is the spleen filtration factor on uptake (phagocytosis.py)
+OPEN_BEDS = ("spleen",)
+
+
 def permeability_factor(diameter_nm: float, bed_name: str, reference_diameter_nm: float) -> float:
-    """PA(d) / PA(reference particle) for a vascular bed."""
+    """PA(d) / PA(reference particle) for a vascular bed (1 for open beds)."""
+    if bed_name in OPEN_BEDS:
+        return 1.0
     return transmission(diameter_nm, bed_name) / transmission(reference_diameter_nm, bed_name)
 
 

@@ -305,11 +305,18 @@ class Subject(_Strict):
     host: Host | None = None
     tumor: TumorSpec | None = None
 
+    @field_validator("body_weight_g")
+    @classmethod
+    def _weight(cls, v: float | None, info) -> float | None:
+        species = info.data.get("species")
+        if v is not None and species in BODY_WEIGHT_RANGE_G:
+            lo, hi = BODY_WEIGHT_RANGE_G[species]
+            if not lo <= v <= hi:
+                raise ValueError(f"{v:g} g is implausible for a {species} ({lo:g}..{hi:g} g)")
+        return v
+
     @model_validator(mode="after")
     def _check(self) -> "Subject":
-        lo, hi = BODY_WEIGHT_RANGE_G[self.species]
-        if self.body_weight_g is not None and not lo <= self.body_weight_g <= hi:
-            raise ValueError(f"body_weight_g {self.body_weight_g:g} is implausible for a {self.species} ({lo:g}..{hi:g} g)")
         if self.body_weight_g is None:
             self.body_weight_g = library.value(library.entry("species", self.species)["body_weight_g"])
         tumor = self.tumor

@@ -15,6 +15,8 @@ from typing import Any, Iterator
 
 import yaml
 
+from .errors import NanocloakError
+
 TABLES = (
     "species", "vascular_beds", "materials", "membranes", "ligands", "coating_methods",
     "immunology", "cell_lines", "tumor", "drugs", "surface_effects", "literature_targets", "calibration",
@@ -30,7 +32,7 @@ class Sourced:
     note: str = ""
 
 
-class LibraryError(LookupError):
+class LibraryError(NanocloakError, LookupError):
     """A key that is not in a library; the message lists what is."""
 
 

@@ -112,13 +112,14 @@ def liver_size_factor(diameter_nm: float) -> float:
 
 
 def spleen_size_factor(diameter_nm: float) -> float:
-    """Red-pulp filtration of particles above ~200 nm (Moghimi SM 1991/2001): the liver's size law
-    times a logistic rise to a maximum factor."""
+    """Red-pulp filtration of particles above ~200 nm (Moghimi SM 1991/2001): a logistic rise to a
+    maximum factor (the maximum is derived from whole spleen data of Hirn 2011, which already holds
+    every size effect on splenic uptake, so no power law is added)."""
     threshold = _surface("size", "spleen_filtration_threshold_nm")
     width = _surface("size", "spleen_filtration_width_nm")
     fmax = _surface("size", "spleen_filtration_max_factor")
     logistic = 1.0 / (1.0 + math.exp(-(diameter_nm - threshold) / width))
-    return liver_size_factor(diameter_nm) * (1.0 + (fmax - 1.0) * logistic)
+    return 1.0 + (fmax - 1.0) * logistic
 
 
 def ligand_occupancy(per_particle: float, half_saturation: float) -> float:

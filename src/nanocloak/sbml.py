@@ -1,0 +1,180 @@
+"""SBML Level 3 export of a formulation's particle model (python-libsbml), for COPASI, tellurium,
+libRoadRunner.
+
+Each (coating class, dose) of the formulation becomes its own copy of the state set (prefix
+`c{i}d{k}_`), as in nanocloak itself: a dose arrives by an event at its time (or as the initial
+amount), and its uptake clock is `time - t_dose`. Species are amounts in %ID of one dose; the
+compartment is a unit placeholder (hasOnlySubstanceUnits). Assignment rules give the spec's
+partition (blood, organs, excreted, degraded) and the lab blood sample.
+"""
+
+from __future__ import annotations
+
+import libsbml
+
+from . import whole_body as wb
+from .errors import NanocloakError
+from .formulation import Formulation
+from .parameters import particle_systems, resolve
+
+
+def _check(code: int, what: str) -> None:
+    if code != libsbml.LIBSBML_OPERATION_SUCCESS:
+        raise NanocloakError(f"SBML export failed at {what}: {libsbml.OperationReturnValue_toString(code)}")
+
+
+class _Builder:
+    def __init__(self, name: str):
+        self.doc = libsbml.SBMLDocument(3, 2)
+        self.model = self.doc.createModel()
+        self.model.setId("nanocloak_" + "".join(ch if ch.isalnum() else "_" for ch in name)[:60])
+        self.model.setName(name)
+        self.model.setTimeUnits("dimensionless")
+        c = self.model.createCompartment()
+        c.setId("body")
+        c.setConstant(True)
+        c.setSize(1.0)
+        c.setSpatialDimensions(3)
+
+    def parameter(self, pid: str, value: float) -> str:
+        p = self.model.createParameter()
+        _check(p.setId(pid), pid)
+        p.setValue(float(value))
+        p.setConstant(True)
+        return pid
+
+    def species(self, sid: str, amount: float = 0.0) -> str:
+        s = self.model.createSpecies()
+        _check(s.setId(sid), sid)
+        s.setCompartment("body")
+        s.setInitialAmount(float(amount))
+        s.setHasOnlySubstanceUnits(True)
+        s.setBoundaryCondition(False)
+        s.setConstant(False)
+        return sid
+
+    def reaction(self, rid: str, source: str, target: str | None, rate: str) -> None:
+        r = self.model.createReaction()
+        _check(r.setId(rid), rid)
+        r.setReversible(False)
+        ref = r.createReactant()
+        ref.setSpecies(source)
+        ref.setStoichiometry(1.0)
+        ref.setConstant(True)
+        if target is not None:
+            prod = r.createProduct()
+            prod.setSpecies(target)
+            prod.setStoichiometry(1.0)
+            prod.setConstant(True)
+        law = r.createKineticLaw()
+        ast = libsbml.parseL3Formula(rate)
+        if ast is None:
+            raise NanocloakError(f"SBML export: cannot parse rate law {rate!r}")
+        _check(law.setMath(ast), rid)
+
+    def assignment(self, pid: str, formula: str) -> None:
+        p = self.model.createParameter()
+        p.setId(pid)
+        p.setConstant(False)
+        rule = self.model.createAssignmentRule()
+        rule.setVariable(pid)
+        _check(rule.setMath(libsbml.parseL3Formula(formula)), pid)
+
+    def dose_event(self, eid: str, species: str, t_dose: float, amount: float) -> None:
+        e = self.model.createEvent()
+        e.setId(eid)
+        e.setUseValuesFromTriggerTime(True)
+        trig = e.createTrigger()
+        trig.setInitialValue(False)
+        trig.setPersistent(True)
+        trig.setMath(libsbml.parseL3Formula(f"time >= {t_dose!r}"))
+        a = e.createEventAssignment()
+        a.setVariable(species)
+        a.setMath(libsbml.parseL3Formula(f"{species} + {amount!r}"))
+
+
+def to_sbml(f: Formulation) -> str:
+    """The SBML document (text) for a formulation."""
+    r = resolve(f)
+    system, weights, t_dose = particle_systems(r)
+    b = _Builder(f.name)
+    n_org = wb.N_ORGANS
+    has_tumor = f.subject.tumor is not None
+    organs = [o for o in wb.ORGANS if o != "tumor" or has_tumor]
+    copies = []
+    for e in range(system.batch_size):
+        s = system.take([e])
+        rates = s.rates()
+        p = f"e{e + 1}_"
+        amount = 100.0 * float(weights[e])
+        sid = {"art": b.species(p + "arterial"), "ven": b.species(p + "venous", amount if t_dose[e] == 0 else 0.0)}
+        for o in organs:
+            for part in ("cap", "tis", "pc"):
+                sid[f"{o}_{part}"] = b.species(f"{p}{o}_{part}")
+        for acc in ("urine", "feces", "degraded"):
+            sid[acc] = b.species(p + acc)
+        if t_dose[e] > 0:
+            b.dose_event(f"{p}dose", sid["ven"], float(t_dose[e]), amount)
+        kd = b.parameter(p + "k_deg", float(s.k_deg[0]))
+        td = b.parameter(p + "t_dose", float(t_dose[e]))
+        # circulation
+        b.reaction(p + "venous_to_lung", sid["ven"], sid["lung_cap"], f"{b.parameter(p + 'k_ven_out', rates.ven_out[0])} * {sid['ven']}")
+        b.reaction(p + "lung_to_arterial", sid["lung_cap"], sid["art"],
+                   f"{b.parameter(p + 'k_out_lung', rates.q_out[wb.LUNG, 0])} * {sid['lung_cap']}")
+        for j, o in enumerate(wb.ORGANS):
+            if o not in organs:
+                continue
+            cap, tis, pc = sid[f"{o}_cap"], sid[f"{o}_tis"], sid[f"{o}_pc"]
+            if o != "lung":
+                b.reaction(f"{p}arterial_to_{o}", sid["art"], cap,
+                           f"{b.parameter(f'{p}k_in_{o}', rates.inflow_art[j, 0])} * {sid['art']}")
+                drain = sid["liver_cap"] if o == "spleen" else sid["ven"]
+                b.reaction(f"{p}{o}_outflow", cap, drain, f"{b.parameter(f'{p}k_out_{o}', rates.q_out[j, 0])} * {cap}")
+            b.reaction(f"{p}{o}_to_tissue", cap, tis, f"{b.parameter(f'{p}k_ct_{o}', rates.pa_cap[j, 0])} * {cap}")
+            b.reaction(f"{p}{o}_from_tissue", tis, cap, f"{b.parameter(f'{p}k_tc_{o}', rates.pa_tis[j, 0])} * {tis}")
+            from_cap = float(s.kmax_cap[j, 0]) > 0
+            kmax = float(s.kmax_cap[j, 0] + s.kmax_tis[j, 0])
+            if kmax > 0:
+                km = b.parameter(f"{p}kmax_{o}", kmax)
+                k50 = b.parameter(f"{p}k50_{o}", float(s.k50[j, 0]))
+                n = b.parameter(f"{p}hill_{o}", float(s.hill[j, 0]))
+                src = cap if from_cap else tis
+                tau = f"piecewise(time - {td}, time > {td}, 0)"  # time since this dose, never negative
+                b.reaction(f"{p}{o}_uptake", src, pc, f"{km} * pow({tau}, {n}) / (pow({k50}, {n}) + pow({tau}, {n})) * {src}")
+            krel = float(s.krel_cap[j, 0] + s.krel_tis[j, 0])
+            if krel > 0:
+                back = cap if float(s.krel_cap[j, 0]) > 0 else tis
+                b.reaction(f"{p}{o}_release", pc, back, f"{b.parameter(f'{p}krel_{o}', krel)} * {pc}")
+        b.reaction(p + "urinary_excretion", sid["kidney_cap"], sid["urine"],
+                   f"{b.parameter(p + 'k_urine', rates.excrete_cap[wb.KIDNEY, 0])} * {sid['kidney_cap']}")
+        b.reaction(p + "biliary_excretion", sid["liver_tis"], sid["feces"],
+                   f"{b.parameter(p + 'k_bile', rates.excrete_tis[wb.LIVER, 0])} * {sid['liver_tis']}")
+        if float(s.k_deg[0]) > 0:
+            for key, species in sid.items():
+                if key not in ("urine", "feces", "degraded"):
+                    b.reaction(f"{p}degrade_{key}", species, sid["degraded"], f"{kd} * {species}")
+        b.parameter(p + "lab_blood_factor", float(rates.lab_blood[0]))
+        copies.append((p, sid))
+    _observables(b, copies, organs)
+    doc_errors = b.doc.checkInternalConsistency()
+    if doc_errors:
+        raise NanocloakError("SBML export produced an inconsistent document: " + b.doc.getErrorLog().toString())
+    return libsbml.writeSBMLToString(b.doc)
+
+
+def _observables(b: _Builder, copies, organs) -> None:
+    def total(keys):
+        return " + ".join(f"{sid[k]}" for _, sid in copies for k in keys)
+
+    b.assignment("blood", total(["art", "ven"]))
+    for o in organs:
+        if o == "muscle":
+            continue
+        keys = [f"{o}_cap", f"{o}_tis", f"{o}_pc"]
+        if o == "rest":
+            keys += ["muscle_cap", "muscle_tis", "muscle_pc"]
+        b.assignment(o, total(keys))
+    b.assignment("excreted_urine", total(["urine"]))
+    b.assignment("excreted_feces", total(["feces"]))
+    b.assignment("degraded", total(["degraded"]))
+    b.assignment("blood_sample", " + ".join(f"{p}lab_blood_factor * {sid['ven']}" for p, sid in copies))

@@ -1,0 +1,22 @@
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("MPLBACKEND", "Agg")
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = sorted((ROOT / "examples").glob("*.yaml"))
+
+
+@pytest.fixture(scope="session")
+def examples():
+    return EXAMPLES
+
+
+def make(core=None, surface=None, subject=None, dose=None, end_h=168.0, **extra):
+    """A valid formulation dict with the given blocks replaced."""
+    d = {"nanocloak": 1, "name": "test", "core": core or {"material": "plga", "diameter_nm": 70},
+         "surface": surface or {"kind": "none"}, "dose": dose or {"mg_per_kg": 5},
+         "subject": subject or {"species": "mouse", "body_weight_g": 20}, "simulate": {"end_h": end_h}}
+    d.update(extra)
+    return d
