@@ -17,6 +17,8 @@ of the Nano-Tumor Database fits (tumor.yaml).
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 
 from . import library
@@ -30,6 +32,7 @@ def sieving_coefficient(diameter_nm, pore_radius_nm):
     return np.where(lam < 1.0, passing, 0.0)
 
 
+@lru_cache(maxsize=None)
 def bed(name: str) -> dict[str, float]:
     node = library.entry("vascular_beds", name, "vascular bed")
     keys = ("small_pore_radius_nm", "large_pore_radius_nm", "large_pore_fraction", "transcytosis_fraction")

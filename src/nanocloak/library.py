@@ -45,8 +45,20 @@ def table(name: str) -> Any:
     return yaml.safe_load(text) or {}
 
 
+_SOURCED: dict[int, tuple[Any, Sourced]] = {}
+
+
 def sourced(node: Any, where: str = "") -> Sourced:
     """Read a {value, source} mapping; raises ValueError naming `where` if it is not one."""
+    cached = _SOURCED.get(id(node))
+    if cached is not None and cached[0] is node:  # tables are read once and never mutated
+        return cached[1]
+    result = _read_sourced(node, where)
+    _SOURCED[id(node)] = (node, result)
+    return result
+
+
+def _read_sourced(node: Any, where: str) -> Sourced:
     if not isinstance(node, dict) or "value" not in node or not node.get("source"):
         raise ValueError(f"{where}: expected a mapping with 'value' and 'source', got {node!r}")
     value = node["value"]
@@ -72,6 +84,7 @@ def entries(name: str) -> dict[str, Any]:
     return {k: v for k, v in data.items() if not str(k).startswith("_")} if isinstance(data, dict) else {}
 
 
+@lru_cache(maxsize=4096)
 def resolve_key(name: str, key: str, kind: str | None = None) -> str:
     """The canonical key of `key` in table `name` (case-insensitive, aliases honoured)."""
     wanted = normalise_key(key)

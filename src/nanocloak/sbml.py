@@ -93,19 +93,51 @@ class _Builder:
         a.setMath(libsbml.parseL3Formula(f"{species} + {amount!r}"))
 
 
+def element_parameters(s, prefix: str, t_dose: float) -> dict[str, float]:
+    """SBML parameter ids and values of one element (one coating class x dose) of a batch-of-one system."""
+    r = s.rates()
+    v = {"k_deg": float(s.k_deg[0]), "t_dose": float(t_dose), "k_ven_out": float(r.ven_out[0]),
+         "k_out_lung": float(r.q_out[wb.LUNG, 0]), "k_urine": float(r.excrete_cap[wb.KIDNEY, 0]),
+         "k_bile": float(r.excrete_tis[wb.LIVER, 0]), "lab_blood_factor": float(r.lab_blood[0])}
+    for j, o in enumerate(wb.ORGANS):
+        if o != "lung":
+            v[f"k_in_{o}"] = float(r.inflow_art[j, 0])
+            v[f"k_out_{o}"] = float(r.q_out[j, 0])
+        v[f"k_ct_{o}"] = float(r.pa_cap[j, 0])
+        v[f"k_tc_{o}"] = float(r.pa_tis[j, 0])
+        v[f"kmax_{o}"] = float(s.kmax_cap[j, 0] + s.kmax_tis[j, 0])
+        v[f"k50_{o}"] = float(s.k50[j, 0])
+        v[f"hill_{o}"] = float(s.hill[j, 0])
+        v[f"krel_{o}"] = float(s.krel_cap[j, 0] + s.krel_tis[j, 0])
+    return {prefix + k: val for k, val in v.items()}
+
+
+def model_values(f: Formulation) -> tuple[dict[str, float], dict[str, float]]:
+    """(parameter values, initial amounts) of the SBML model of `f`, by id: what a design changes
+    when one loaded model is reused for many designs of the same structure."""
+    system, weights, t_dose = particle_systems(resolve(f))
+    params, init = {}, {}
+    for e in range(system.batch_size):
+        p = f"e{e + 1}_"
+        params.update(element_parameters(system.take([e]), p, float(t_dose[e])))
+        init[p + "venous"] = 100.0 * float(weights[e]) if t_dose[e] == 0 else 0.0
+    return params, init
+
+
 def to_sbml(f: Formulation) -> str:
     """The SBML document (text) for a formulation."""
     r = resolve(f)
     system, weights, t_dose = particle_systems(r)
     b = _Builder(f.name)
-    n_org = wb.N_ORGANS
     has_tumor = f.subject.tumor is not None
     organs = [o for o in wb.ORGANS if o != "tumor" or has_tumor]
     copies = []
     for e in range(system.batch_size):
         s = system.take([e])
-        rates = s.rates()
         p = f"e{e + 1}_"
+        values = element_parameters(s, p, float(t_dose[e]))
+        for pid, val in values.items():
+            b.parameter(pid, val)
         amount = 100.0 * float(weights[e])
         sid = {"art": b.species(p + "arterial"), "ven": b.species(p + "venous", amount if t_dose[e] == 0 else 0.0)}
         for o in organs:
@@ -115,49 +147,33 @@ def to_sbml(f: Formulation) -> str:
             sid[acc] = b.species(p + acc)
         if t_dose[e] > 0:
             b.dose_event(f"{p}dose", sid["ven"], float(t_dose[e]), amount)
-        kd = b.parameter(p + "k_deg", float(s.k_deg[0]))
-        td = b.parameter(p + "t_dose", float(t_dose[e]))
         # circulation
-        b.reaction(p + "venous_to_lung", sid["ven"], sid["lung_cap"], f"{b.parameter(p + 'k_ven_out', rates.ven_out[0])} * {sid['ven']}")
-        b.reaction(p + "lung_to_arterial", sid["lung_cap"], sid["art"],
-                   f"{b.parameter(p + 'k_out_lung', rates.q_out[wb.LUNG, 0])} * {sid['lung_cap']}")
+        b.reaction(p + "venous_to_lung", sid["ven"], sid["lung_cap"], f"{p}k_ven_out * {sid['ven']}")
+        b.reaction(p + "lung_to_arterial", sid["lung_cap"], sid["art"], f"{p}k_out_lung * {sid['lung_cap']}")
         for j, o in enumerate(wb.ORGANS):
             if o not in organs:
                 continue
             cap, tis, pc = sid[f"{o}_cap"], sid[f"{o}_tis"], sid[f"{o}_pc"]
             if o != "lung":
-                b.reaction(f"{p}arterial_to_{o}", sid["art"], cap,
-                           f"{b.parameter(f'{p}k_in_{o}', rates.inflow_art[j, 0])} * {sid['art']}")
+                b.reaction(f"{p}arterial_to_{o}", sid["art"], cap, f"{p}k_in_{o} * {sid['art']}")
                 drain = sid["liver_cap"] if o == "spleen" else sid["ven"]
-                b.reaction(f"{p}{o}_outflow", cap, drain, f"{b.parameter(f'{p}k_out_{o}', rates.q_out[j, 0])} * {cap}")
-            b.reaction(f"{p}{o}_to_tissue", cap, tis, f"{b.parameter(f'{p}k_ct_{o}', rates.pa_cap[j, 0])} * {cap}")
-            b.reaction(f"{p}{o}_from_tissue", tis, cap, f"{b.parameter(f'{p}k_tc_{o}', rates.pa_tis[j, 0])} * {tis}")
-            from_cap = float(s.kmax_cap[j, 0]) > 0
-            kmax = float(s.kmax_cap[j, 0] + s.kmax_tis[j, 0])
-            if kmax > 0:
-                km = b.parameter(f"{p}kmax_{o}", kmax)
-                k50 = b.parameter(f"{p}k50_{o}", float(s.k50[j, 0]))
-                n = b.parameter(f"{p}hill_{o}", float(s.hill[j, 0]))
-                src = cap if from_cap else tis
-                tau = f"piecewise(time - {td}, time > {td}, 0)"  # time since this dose, never negative
-                b.reaction(f"{p}{o}_uptake", src, pc, f"{km} * pow({tau}, {n}) / (pow({k50}, {n}) + pow({tau}, {n})) * {src}")
-            krel = float(s.krel_cap[j, 0] + s.krel_tis[j, 0])
-            if krel > 0:
-                back = cap if float(s.krel_cap[j, 0]) > 0 else tis
-                b.reaction(f"{p}{o}_release", pc, back, f"{b.parameter(f'{p}krel_{o}', krel)} * {pc}")
-        b.reaction(p + "urinary_excretion", sid["kidney_cap"], sid["urine"],
-                   f"{b.parameter(p + 'k_urine', rates.excrete_cap[wb.KIDNEY, 0])} * {sid['kidney_cap']}")
-        b.reaction(p + "biliary_excretion", sid["liver_tis"], sid["feces"],
-                   f"{b.parameter(p + 'k_bile', rates.excrete_tis[wb.LIVER, 0])} * {sid['liver_tis']}")
-        if float(s.k_deg[0]) > 0:
-            for key, species in sid.items():
-                if key not in ("urine", "feces", "degraded"):
-                    b.reaction(f"{p}degrade_{key}", species, sid["degraded"], f"{kd} * {species}")
-        b.parameter(p + "lab_blood_factor", float(rates.lab_blood[0]))
+                b.reaction(f"{p}{o}_outflow", cap, drain, f"{p}k_out_{o} * {cap}")
+            b.reaction(f"{p}{o}_to_tissue", cap, tis, f"{p}k_ct_{o} * {cap}")
+            b.reaction(f"{p}{o}_from_tissue", tis, cap, f"{p}k_tc_{o} * {tis}")
+            # Kupffer cells (liver) act on capillary blood, all other PCs on tissue (Lin 2016)
+            src = cap if o == "liver" else tis
+            tau = f"piecewise(time - {p}t_dose, time > {p}t_dose, 0)"  # time since this dose, never negative
+            b.reaction(f"{p}{o}_uptake", src, pc,
+                       f"{p}kmax_{o} * pow({tau}, {p}hill_{o}) / (pow({p}k50_{o}, {p}hill_{o}) + pow({tau}, {p}hill_{o})) * {src}")
+            b.reaction(f"{p}{o}_release", pc, src, f"{p}krel_{o} * {pc}")
+        b.reaction(p + "urinary_excretion", sid["kidney_cap"], sid["urine"], f"{p}k_urine * {sid['kidney_cap']}")
+        b.reaction(p + "biliary_excretion", sid["liver_tis"], sid["feces"], f"{p}k_bile * {sid['liver_tis']}")
+        for key, species in sid.items():
+            if key not in ("urine", "feces", "degraded"):
+                b.reaction(f"{p}degrade_{key}", species, sid["degraded"], f"{p}k_deg * {species}")
         copies.append((p, sid))
     _observables(b, copies, organs)
-    doc_errors = b.doc.checkInternalConsistency()
-    if doc_errors:
+    if b.doc.checkInternalConsistency():
         raise NanocloakError("SBML export produced an inconsistent document: " + b.doc.getErrorLog().toString())
     return libsbml.writeSBMLToString(b.doc)
 

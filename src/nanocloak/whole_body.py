@@ -129,11 +129,10 @@ class _Rates:
 
 
 def hill_fraction(tau: np.ndarray, k50: np.ndarray, n: np.ndarray) -> np.ndarray:
-    """tau^n / (K50^n + tau^n), the time-dependent uptake of Lin 2016 (0 at tau = 0)."""
-    tau = np.maximum(tau, 0.0)
+    """tau^n / (K50^n + tau^n) = 1 / (1 + exp(n (ln K50 - ln tau))), the time-dependent uptake of
+    Lin 2016 (0 at tau = 0, where ln tau = -inf)."""
     with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
-        ratio = np.where(tau > 0, (k50 / np.where(tau > 0, tau, 1.0)) ** n, np.inf)
-        return 1.0 / (1.0 + ratio)
+        return 1.0 / (1.0 + np.exp(n * (np.log(k50) - np.log(np.maximum(tau, 0.0)))))
 
 
 def hill_derivative(tau: np.ndarray, k50: np.ndarray, n: np.ndarray) -> np.ndarray:
