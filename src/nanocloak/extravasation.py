@@ -39,6 +39,7 @@ def bed(name: str) -> dict[str, float]:
     return {k: library.value(node[k], f"vascular_beds.{name}.{k}") for k in keys}
 
 
+@lru_cache(maxsize=4096)
 def transmission(diameter_nm: float, bed_name: str) -> float:
     """Relative ease of crossing a bed: transcytosis share + pore shares x sieving."""
     b = bed(bed_name)

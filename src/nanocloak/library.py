@@ -78,8 +78,9 @@ def normalise_key(key: str) -> str:
     return "".join(ch for ch in str(key).lower() if ch.isalnum())
 
 
+@lru_cache(maxsize=None)
 def entries(name: str) -> dict[str, Any]:
-    """The keyed entries of a table (top-level keys starting with '_' are metadata)."""
+    """The keyed entries of a table (top-level keys starting with '_' are metadata); do not mutate."""
     data = table(name)
     return {k: v for k, v in data.items() if not str(k).startswith("_")} if isinstance(data, dict) else {}
 

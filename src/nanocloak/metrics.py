@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy.optimize import least_squares
+from numba import njit, prange
 
 PARTITION = ("blood", "liver", "spleen", "lung", "kidney", "heart", "brain", "tumor", "rest",
              "excreted_urine", "excreted_feces", "degraded")
@@ -16,8 +16,8 @@ def value_at(t: np.ndarray, y: np.ndarray, at: float) -> float | None:
     """y at time `at` if it is within the simulated span (grid holds the spec's times exactly)."""
     if at > t[-1] + 1e-9:
         return None
-    i = int(np.argmin(np.abs(t - at)))
-    if abs(t[i] - at) <= 1e-9 * max(1.0, at):
+    i = int(np.searchsorted(t, at - 1e-9 * max(1.0, at)))
+    if i < t.size and abs(t[i] - at) <= 1e-9 * max(1.0, at):
         return float(y[i])
     return float(np.interp(at, t, y))
 
@@ -30,68 +30,106 @@ def mass_balance_error(t: np.ndarray, partition_sum: np.ndarray, n_given: np.nda
     return float(np.max(np.abs(partition_sum[mask] - 100.0 * n_given[mask]) / (100.0 * n_given[mask])))
 
 
-#: a slow phase carrying less than this share of the fitted exposure (AUC) is a trickle of particles
-#: released back from tissues, not the terminal elimination phase
-MIN_TERMINAL_AUC_SHARE = 1.0 / 3.0
+#: a slow phase holding less than this share of the initial level is a trickle, not a terminal phase
+MIN_TERMINAL_AMPLITUDE_SHARE = 0.25
 #: blood assays quantify ~50-fold below the post-dose peak; later points are not fitted
 QUANTIFIABLE_FRACTION_OF_PEAK = 0.02
 
 
-def _two_phase_fit(tau: np.ndarray, y: np.ndarray, a: float, b: float) -> tuple[float, float, float]:
-    """Amplitudes (non-negative least squares for two fixed rates) and the residual sum of squares."""
-    ea, eb = np.exp(-a * tau), np.exp(-b * tau)
-    gaa, gbb, gab = ea @ ea, eb @ eb, ea @ eb
-    pa, pb = ea @ y, eb @ y
+# The fit below runs compiled (numba): it is evaluated for every simulation of a batch, and in numpy
+# it cost more than the simulation itself.
+COARSE_RATES = np.geomspace(1e-4, 50.0, 80)
+ZOOM_LEVELS, ZOOM_POINTS = 8, 9
+
+
+@njit(cache=True)
+def _pair(tau, y, a, b):
+    """Non-negative least-squares amplitudes for fixed rates a > b, and the residual sum of squares
+    (a one-phase fit where a two-phase one would need a negative amplitude)."""
+    gaa = gbb = gab = pa = pb = yy = 0.0
+    for k in range(tau.size):
+        ea, eb = math.exp(-a * tau[k]), math.exp(-b * tau[k])
+        gaa += ea * ea
+        gbb += eb * eb
+        gab += ea * eb
+        pa += ea * y[k]
+        pb += eb * y[k]
+        yy += y[k] * y[k]
     det = gaa * gbb - gab * gab
     if det > 1e-300:
-        amp_a, amp_b = (gbb * pa - gab * pb) / det, (gaa * pb - gab * pa) / det
-        if amp_a >= 0 and amp_b >= 0:
-            r = y - amp_a * ea - amp_b * eb
-            return amp_a, amp_b, float(r @ r)
-    # a boundary solution: one phase only
-    best = (0.0, 0.0, float(y @ y))
-    for amp_a, amp_b in ((max(pa / gaa, 0.0), 0.0), (0.0, max(pb / gbb, 0.0))):
-        r = y - amp_a * ea - amp_b * eb
-        if r @ r < best[2]:
-            best = (amp_a, amp_b, float(r @ r))
-    return best
+        amp_a = (gbb * pa - gab * pb) / det
+        amp_b = (gaa * pb - gab * pa) / det
+        if amp_a >= 0.0 and amp_b >= 0.0:
+            return amp_a, amp_b, yy - amp_a * pa - amp_b * pb
+    if pa * pa / gaa >= pb * pb / gbb:
+        return max(pa / gaa, 0.0), 0.0, yy - max(pa, 0.0) ** 2 / gaa
+    return 0.0, max(pb / gbb, 0.0), yy - max(pb, 0.0) ** 2 / gbb
 
 
-def _zoom(tau, y, log_fast, log_slow, step, levels: int = 6, points: int = 9):
-    """Refine the best (fast, slow) rate pair by successively finer 9 x 9 grids in log space."""
+@njit(cache=True)
+def _two_phase(tau, y, rates, min_slow_share):
+    """Global coarse grid over rate pairs, then 9 x 9 zooms in log space; returns the terminal rate."""
+    n = rates.size
+    e = np.empty((n, tau.size))
+    for i in range(n):
+        for k in range(tau.size):
+            e[i, k] = math.exp(-rates[i] * tau[k])
+    g = e @ e.T
+    p = e @ y
+    best, bi, bj = -1.0, -1, -1
+    single, si = -1.0, 0
+    for i in range(n):
+        if p[i] * p[i] / g[i, i] > single:
+            single, si = p[i] * p[i] / g[i, i], i
+        for j in range(i + 1, n):                  # rates[j] > rates[i]
+            det = g[i, i] * g[j, j] - g[i, j] ** 2
+            if det <= 1e-300:
+                continue
+            ai = (g[j, j] * p[i] - g[i, j] * p[j]) / det
+            aj = (g[i, i] * p[j] - g[i, j] * p[i]) / det
+            if ai >= 0.0 and aj >= 0.0 and ai * p[i] + aj * p[j] > best:
+                best, bi, bj = ai * p[i] + aj * p[j], i, j
+    if bi < 0 or single >= best:
+        return rates[si]
+    log_fast, log_slow = math.log(rates[bj]), math.log(rates[bi])
+    step = math.log(rates[1] / rates[0])
+    m = ZOOM_POINTS
+    ef, es = np.empty((m, tau.size)), np.empty((m, tau.size))
     yy = y @ y
-    for _ in range(levels):
-        offsets = np.linspace(-step, step, points)
-        lf, ls = np.meshgrid(log_fast + offsets, log_slow + offsets, indexing="ij")
-        lf, ls = lf.ravel(), ls.ravel()
-        ok = lf > ls
-        ea, eb = np.exp(-np.exp(lf)[:, None] * tau), np.exp(-np.exp(ls)[:, None] * tau)
-        gaa, gbb, gab = (ea * ea).sum(1), (eb * eb).sum(1), (ea * eb).sum(1)
-        pa, pb = ea @ y, eb @ y
-        det = gaa * gbb - gab * gab
-        with np.errstate(divide="ignore", invalid="ignore"):
-            amp_a, amp_b = (gbb * pa - gab * pb) / det, (gaa * pb - gab * pa) / det
-            rss = np.where(ok & (amp_a >= 0) & (amp_b >= 0) & (det > 1e-300), yy - amp_a * pa - amp_b * pb, np.inf)
-        if np.isfinite(rss).any():
-            best = int(np.argmin(rss))
-            log_fast, log_slow = lf[best], ls[best]
-        step /= (points - 1) / 2.0
-    return float(np.exp(log_fast)), float(np.exp(log_slow))
+    for _ in range(ZOOM_LEVELS):
+        # separable: the exponentials of the m fast and m slow candidates, then every pair from them
+        lf = log_fast + step * (2.0 * np.arange(m) / (m - 1) - 1.0)
+        ls = log_slow + step * (2.0 * np.arange(m) / (m - 1) - 1.0)
+        for u in range(m):
+            rf, rs = math.exp(lf[u]), math.exp(ls[u])
+            for k in range(tau.size):
+                ef[u, k] = math.exp(-rf * tau[k])
+                es[u, k] = math.exp(-rs * tau[k])
+        gff, gss, gfs = (ef * ef).sum(axis=1), (es * es).sum(axis=1), ef @ es.T
+        pf, ps = ef @ y, es @ y
+        rss_best, f_best, s_best = np.inf, log_fast, log_slow
+        for u in range(m):
+            for v in range(m):
+                if lf[u] <= ls[v]:
+                    continue
+                det = gff[u] * gss[v] - gfs[u, v] ** 2
+                if det <= 1e-300:
+                    continue
+                amp_f = (gss[v] * pf[u] - gfs[u, v] * ps[v]) / det
+                amp_s = (gff[u] * ps[v] - gfs[u, v] * pf[u]) / det
+                if amp_f > 0.0 and amp_s > 0.0:
+                    rss = yy - amp_f * pf[u] - amp_s * ps[v]
+                    if rss < rss_best:
+                        rss_best, f_best, s_best = rss, lf[u], ls[v]
+        log_fast, log_slow = f_best, s_best
+        step /= (m - 1) / 2.0
+    fast, slow = math.exp(log_fast), math.exp(log_slow)
+    amp_f, amp_s, _ = _pair(tau, y, fast, slow)
+    return slow if amp_s >= min_slow_share * (amp_f + amp_s) else fast
 
 
-def terminal_half_life(t: np.ndarray, y: np.ndarray, t_last_dose: float) -> float | None:
-    """Terminal half-life from a bi-exponential fit A e^-at + B e^-bt (a > b) of y after the last dose.
-
-    Ordinary least squares on the %ID values, as two-phase fits of blood curves are usually done
-    (e.g. Hu 2011), on the points above 2% of the post-dose peak (what an assay quantifies; the
-    model's late trickle of particles released back from phagocytes would otherwise pose as a
-    phase). The amplitudes enter linearly, so for each pair of rates they are solved
-    exactly (variable projection, Golub & Pereyra 1973); the rates are found by a global grid over
-    1e-4..50 /h, then refined by zooming grids around the best pair. The slow phase counts as terminal if it
-    carries at least a third of the fitted AUC; a smaller one is the trickle of particles released
-    back from phagocytes and tissues (a third phase that a two-phase description cannot resolve), and
-    the fast phase, which then carries most of the exposure, is the elimination phase reported.
-    """
+def _fit_window(t: np.ndarray, y: np.ndarray, t_last_dose: float):
+    """Times since the last dose and normalised values of the quantifiable points, or None."""
     mask = (t > t_last_dose + 1e-9) & np.isfinite(y)
     tau, obs = t[mask] - t_last_dose, y[mask]
     if tau.size < 4 or np.max(obs) <= 0:
@@ -100,22 +138,50 @@ def terminal_half_life(t: np.ndarray, y: np.ndarray, t_last_dose: float) -> floa
     tau, obs = tau[quantifiable], obs[quantifiable]
     if tau.size < 4:
         return None
-    data = obs / np.max(obs)
-    rates = np.geomspace(1e-4, 50.0, 120)
-    e = np.exp(-np.outer(rates, tau))
-    gram, proj = e @ e.T, e @ data
-    i, j = np.triu_indices(rates.size, k=1)
-    det = gram[i, i] * gram[j, j] - gram[i, j] ** 2
-    with np.errstate(divide="ignore", invalid="ignore"):
-        amp_i = (gram[j, j] * proj[i] - gram[i, j] * proj[j]) / det
-        amp_j = (gram[i, i] * proj[j] - gram[i, j] * proj[i]) / det
-        explained = np.where((amp_i >= 0) & (amp_j >= 0) & (det > 1e-300), amp_i * proj[i] + amp_j * proj[j], -np.inf)
-    k = int(np.argmax(explained))
-    fast, slow = _zoom(tau, data, np.log(rates[j[k]]), np.log(rates[i[k]]), np.log(rates[1] / rates[0]))
-    amp_fast, amp_slow, _ = _two_phase_fit(tau, data, fast, slow)
-    auc_fast, auc_slow = amp_fast / fast, amp_slow / slow
-    terminal = slow if auc_slow >= MIN_TERMINAL_AUC_SHARE * (auc_fast + auc_slow) else fast
-    return math.log(2.0) / terminal if math.isfinite(terminal) and terminal > 0 else None
+    return np.ascontiguousarray(tau), np.ascontiguousarray(obs / np.max(obs))
+
+
+@njit(cache=True, parallel=True)
+def _two_phase_batch(taus, ys, lengths, rates, min_slow_share, out):
+    for c in prange(lengths.size):
+        n = lengths[c]
+        out[c] = _two_phase(taus[c, :n].copy(), ys[c, :n].copy(), rates, min_slow_share)
+
+
+def terminal_half_lives(curves) -> list[float | None]:
+    """terminal_half_life for many (t, y, t_last_dose) curves at once, in parallel threads."""
+    windows = [_fit_window(t, y, last) for t, y, last in curves]
+    fit = [i for i, w in enumerate(windows) if w is not None]
+    out: list[float | None] = [None] * len(windows)
+    if not fit:
+        return out
+    width = max(windows[i][0].size for i in fit)
+    taus, ys = np.zeros((len(fit), width)), np.zeros((len(fit), width))
+    lengths = np.zeros(len(fit), dtype=np.int64)
+    for row, i in enumerate(fit):
+        tau, y = windows[i]
+        taus[row, : tau.size], ys[row, : tau.size], lengths[row] = tau, y, tau.size
+    rates = np.empty(len(fit))
+    _two_phase_batch(taus, ys, lengths, COARSE_RATES, MIN_TERMINAL_AMPLITUDE_SHARE, rates)
+    for row, i in enumerate(fit):
+        r = rates[row]
+        out[i] = math.log(2.0) / r if math.isfinite(r) and r > 0 else None
+    return out
+
+
+def terminal_half_life(t: np.ndarray, y: np.ndarray, t_last_dose: float) -> float | None:
+    """Terminal half-life from a bi-exponential fit A e^-at + B e^-bt (a > b) of y after the last dose.
+
+    Ordinary least squares on the %ID values, as two-phase fits of blood curves are usually done
+    (e.g. Hu 2011), on the points above 2% of the post-dose peak (what an assay quantifies). The
+    amplitudes enter linearly, so for each pair of rates they are solved exactly (variable
+    projection, Golub & Pereyra 1973); the rates come from a global grid over 1e-4..50 /h refined by
+    zooming grids. The terminal phase is the slower phase unless it holds under a quarter of the
+    initial level: such a phase is the trickle of particles released back from phagocytes and
+    tissues (or a split of one phase into two), not the elimination phase a lab reports, and the
+    other phase is then the terminal one. A curve no two-phase fit improves on is mono-exponential.
+    """
+    return terminal_half_lives([(t, y, t_last_dose)])[0]
 
 
 def trapezoid_auc(t: np.ndarray, y: np.ndarray) -> float:

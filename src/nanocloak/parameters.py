@@ -9,6 +9,7 @@ it, and an overridden effective value is used as is. `parameters.csv` is this ta
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -31,40 +32,57 @@ class Parameter:
     description: str = ""
 
 
+_SHARED_META: dict[tuple[str, str, str], tuple[str, str, str]] = {}
+
+
 class ParameterSet:
     """Ordered named parameters; overrides are applied as each name is first set."""
 
-    def __init__(self, overrides: dict[str, float] | None = None):
-        self._params: dict[str, Parameter] = {}
+    def __init__(self, overrides: dict[str, float] | None = None, describe: bool = True):
+        self._values: dict[str, float] = {}
+        self._meta: dict[str, tuple[str, str, str]] = {}   # name -> (unit, source, description)
         self._overrides = dict(overrides or {})
         self._used: set[str] = set()
+        #: False in batch runs: values only, sources composed later if a table is asked for
+        self.describe = describe
 
-    def set(self, name: str, value: float, unit: str, source: str, description: str = "") -> float:
+    def set(self, name: str, value: float, unit: str, source, description: str = "") -> float:
+        """Record a parameter; `source` may be a callable, called only when descriptions are kept."""
         if name in self._overrides:
-            default = value
-            value = float(self._overrides[name])
-            source = f"model.overrides (default {default:.6g}: {source})"
+            value = self._overrides[name]
             self._used.add(name)
-        self._params[name] = Parameter(name, float(value), unit, source, description)
-        return float(value)
+        value = float(value)
+        self._values[name] = value
+        if self.describe:
+            text = source() if callable(source) else source
+            if name in self._used:
+                text = f"model.overrides (default replaced; {text})"
+            name = sys.intern(name)                     # shared across results: small pickles
+            meta = (unit, text, description)
+            self._meta[name] = _SHARED_META.setdefault(meta, meta)
+        return value
 
     def __getitem__(self, name: str) -> float:
-        return self._params[name].value
+        return self._values[name]
 
     def __contains__(self, name: str) -> bool:
-        return name in self._params
+        return name in self._values
+
+    def parameter(self, name: str) -> Parameter:
+        return Parameter(name, self._values[name], *self._meta.get(name, ("", "", "")))
 
     def __iter__(self):
-        return iter(self._params.values())
+        return (self.parameter(n) for n in self._values)
 
     def __len__(self) -> int:
-        return len(self._params)
+        return len(self._values)
 
     def names(self) -> list[str]:
-        return list(self._params)
+        return list(self._values)
 
     def table(self) -> pd.DataFrame:
-        return pd.DataFrame([p.__dict__ for p in self._params.values()], columns=["name", "value", "unit", "source", "description"])
+        rows = [(n, v, *self._meta.get(n, ("", "", ""))) for n, v in self._values.items()]
+        return pd.DataFrame(rows, columns=["name", "value", "unit", "source", "description"])
 
     def unknown_overrides(self) -> list[str]:
         return [k for k in self._overrides if k not in self._used]
@@ -88,6 +106,12 @@ class ResolvedFormulation:
     def n_elements(self) -> int:
         return len(self.classes) * len(self.dose_times_h)
 
+    def parameter_table(self) -> pd.DataFrame:
+        """Every parameter with value, unit and source (re-resolved if the batch skipped sources)."""
+        if self.params.describe:
+            return self.params.table()
+        return resolve(self.formulation, describe=True).params.table()
+
 
 def _calibrated(ps: ParameterSet, name: str, unit: str, description: str) -> float:
     c = calibration.entry(name)
@@ -100,12 +124,15 @@ def _tumor_site_value(site: str, key: str) -> library.Sourced:
     return library.sourced(node[key], f"tumor.sites.{site}.{key}")
 
 
-def resolve(f: Formulation) -> ResolvedFormulation:
-    """All parameters of a formulation (raises FormulationError for unknown override names)."""
+def resolve(f: Formulation, describe: bool = True) -> ResolvedFormulation:
+    """All parameters of a formulation (raises FormulationError for unknown override names).
+
+    describe=False skips composing each parameter's source text (batch runs); the table of
+    ResolvedFormulation.parameter_table() re-resolves with descriptions when asked for."""
     if f.core.is_free_drug:
         raise NanocloakError("core.material: free has no particle to simulate; the free-drug model arrives with "
                              "the payload model (issue 3)")
-    ps = ParameterSet(f.model.overrides)
+    ps = ParameterSet(f.model.overrides, describe)
     sp = physiology.species_entry(f.subject.species)
     tumor = f.subject.tumor
     site = tumor.site if tumor else "subcutaneous"
@@ -128,7 +155,9 @@ def resolve(f: Formulation) -> ResolvedFormulation:
     vblood = ps.set("blood_volume_L", phys.blood_volume_L, "L", library.sourced(sp["blood_volume_fraction"]).source)
     art_frac = ps.set("arterial_fraction", phys.arterial_fraction, "fraction of central blood",
                       library.sourced(sp["arterial_fraction_of_central_blood"]).source)
-    organ_src = lambda name, key: library.sourced(sp["organs"][name][key]).source  # noqa: E731
+    def organ_src(name, key):
+        return lambda: library.sourced(sp["organs"][name][key]).source
+
     for name, o in phys.organs.items():
         src_v = "remainder of body weight" if name == "rest" else organ_src(name, "volume_fraction")
         src_q = ("cardiac output" if name == "lung" else "remainder of cardiac output" if name == "rest"
@@ -175,14 +204,15 @@ def resolve(f: Formulation) -> ResolvedFormulation:
     for name in MPS_ORGANS:
         o = phys.organs[name]
         perm = ps.set(f"effect.{name}.permeability_factor", extravasation.permeability_factor(d_h, o.vascular_bed, d_ref), "x",
-                      f"pore theory, vascular bed '{o.vascular_bed}' (extravasation.py)")
+                      lambda: f"pore theory, vascular bed '{o.vascular_bed}' (extravasation.py)")
         base_pa = o.pac * o.flow_L_per_h
-        ps.set(f"{name}.pa_L_per_h", base_pa * perm, "L/h", f"{organ_src(name, 'permeability_coefficient')} x flow x size factor",
+        ps.set(f"{name}.pa_L_per_h", base_pa * perm, "L/h",
+               lambda: f"{organ_src(name, 'permeability_coefficient')()} x flow x size factor",
                "permeability-surface area product")
         size = size_liver if name == "liver" else size_spleen if name == "spleen" else 1.0
         kmax = o.pc_kmax_per_h * mps_scale * rec_main * charge * size * ligand_mps
         ps.set(f"{name}.pc_uptake_max_per_h", kmax, "1/h",
-               f"{organ_src(name, 'pc_uptake_max_per_h')} x calibrated scale x effect factors",
+               lambda: f"{organ_src(name, 'pc_uptake_max_per_h')()} x calibrated scale x effect factors",
                "phagocytic uptake (liver: from capillary blood, Kupffer cells)")
         ps.set(f"{name}.pc_uptake_t50_h", mps_t50, "h", "calibration.mps_uptake_t50_h")
         ps.set(f"{name}.pc_uptake_hill", mps_hill, "-", "calibration.mps_uptake_hill")
@@ -191,7 +221,7 @@ def resolve(f: Formulation) -> ResolvedFormulation:
     ps.set("kidney.urine_clearance_L_per_h", phys.urine_clearance_L_per_h + phys.gfr_L_per_h * sieving, "L/h",
            "Lin 2016 urine clearance + GFR x glomerular sieving", "from kidney capillary blood")
     ps.set("liver.bile_clearance_L_per_h", phys.bile_clearance_L_per_h, "L/h",
-           library.sourced(sp["bile_clearance_L_per_h_per_kg075"]).source, "from liver tissue")
+           lambda: library.sourced(sp["bile_clearance_L_per_h_per_kg075"]).source, "from liver tissue")
 
     class_tumor_ratio = [1.0] * len(classes)
     if tumor is not None:
@@ -200,14 +230,14 @@ def resolve(f: Formulation) -> ResolvedFormulation:
     # --- per class and per dose ---------------------------------------------------------------
     uptake_ratio = [recognition[i] / recognition[main] for i in range(len(classes))]
     for i, c in enumerate(classes):
-        ps.set(f"class{i + 1}.weight", c.weight, "fraction of dose", f"coating classes ({c.label})")
+        ps.set(f"class{i + 1}.weight", c.weight, "fraction of dose", lambda c=c: f"coating classes ({c.label})")
         ps.set(f"class{i + 1}.coverage_fraction", c.coverage, "fraction", "class mean coverage")
         uptake_ratio[i] = ps.set(f"class{i + 1}.uptake_ratio", uptake_ratio[i], "x main class",
                                  "recognition of this class / main class")
     factors = immunity.dose_clearance_factors(f)
     for k, (t, fac) in enumerate(zip(f.dose.times_h, factors)):
         factors[k] = ps.set(f"dose{k + 1}.clearance_factor", fac, "x", "immunity.dose_clearance_factors",
-                            f"phagocytic uptake multiplier of the dose at {t:g} h (anti-PEG / anti-donor antibodies)")
+                            "phagocytic uptake multiplier of this dose (anti-PEG / anti-donor antibodies)")
 
     unknown = ps.unknown_overrides()
     if unknown:
@@ -232,14 +262,14 @@ def _resolve_tumor(f, ps, classes, main, d_h, site, class_tumor_ratio):
         ps.set(f"tumor.{key}", s.value, unit, s.source, desc)
     ref = _tumor_site_value(site, "median_hydrodynamic_diameter_nm")
     perm = ps.set("effect.tumor.permeability_factor", extravasation.permeability_factor(d_h, "tumor", ref.value), "x",
-                  f"pore theory, vascular bed 'tumor', relative to the NTD median particle ({ref.value:g} nm)")
+                  lambda: f"pore theory, vascular bed 'tumor', relative to the NTD median particle ({ref.value:g} nm)")
     bbb_site = site == "brain" and targeting.crosses_blood_brain_barrier(f)
     patc_src = _tumor_site_value("subcutaneous" if bbb_site else site, "PATC")
     c_main = classes[main].coverage
     membrane_perm = ps.set("effect.tumor_membrane_permeability_factor", targeting.membrane_tumor_permeability_factor(f, c_main),
                            "x", "membranes.yaml tumor_permeability_factor")
     ps.set("tumor.PATC", patc_src.value * perm * membrane_perm, "fraction of tumor blood flow",
-           f"{patc_src.source} x size x membrane factors" + ("; BBB bypassed (ligand/neutrophil)" if bbb_site else ""),
+           lambda: f"{patc_src.source} x size x membrane factors" + ("; BBB bypassed (ligand/neutrophil)" if bbb_site else ""),
            "tumor permeability-surface area coefficient")
     membrane_uptake = ps.set("effect.tumor_membrane_uptake_factor", targeting.membrane_tumor_uptake_factor(f, c_main), "x",
                              "membranes.yaml (homotypic / tropism / adhesion, by fraction and coverage)")
@@ -247,7 +277,7 @@ def _resolve_tumor(f, ps, classes, main, d_h, site, class_tumor_ratio):
                            "ligands.yaml x receptor level (cell_lines.yaml) x occupancy")
     kmax = _tumor_site_value(site, "KTRESmax")
     ps.set("tumor.KTRESmax", kmax.value * membrane_uptake * ligand_uptake, "1/h",
-           f"{kmax.source} x targeting factors", "max uptake rate of the tumor's cellular compartment")
+           lambda: f"{kmax.source} x targeting factors", "max uptake rate of the tumor's cellular compartment")
     for i, c in enumerate(classes):
         class_tumor_ratio[i] = targeting.membrane_tumor_uptake_factor(f, c.coverage) / membrane_uptake
 
@@ -256,65 +286,57 @@ def _resolve_tumor(f, ps, classes, main, d_h, site, class_tumor_ratio):
 # parameters -> batched linear system
 # ------------------------------------------------------------------------------------------------
 def particle_systems(r: ResolvedFormulation) -> tuple[ParticleSystem, np.ndarray, np.ndarray]:
-    """One ParticleSystem element per (coating class, dose); returns (system, weights, dose times)."""
-    ps, phys = r.params, r.physiology
-    n = r.n_elements
-    organs = list(ORGANS)
-    q_in = np.zeros((N_ORGANS, n))
-    v_cap = np.ones((N_ORGANS, n))
-    v_tis = np.ones((N_ORGANS, n))
-    pa = np.zeros((N_ORGANS, n))
-    part = np.ones((N_ORGANS, n))
-    kmax = np.zeros((N_ORGANS, n))
-    k50 = np.ones((N_ORGANS, n))
-    hill = np.ones((N_ORGANS, n))
-    krel = np.zeros((N_ORGANS, n))
-    weights, t_dose = np.zeros(n), np.zeros(n)
-    col = 0
+    """One ParticleSystem element per (coating class, dose); returns (system, weights, dose times).
+
+    Elements share every parameter but the PC uptake, which scales with the coating class (and, for
+    the tumor, with its targeting) and with the dose's repeat-dose clearance factor."""
+    ps = r.params
+    q_in, v_cap, v_tis = np.zeros(N_ORGANS), np.ones(N_ORGANS), np.ones(N_ORGANS)
+    pa, part, kmax = np.zeros(N_ORGANS), np.ones(N_ORGANS), np.zeros(N_ORGANS)
+    k50, hill, krel = np.ones(N_ORGANS), np.ones(N_ORGANS), np.zeros(N_ORGANS)
+    for j, name in enumerate(ORGANS):
+        if name == "tumor":
+            continue
+        vol = ps[f"{name}.volume_L"]
+        q_in[j] = ps[f"{name}.blood_flow_L_per_h"]
+        v_cap[j] = vol * ps[f"{name}.vascular_fraction"]
+        v_tis[j] = vol - v_cap[j]
+        pa[j], part[j] = ps[f"{name}.pa_L_per_h"], ps[f"{name}.partition"]
+        kmax[j] = ps[f"{name}.pc_uptake_max_per_h"]
+        k50[j], hill[j] = ps[f"{name}.pc_uptake_t50_h"], ps[f"{name}.pc_uptake_hill"]
+        krel[j] = ps[f"{name}.pc_release_per_h"]
     has_tumor = r.formulation.subject.tumor is not None
-    for ci, klass in enumerate(r.classes):
-        for t, dose_factor in zip(r.dose_times_h, r.dose_factors):
-            for j, name in enumerate(organs):
-                if name == "tumor":
-                    if not has_tumor:
-                        continue  # an absent tumor: no flow, no exchange, unit volumes (never filled)
-                    vt = ps["tumor.VTC"] * ps["body_weight_kg"]
-                    q_in[j, col] = ps["tumor.QTC"] * ps["cardiac_output_L_per_h"]
-                    v_cap[j, col] = vt * ps["tumor.BVT"]
-                    v_tis[j, col] = vt - v_cap[j, col]
-                    pa[j, col] = ps["tumor.PATC"] * q_in[j, col]
-                    part[j, col] = ps["tumor.PT"]
-                    kmax[j, col] = ps["tumor.KTRESmax"] * r.class_tumor_ratio[ci]
-                    k50[j, col], hill[j, col] = ps["tumor.KTRES50"], ps["tumor.KTRESn"]
-                    krel[j, col] = ps["tumor.KTRESrelease"]
-                    continue
-                vol = ps[f"{name}.volume_L"]
-                q_in[j, col] = ps[f"{name}.blood_flow_L_per_h"]
-                v_cap[j, col] = vol * ps[f"{name}.vascular_fraction"]
-                v_tis[j, col] = vol - v_cap[j, col]
-                pa[j, col] = ps[f"{name}.pa_L_per_h"]
-                part[j, col] = ps[f"{name}.partition"]
-                kmax[j, col] = ps[f"{name}.pc_uptake_max_per_h"] * r.class_uptake_ratio[ci] * dose_factor
-                k50[j, col], hill[j, col] = ps[f"{name}.pc_uptake_t50_h"], ps[f"{name}.pc_uptake_hill"]
-                krel[j, col] = ps[f"{name}.pc_release_per_h"]
-            weights[col], t_dose[col] = klass.weight, t
-            col += 1
-    central = ps["blood_volume_L"] - float((v_cap[:, 0] * (q_in[:, 0] > 0)).sum())
-    from_cap = np.zeros((N_ORGANS, n), dtype=bool)
+    if has_tumor:  # an absent tumor keeps no flow, no exchange and unit volumes (never filled)
+        vt = ps["tumor.VTC"] * ps["body_weight_kg"]
+        q_in[TUMOR] = ps["tumor.QTC"] * ps["cardiac_output_L_per_h"]
+        v_cap[TUMOR] = vt * ps["tumor.BVT"]
+        v_tis[TUMOR] = vt - v_cap[TUMOR]
+        pa[TUMOR], part[TUMOR] = ps["tumor.PATC"] * q_in[TUMOR], ps["tumor.PT"]
+        kmax[TUMOR], k50[TUMOR], hill[TUMOR] = ps["tumor.KTRESmax"], ps["tumor.KTRES50"], ps["tumor.KTRESn"]
+        krel[TUMOR] = ps["tumor.KTRESrelease"]
+    n_doses = len(r.dose_times_h)
+    n = len(r.classes) * n_doses
+    class_of = np.repeat(np.arange(len(r.classes)), n_doses)
+    dose_of = np.tile(np.arange(n_doses), len(r.classes))
+    scale = np.empty((N_ORGANS, n))
+    scale[:] = (np.asarray(r.class_uptake_ratio)[class_of] * np.asarray(r.dose_factors)[dose_of])[None, :]
+    scale[TUMOR] = np.asarray(r.class_tumor_ratio)[class_of]
+    kmax_all = kmax[:, None] * scale
+    from_cap = np.zeros((N_ORGANS, 1), dtype=bool)
     from_cap[LIVER] = True
+    col = lambda a: np.repeat(a[:, None], n, axis=1)  # noqa: E731
+    central = ps["blood_volume_L"] - float((v_cap * (q_in > 0)).sum())
+    full = lambda v: np.full(n, v)  # noqa: E731
     system = ParticleSystem(
-        v_art=np.full(n, central * ps["arterial_fraction"]),
-        v_ven=np.full(n, central * (1 - ps["arterial_fraction"])),
-        v_blood_total=np.full(n, ps["blood_volume_L"]),
-        q_cardiac=np.full(n, ps["cardiac_output_L_per_h"]),
-        q_in=q_in, v_cap=v_cap, v_tis=v_tis, pa=pa, partition=part,
-        kmax_cap=np.where(from_cap, kmax, 0.0), kmax_tis=np.where(from_cap, 0.0, kmax),
-        k50=k50, hill=hill,
-        krel_cap=np.where(from_cap, krel, 0.0), krel_tis=np.where(from_cap, 0.0, krel),
-        cl_urine=np.full(n, ps["kidney.urine_clearance_L_per_h"]),
-        cl_bile=np.full(n, ps["liver.bile_clearance_L_per_h"]),
-        k_deg=np.full(n, ps["particle.degradation_rate_per_h"]),
+        v_art=full(central * ps["arterial_fraction"]), v_ven=full(central * (1 - ps["arterial_fraction"])),
+        v_blood_total=full(ps["blood_volume_L"]), q_cardiac=full(ps["cardiac_output_L_per_h"]),
+        q_in=col(q_in), v_cap=col(v_cap), v_tis=col(v_tis), pa=col(pa), partition=col(part),
+        kmax_cap=np.where(from_cap, kmax_all, 0.0), kmax_tis=np.where(from_cap, 0.0, kmax_all),
+        k50=col(k50), hill=col(hill),
+        krel_cap=np.where(from_cap, col(krel), 0.0), krel_tis=np.where(from_cap, 0.0, col(krel)),
+        cl_urine=full(ps["kidney.urine_clearance_L_per_h"]), cl_bile=full(ps["liver.bile_clearance_L_per_h"]),
+        k_deg=full(ps["particle.degradation_rate_per_h"]),
     )
-    if not has_tumor:
-        system.q_in[TUMOR] = 0.0
+    weights = np.asarray([c.weight for c in r.classes])[class_of]
+    t_dose = np.asarray(r.dose_times_h, dtype=float)[dose_of]
     return system, weights, t_dose

@@ -8,6 +8,7 @@ blood budget closes (organ vascular blood + central pools = total blood volume).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from . import library
 from .errors import NanocloakError
@@ -66,20 +67,18 @@ def species_entry(species: str) -> dict:
     return library.entry("species", species, "species")
 
 
-def organ_physiology(species: str, name: str, volume_L: float, flow_L_per_h: float) -> OrganPhysiology:
+@lru_cache(maxsize=None)
+def _organ_constants(species: str, name: str) -> tuple:
     node = species_entry(species)["organs"][name]
     w = f"species.{species}.organs.{name}"
-    return OrganPhysiology(
-        name=name, volume_L=volume_L, flow_L_per_h=flow_L_per_h,
-        vascular_fraction=_v(node["vascular_fraction"], w),
-        partition=_v(node["partition_coefficient"], w),
-        pac=_v(node["permeability_coefficient"], w),
-        pc_kmax_per_h=_v(node["pc_uptake_max_per_h"], w),
-        pc_t50_h=_v(node["pc_uptake_t50_h"], w),
-        pc_hill=_v(node["pc_uptake_hill"], w),
-        pc_release_per_h=_v(node["pc_release_per_h"], w),
-        vascular_bed=str(node.get("vascular_bed", "continuous")),
-    )
+    keys = ("vascular_fraction", "partition_coefficient", "permeability_coefficient", "pc_uptake_max_per_h",
+            "pc_uptake_t50_h", "pc_uptake_hill", "pc_release_per_h")
+    return tuple(_v(node[k], w) for k in keys) + (str(node.get("vascular_bed", "continuous")),)
+
+
+def organ_physiology(species: str, name: str, volume_L: float, flow_L_per_h: float) -> OrganPhysiology:
+    vf, part, pac, kmax, t50, hill, rel, bed = _organ_constants(species, name)
+    return OrganPhysiology(name, volume_L, flow_L_per_h, vf, part, pac, kmax, t50, hill, rel, bed)
 
 
 def build(species: str, body_weight_g: float, tumor_volume_L: float = 0.0, tumor_flow_fraction: float = 0.0) -> Physiology:

@@ -29,21 +29,25 @@ class SimulationResult:
     resolved: Any = None                 # parameters.ResolvedFormulation
 
     @classmethod
-    def build(cls, resolved, grid: np.ndarray, total: np.ndarray, n_given: np.ndarray) -> "SimulationResult":
-        series = {name: total[:, i] for i, name in enumerate(OBSERVABLES)}
+    def build(cls, resolved, grid: np.ndarray, total: np.ndarray, n_given: np.ndarray,
+              half_life: float | None | str = "compute") -> "SimulationResult":
+        """`half_life` may be passed in when computed for a whole batch (metrics.terminal_half_lives)."""
         f = resolved.formulation
-        if f.subject.tumor is None:
-            series.pop("tumor")
+        rows = np.ascontiguousarray(total.T)            # one contiguous row per observable
+        rows[OBSERVABLES.index("rest")] += rows[OBSERVABLES.index("muscle")]
+        # the spec's partition: "rest" = muscle and all else; no tumor row without a tumor
+        series = {name: rows[i] for i, name in enumerate(OBSERVABLES)
+                  if name != "muscle" and (name != "tumor" or f.subject.tumor is not None)}
         masses = dict(resolved.organ_masses_g)
-        # the spec's partition: "rest" = muscle and all else
-        series["rest"] = series["rest"] + series.pop("muscle")
         masses["rest"] = masses["rest"] + masses.pop("muscle")
         r = cls(f.name, grid, series, n_given, masses, resolved=resolved)
-        r.metrics = r._compute_metrics()
+        if half_life == "compute":
+            half_life = metrics.terminal_half_life(grid, series["blood_sample"], max(resolved.dose_times_h))
+        r.metrics = r._compute_metrics(half_life)
         return r
 
     # ---- metrics ---------------------------------------------------------------------------
-    def _compute_metrics(self) -> dict[str, Any]:
+    def _compute_metrics(self, half: float | None) -> dict[str, Any]:
         t, s = self.t_h, self.series
         ps = self.resolved.params
         m: dict[str, Any] = {
@@ -55,7 +59,6 @@ class SimulationResult:
             if v is not None:
                 m[f"blood_pct_id_{h}h"] = v
         m["blood_auc_pct_id_h"] = float(s["blood_sample_auc"][-1])
-        half = metrics.terminal_half_life(t, s["blood_sample"], max(self.resolved.dose_times_h))
         if half is not None:
             m["blood_t_half_h"] = half
         if "tumor" in s:
@@ -96,7 +99,7 @@ class SimulationResult:
 
     @property
     def parameters(self) -> pd.DataFrame:
-        return self.resolved.params.table()
+        return self.resolved.parameter_table()
 
     def to_dict(self) -> dict[str, Any]:
         partition_keys = [k for k in metrics.PARTITION if k in self.series]

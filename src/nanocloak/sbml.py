@@ -2,8 +2,8 @@
 libRoadRunner.
 
 Each (coating class, dose) of the formulation becomes its own copy of the state set (prefix
-`c{i}d{k}_`), as in nanocloak itself: a dose arrives by an event at its time (or as the initial
-amount), and its uptake clock is `time - t_dose`. Species are amounts in %ID of one dose; the
+`e{n}_`), as in nanocloak itself: a dose arrives, mixed through the circulating blood, by an event
+at its time (or as the initial amounts), and its uptake clock is `time - t_dose`. Species are amounts in %ID of one dose; the
 compartment is a unit placeholder (hasOnlySubstanceUnits). Assignment rules give the spec's
 partition (blood, organs, excreted, degraded) and the lab blood sample.
 """
@@ -80,7 +80,7 @@ class _Builder:
         rule.setVariable(pid)
         _check(rule.setMath(libsbml.parseL3Formula(formula)), pid)
 
-    def dose_event(self, eid: str, species: str, t_dose: float, amount: float) -> None:
+    def dose_event(self, eid: str, t_dose: float, amounts: dict[str, float]) -> None:
         e = self.model.createEvent()
         e.setId(eid)
         e.setUseValuesFromTriggerTime(True)
@@ -88,9 +88,10 @@ class _Builder:
         trig.setInitialValue(False)
         trig.setPersistent(True)
         trig.setMath(libsbml.parseL3Formula(f"time >= {t_dose!r}"))
-        a = e.createEventAssignment()
-        a.setVariable(species)
-        a.setMath(libsbml.parseL3Formula(f"{species} + {amount!r}"))
+        for species, amount in amounts.items():
+            a = e.createEventAssignment()
+            a.setVariable(species)
+            a.setMath(libsbml.parseL3Formula(f"{species} + {amount!r}"))
 
 
 def element_parameters(s, prefix: str, t_dose: float) -> dict[str, float]:
@@ -112,15 +113,28 @@ def element_parameters(s, prefix: str, t_dose: float) -> dict[str, float]:
     return {prefix + k: val for k, val in v.items()}
 
 
+def _dose_amounts(s, prefix: str, weight: float, organs) -> dict[str, float]:
+    """One dose (weighted by its coating class) mixed through the circulating blood (whole_body)."""
+    x0 = wb.initial_state(s)[:, 0] * weight
+    amounts = {prefix + "arterial": x0[wb.ART], prefix + "venous": x0[wb.VEN]}
+    for j, o in enumerate(wb.ORGANS):
+        if o in organs:
+            amounts[f"{prefix}{o}_cap"] = x0[wb.CAP0 + j]
+    return {k: float(v) for k, v in amounts.items()}
+
+
 def model_values(f: Formulation) -> tuple[dict[str, float], dict[str, float]]:
     """(parameter values, initial amounts) of the SBML model of `f`, by id: what a design changes
     when one loaded model is reused for many designs of the same structure."""
     system, weights, t_dose = particle_systems(resolve(f))
+    organs = [o for o in wb.ORGANS if o != "tumor" or f.subject.tumor is not None]
     params, init = {}, {}
     for e in range(system.batch_size):
         p = f"e{e + 1}_"
-        params.update(element_parameters(system.take([e]), p, float(t_dose[e])))
-        init[p + "venous"] = 100.0 * float(weights[e]) if t_dose[e] == 0 else 0.0
+        s = system.take([e])
+        params.update(element_parameters(s, p, float(t_dose[e])))
+        doses = _dose_amounts(s, p, float(weights[e]), organs)
+        init.update({k: (v if t_dose[e] == 0 else 0.0) for k, v in doses.items()})
     return params, init
 
 
@@ -138,15 +152,16 @@ def to_sbml(f: Formulation) -> str:
         values = element_parameters(s, p, float(t_dose[e]))
         for pid, val in values.items():
             b.parameter(pid, val)
-        amount = 100.0 * float(weights[e])
-        sid = {"art": b.species(p + "arterial"), "ven": b.species(p + "venous", amount if t_dose[e] == 0 else 0.0)}
+        doses = _dose_amounts(s, p, float(weights[e]), organs)
+        at_start = {k: (v if t_dose[e] == 0 else 0.0) for k, v in doses.items()}
+        sid = {"art": b.species(p + "arterial", at_start[p + "arterial"]), "ven": b.species(p + "venous", at_start[p + "venous"])}
         for o in organs:
             for part in ("cap", "tis", "pc"):
-                sid[f"{o}_{part}"] = b.species(f"{p}{o}_{part}")
+                sid[f"{o}_{part}"] = b.species(f"{p}{o}_{part}", at_start.get(f"{p}{o}_{part}", 0.0))
         for acc in ("urine", "feces", "degraded"):
             sid[acc] = b.species(p + acc)
         if t_dose[e] > 0:
-            b.dose_event(f"{p}dose", sid["ven"], float(t_dose[e]), amount)
+            b.dose_event(f"{p}dose", float(t_dose[e]), doses)
         # circulation
         b.reaction(p + "venous_to_lung", sid["ven"], sid["lung_cap"], f"{p}k_ven_out * {sid['ven']}")
         b.reaction(p + "lung_to_arterial", sid["lung_cap"], sid["art"], f"{p}k_out_lung * {sid['lung_cap']}")

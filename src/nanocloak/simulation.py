@@ -9,16 +9,20 @@ interact, so a result does not depend on what else is in the batch.
 
 from __future__ import annotations
 
+import contextlib
+import gc
+import multiprocessing
 import os
+import pickle
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Callable, Iterable
 
 import numpy as np
 
-from . import whole_body
+from . import metrics, particle_kernel, whole_body
 from .formulation import Formulation
-from .integrator import integrate
 from .parameters import ResolvedFormulation, particle_systems, resolve
 from .results import SimulationResult
 
@@ -36,13 +40,17 @@ CHUNK_ELEMENTS = 2048
 
 def output_grid(f: Formulation) -> np.ndarray:
     """t_h: 0, the spec's fixed times, each dose and its post-dose points, user times, a log fill."""
-    end = f.simulate.end_h
+    return _grid(float(f.simulate.end_h), tuple(f.dose.times_h), tuple(f.simulate.output_times_h)).copy()
+
+
+@lru_cache(maxsize=256)
+def _grid(end: float, dose_times: tuple, extra: tuple) -> np.ndarray:
     times = {0.0, end}
     times.update(t for t in SPEC_TIMES_H if t <= end)
-    for td in f.dose.times_h:
+    for td in dose_times:
         times.add(td)
         times.update(td + dt for dt in POST_DOSE_TIMES_H if td + dt <= end)
-    times.update(f.simulate.output_times_h)
+    times.update(extra)
     times.update(np.geomspace(0.083, end, FILL_POINTS).tolist() if end > 0.083 else [])
     grid = np.array(sorted(times))
     keep = np.concatenate([[True], np.diff(grid) > 1e-9 * np.maximum(grid[1:], 1.0)])
@@ -78,44 +86,49 @@ def _plan(resolved_list: list[ResolvedFormulation]):
 
 
 def _run(formulations: list[Formulation], rtol: float, atol: float,
-         on_progress: Callable[[int], None] | None = None) -> list[SimulationResult]:
-    resolved = [resolve(f) for f in formulations]
+         on_progress: Callable[[int], None] | None = None, describe: bool = False) -> list[SimulationResult]:
+    with _no_cyclic_gc():
+        return _run_batch(formulations, rtol, atol, on_progress, describe)
+
+
+@contextlib.contextmanager
+def _no_cyclic_gc():
+    """A batch allocates many short-lived objects and no reference cycles; the cyclic collector,
+    triggered by allocation counts alone, would otherwise cost as much as the simulation."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _run_batch(formulations, rtol, atol, on_progress, describe):
+    resolved = [resolve(f, describe) for f in formulations]
     plans, system, tau_out = _plan(resolved)
-    x0 = whole_body.initial_state(system.batch_size)
-    counter = _ElementCounter(plans, on_progress)
-    sol = integrate(whole_body.ParticleModel, system, x0, tau_out, rtol=rtol, atol=atol, on_progress=counter)
-    results = []
+    sol = particle_kernel.integrate(system, tau_out, rtol, atol)
+    totals, givens = [], []
     for p in plans:
         n_obs = sol.observations.shape[1]
         total = np.zeros((len(p.grid), n_obs))
         for k, (w, off) in enumerate(zip(p.weights, p.offsets)):
             series = sol.observations[: len(p.grid) - off, :, p.first_element + k]
             total[off:] += w * series
-        n_given = np.searchsorted(np.asarray(p.resolved.dose_times_h), p.grid, side="left")
-        results.append(SimulationResult.build(p.resolved, p.grid, total, n_given))
+        totals.append(total)
+        givens.append(np.searchsorted(np.asarray(p.resolved.dose_times_h), p.grid, side="left"))
+    lab = whole_body.OBSERVABLES.index("blood_sample")
+    halves = metrics.terminal_half_lives([(p.grid, total[:, lab], max(p.resolved.dose_times_h)) for p, total in zip(plans, totals)])
+    results = [SimulationResult.build(p.resolved, p.grid, total, given, half)
+               for p, total, given, half in zip(plans, totals, givens, halves)]
+    if on_progress is not None:
+        on_progress(len(results))
     return results
-
-
-class _ElementCounter:
-    """Turns per-element completions into per-formulation progress (approximately, by elements)."""
-
-    def __init__(self, plans, on_progress):
-        self.per_formulation = max(1.0, sum(len(p.weights) for p in plans) / max(len(plans), 1))
-        self.on_progress, self.acc = on_progress, 0.0
-
-    def __call__(self, n: int) -> None:
-        if self.on_progress is None:
-            return
-        self.acc += n / self.per_formulation
-        whole = int(self.acc)
-        if whole:
-            self.acc -= whole
-            self.on_progress(whole)
 
 
 def simulate(f: Formulation, rtol: float = DEFAULT_RTOL, atol: float = DEFAULT_ATOL) -> SimulationResult:
     """Simulate one formulation."""
-    return _run([f], rtol, atol)[0]
+    return _run([f], rtol, atol, describe=True)[0]
 
 
 def _chunks(items: list, size: int) -> Iterable[list]:
@@ -124,8 +137,21 @@ def _chunks(items: list, size: int) -> Iterable[list]:
 
 
 def _run_chunk(args):
+    """Worker: simulate a chunk and return it pickled (the parent unpickles with the cyclic
+    collector paused, which makes unpickling ~5x faster)."""
     formulations, rtol, atol = args
-    return _run(formulations, rtol, atol)
+    return pickle.dumps(_run(formulations, rtol, atol), protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def _single_threaded_worker() -> None:
+    """Each worker process runs its kernel on one thread: the processes already fill the cores."""
+    import numba
+
+    numba.set_num_threads(1)
+
+
+#: below this many formulations one process (whose kernel is multi-threaded) beats a process pool
+PARALLEL_MIN_FORMULATIONS = 1500
 
 
 def simulate_many(
@@ -136,25 +162,43 @@ def simulate_many(
     chunk_size: int | None = None,
     on_progress: Callable[[int], None] | None = None,
 ) -> list[SimulationResult]:
-    """Simulate many formulations together (batched), optionally over several processes.
+    """Simulate many formulations together (batched); the compiled kernel uses every core.
 
     Results equal those of `simulate` one by one (each simulation keeps its own step sizes).
-    `workers=None` uses every core; `on_progress(n)` is told how many formulations finished.
+    `workers` > 1 (or None: one per core) also spreads the Python side (parameter resolution,
+    metrics) over processes; on 2 cores this measured no faster than 1 (benchmarks/results.md).
+    `on_progress(n)` is told how many formulations finished.
     """
     items = list(formulations)
     if not items:
         return []
-    per_chunk = chunk_size or max(1, CHUNK_ELEMENTS // max(1, _elements_per_formulation(items[0])))
-    chunks = list(_chunks(items, per_chunk))
-    n_workers = os.cpu_count() or 1 if workers is None else max(1, workers)
+    with _no_cyclic_gc():
+        return _simulate_chunks(items, rtol, atol, workers, chunk_size, on_progress)
+
+
+def _simulate_chunks(items, rtol, atol, workers, chunk_size, on_progress):
+    cores = os.cpu_count() or 1
+    if workers is None:
+        workers = cores if len(items) >= PARALLEL_MIN_FORMULATIONS else 1
+    n_workers = max(1, workers)
+    default_chunk = max(1, CHUNK_ELEMENTS // max(1, _elements_per_formulation(items[0])))
+    if chunk_size is None and n_workers > 1:
+        default_chunk = min(default_chunk, -(-len(items) // (2 * n_workers)))   # at least 2 chunks per worker
+    chunks = list(_chunks(items, chunk_size or default_chunk))
     if n_workers == 1 or len(chunks) == 1:
         out: list[SimulationResult] = []
         for chunk in chunks:
             out.extend(_run(chunk, rtol, atol, on_progress))
         return out
     out = []
-    with ProcessPoolExecutor(max_workers=min(n_workers, len(chunks))) as pool:
-        for res in pool.map(_run_chunk, [(c, rtol, atol) for c in chunks]):
+    # fork: workers start at once with the compiled kernel in memory (safe with the workqueue
+    # threading layer, see particle_kernel); spawn where fork does not exist
+    methods = multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+    with ProcessPoolExecutor(max_workers=min(n_workers, len(chunks)), mp_context=context,
+                             initializer=_single_threaded_worker) as pool:
+        for blob in pool.map(_run_chunk, [(c, rtol, atol) for c in chunks]):
+            res = pickle.loads(blob)
             out.extend(res)
             if on_progress is not None:
                 on_progress(len(res))

@@ -295,10 +295,25 @@ def observe(s: ParticleSystem, x: np.ndarray) -> np.ndarray:
     return np.vstack([x[ART] + x[VEN], organs, x[URINE], x[FECES], x[DEGRADED], lab_blood, x[AUC_LAB_BLOOD]])
 
 
-def initial_state(batch: int, dose_pct: float = 100.0) -> np.ndarray:
-    """An i.v. bolus of one dose (100 %ID) into the venous pool."""
-    x0 = np.zeros((N_STATES, batch))
-    x0[VEN] = dose_pct
+def blood_shares(s: ParticleSystem) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Fractions of the circulating blood in the arterial pool, the venous pool and each perfused
+    organ's capillaries (each (B,) or (organ, B); they sum to 1)."""
+    perfused = s.q_in > 0
+    cap = np.where(perfused, s.v_cap, 0.0)
+    total = s.v_art + s.v_ven + cap.sum(axis=0)
+    return s.v_art / total, s.v_ven / total, cap / total
+
+
+def initial_state(s: ParticleSystem, dose_pct: float = 100.0) -> np.ndarray:
+    """One i.v. dose (100 %ID) already mixed through the circulating blood.
+
+    The injected bolus mixes within about a circulation time (~10 s in a mouse), long before the
+    first sample (5 min); starting mixed, as one-compartment PK does, keeps the solver from
+    resolving a first pass no measurement sees (it cost 40% of the steps). Uptake is zero at the
+    moment of dosing (the Hill ramp starts at 0), so nothing is lost by skipping those seconds."""
+    art, ven, cap = blood_shares(s)
+    x0 = np.zeros((N_STATES, s.batch_size))
+    x0[ART], x0[VEN], x0[CAP0:TIS0] = dose_pct * art, dose_pct * ven, dose_pct * cap
     return x0
 
 
