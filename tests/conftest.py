@@ -6,6 +6,7 @@ import pytest
 os.environ.setdefault("MPLBACKEND", "Agg")
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = sorted((ROOT / "examples").glob("*.yaml"))
+PARTICLE_EXAMPLES = [p for p in EXAMPLES if "material: free" not in p.read_text()]
 
 
 @pytest.fixture(scope="session")

@@ -6,7 +6,7 @@ import pytest
 import nanocloak
 from nanocloak.sbml import to_sbml
 
-from conftest import EXAMPLES
+from conftest import PARTICLE_EXAMPLES as EXAMPLES
 
 roadrunner = pytest.importorskip("roadrunner")
 SERIES = ("blood", "liver", "spleen", "lung", "kidney", "heart", "brain", "rest", "excreted_urine", "excreted_feces",

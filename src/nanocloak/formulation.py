@@ -267,7 +267,7 @@ class Release(_Strict):
 
 class Payload(_Strict):
     drug: str
-    loading_wt_pct: float = Field(gt=0, lt=100)
+    loading_wt_pct: float = Field(gt=0, le=100)   # 100 only for a free drug (no carrier)
     release: Release | None = None
 
     _drug = field_validator("drug", mode="before")(_library_key("drugs", "drug"))
@@ -346,8 +346,17 @@ class Laser(_Strict):
     duration_min: Minutes = Field(gt=0, le=120)
 
 
+class Ultrasound(_Strict):
+    """Ultrasound applied to the tumor (drives `ultrasound` release triggers; added to the spec)."""
+
+    at_h: Hours = Field(ge=0)
+    duration_min: Minutes = Field(gt=0, le=240)
+    intensity_W_per_cm2: WattPerCm2 = Field(default=1.0, gt=0, le=10)
+
+
 class Treatment(_Strict):
     lasers: list[Laser] = Field(default_factory=list)
+    ultrasound: list[Ultrasound] = Field(default_factory=list)
 
 
 class ModelOptions(_Strict):
@@ -395,7 +404,8 @@ class Formulation(_Strict):
         if late_laser:
             raise ValueError(f"treatment.lasers: a laser at {late_laser[0]:g} h is after simulate.end_h ({end:g} h)")
         if sum(p.loading_wt_pct for p in self.payloads) >= 100 and not self.core.is_free_drug:
-            raise ValueError("payloads: total loading_wt_pct must stay below 100 (drug / (drug + core))")
+            raise ValueError("payloads: loading_wt_pct (drug / (drug + core) x 100) must stay below 100 in total "
+                             "for a particle; 100 means a free drug (core.material: free)")
         return self
 
     # convenience ------------------------------------------------------------------------------

@@ -124,20 +124,17 @@ def _tumor_site_value(site: str, key: str) -> library.Sourced:
     return library.sourced(node[key], f"tumor.sites.{site}.{key}")
 
 
-def resolve(f: Formulation, describe: bool = True) -> ResolvedFormulation:
-    """All parameters of a formulation (raises FormulationError for unknown override names).
+def _organ_source(sp: dict):
+    """organ_src(name, key)(): the source text of a species' organ value, composed only when asked."""
+    def organ_src(name, key):
+        return lambda: library.sourced(sp["organs"][name][key]).source
+    return organ_src
 
-    describe=False skips composing each parameter's source text (batch runs); the table of
-    ResolvedFormulation.parameter_table() re-resolves with descriptions when asked for."""
-    if f.core.is_free_drug:
-        raise NanocloakError("core.material: free has no particle to simulate; the free-drug model arrives with "
-                             "the payload model (issue 3)")
-    ps = ParameterSet(f.model.overrides, describe)
-    sp = physiology.species_entry(f.subject.species)
+
+def _resolve_body(f: Formulation, ps: ParameterSet, sp: dict, site: str):
+    """Species physiology for this animal, with the tumor carved out of the 'rest' remainder."""
     tumor = f.subject.tumor
-    site = tumor.site if tumor else "subcutaneous"
     bw_kg = f.subject.body_weight_g / 1000.0
-
     # --- tumor size and flow first: they come out of the 'rest' remainder ---------------------
     if tumor is not None:
         vt = ps.set("tumor.VTC", tumor.volume_mm3 * 1e-6 / bw_kg, "fraction of BW",
@@ -150,14 +147,12 @@ def resolve(f: Formulation, describe: bool = True) -> ResolvedFormulation:
     phys = physiology.build(f.subject.species, f.subject.body_weight_g, tumor_volume_L, tumor_flow_fraction)
 
     ps.set("body_weight_kg", bw_kg, "kg", "subject.body_weight_g")
-    qc = ps.set("cardiac_output_L_per_h", phys.cardiac_output_L_per_h, "L/h",
-                library.sourced(sp["cardiac_output_L_per_h_per_kg075"]).source, "QCC x BW^0.75")
-    vblood = ps.set("blood_volume_L", phys.blood_volume_L, "L", library.sourced(sp["blood_volume_fraction"]).source)
-    art_frac = ps.set("arterial_fraction", phys.arterial_fraction, "fraction of central blood",
-                      library.sourced(sp["arterial_fraction_of_central_blood"]).source)
-    def organ_src(name, key):
-        return lambda: library.sourced(sp["organs"][name][key]).source
-
+    ps.set("cardiac_output_L_per_h", phys.cardiac_output_L_per_h, "L/h",
+           lambda: library.sourced(sp["cardiac_output_L_per_h_per_kg075"]).source, "QCC x BW^0.75")
+    ps.set("blood_volume_L", phys.blood_volume_L, "L", lambda: library.sourced(sp["blood_volume_fraction"]).source)
+    ps.set("arterial_fraction", phys.arterial_fraction, "fraction of central blood",
+           lambda: library.sourced(sp["arterial_fraction_of_central_blood"]).source)
+    organ_src = _organ_source(sp)
     for name, o in phys.organs.items():
         src_v = "remainder of body weight" if name == "rest" else organ_src(name, "volume_fraction")
         src_q = ("cardiac output" if name == "lung" else "remainder of cardiac output" if name == "rest"
@@ -168,6 +163,42 @@ def resolve(f: Formulation, describe: bool = True) -> ResolvedFormulation:
         ps.set(f"{name}.vascular_fraction", o.vascular_fraction, "fraction", organ_src(name, "vascular_fraction"))
         ps.set(f"{name}.partition", o.partition, "-", organ_src(name, "partition_coefficient"), "tissue:blood")
 
+    return phys, tumor_volume_L
+
+
+def _resolve_free_drug(f: Formulation, ps: ParameterSet, phys, site: str, tumor_volume_L: float) -> ResolvedFormulation:
+    """A drug given as a plain solution: the body and the tumor, no particle."""
+    for key in ("hydrodynamic_diameter_nm", "zeta_coated_mV"):
+        ps.set(f"particle.{key}", math.nan, "-", "no particle (core.material: free)")
+    if f.subject.tumor is not None:
+        for key, unit in (("BVT", "fraction"), ("PT", "-")):
+            s = _tumor_site_value(site, key)
+            ps.set(f"tumor.{key}", s.value, unit, s.source)
+    unknown = ps.unknown_overrides()
+    if unknown:
+        raise FormulationError([Problem(f"model.overrides.{k}", f"not a model parameter{did_you_mean(k, ps.names())}; "
+                                        "`nanocloak params FILE` lists the names") for k in unknown])
+    masses = {name: ps[f"{name}.volume_L"] * 1000.0 for name in MPS_ORGANS}
+    if f.subject.tumor is not None:
+        masses["tumor"] = tumor_volume_L * 1000.0
+    free = phagocytosis.CoatingClass(1.0, 0.0, "free drug")
+    return ResolvedFormulation(f, ps, phys, [free], [1.0], [1.0], list(f.dose.times_h), [1.0] * len(f.dose.times_h), masses)
+
+
+def resolve(f: Formulation, describe: bool = True) -> ResolvedFormulation:
+    """All parameters of a formulation (raises FormulationError for unknown override names).
+
+    describe=False skips composing each parameter's source text (batch runs); the table of
+    ResolvedFormulation.parameter_table() re-resolves with descriptions when asked for."""
+    ps = ParameterSet(f.model.overrides, describe)
+    sp = physiology.species_entry(f.subject.species)
+    tumor = f.subject.tumor
+    site = tumor.site if tumor else "subcutaneous"
+    phys, tumor_volume_L = _resolve_body(f, ps, sp, site)
+    if f.core.is_free_drug:
+        return _resolve_free_drug(f, ps, phys, site, tumor_volume_L)
+    organ_src = _organ_source(sp)
+
     # --- the particle as the body sees it -----------------------------------------------------
     d_h = ps.set("particle.hydrodynamic_diameter_nm", coating.hydrodynamic_diameter_nm(f), "nm",
                  "core equivalent diameter + 2 x coat (coating.py)")
@@ -177,8 +208,11 @@ def resolve(f: Formulation, describe: bool = True) -> ResolvedFormulation:
     mat = library.entry("materials", f.core.material)
     half_life = library.sourced(mat["degradation_half_life_h"], f"materials.{f.core.material}")
     t_half = ps.set("particle.degradation_half_life_h", half_life.value, "h", half_life.source)
-    k_deg = ps.set("particle.degradation_rate_per_h", 0.0 if math.isinf(t_half) else math.log(2) / t_half, "1/h",
-                   "ln 2 / degradation half-life")
+    site = str(mat.get("degradation_site", "everywhere"))
+    rate = 0.0 if math.isinf(t_half) else math.log(2) / t_half
+    ps.set("particle.degradation_rate_pc_per_h", rate, "1/h", "ln 2 / degradation half-life", "inside phagocytic cells")
+    ps.set("particle.degradation_rate_per_h", rate if site == "everywhere" else 0.0, "1/h",
+           f"materials.{f.core.material}.degradation_site: {site}", "in blood and tissue")
 
     # --- effect factors -----------------------------------------------------------------------
     mps_scale = _calibrated(ps, "mps_uptake_scale", "-", "scales tabulated PC uptake rates (Lin 2016) to a bare core")
@@ -285,15 +319,25 @@ def _resolve_tumor(f, ps, classes, main, d_h, site, class_tumor_ratio):
 # ------------------------------------------------------------------------------------------------
 # parameters -> batched linear system
 # ------------------------------------------------------------------------------------------------
-def particle_systems(r: ResolvedFormulation) -> tuple[ParticleSystem, np.ndarray, np.ndarray]:
-    """One ParticleSystem element per (coating class, dose); returns (system, weights, dose times).
+@dataclass(frozen=True)
+class Circulation:
+    """Volumes (L) and flows (L/h) of the circulation shared by the particle and drug models."""
 
-    Elements share every parameter but the PC uptake, which scales with the coating class (and, for
-    the tumor, with its targeting) and with the dose's repeat-dose clearance factor."""
-    ps = r.params
+    q_in: np.ndarray        # arterial inflow per organ (lung: cardiac output; absent tumor: 0)
+    v_cap: np.ndarray       # organ vascular volumes
+    v_tis: np.ndarray       # organ extravascular volumes
+    v_art: float
+    v_ven: float
+    q_cardiac: float
+    v_blood: float
+
+    @property
+    def organ_volume(self) -> np.ndarray:
+        return self.v_cap + self.v_tis
+
+
+def circulation(ps: ParameterSet, has_tumor: bool) -> Circulation:
     q_in, v_cap, v_tis = np.zeros(N_ORGANS), np.ones(N_ORGANS), np.ones(N_ORGANS)
-    pa, part, kmax = np.zeros(N_ORGANS), np.ones(N_ORGANS), np.zeros(N_ORGANS)
-    k50, hill, krel = np.ones(N_ORGANS), np.ones(N_ORGANS), np.zeros(N_ORGANS)
     for j, name in enumerate(ORGANS):
         if name == "tumor":
             continue
@@ -301,16 +345,35 @@ def particle_systems(r: ResolvedFormulation) -> tuple[ParticleSystem, np.ndarray
         q_in[j] = ps[f"{name}.blood_flow_L_per_h"]
         v_cap[j] = vol * ps[f"{name}.vascular_fraction"]
         v_tis[j] = vol - v_cap[j]
-        pa[j], part[j] = ps[f"{name}.pa_L_per_h"], ps[f"{name}.partition"]
-        kmax[j] = ps[f"{name}.pc_uptake_max_per_h"]
-        k50[j], hill[j] = ps[f"{name}.pc_uptake_t50_h"], ps[f"{name}.pc_uptake_hill"]
-        krel[j] = ps[f"{name}.pc_release_per_h"]
-    has_tumor = r.formulation.subject.tumor is not None
     if has_tumor:  # an absent tumor keeps no flow, no exchange and unit volumes (never filled)
         vt = ps["tumor.VTC"] * ps["body_weight_kg"]
         q_in[TUMOR] = ps["tumor.QTC"] * ps["cardiac_output_L_per_h"]
         v_cap[TUMOR] = vt * ps["tumor.BVT"]
         v_tis[TUMOR] = vt - v_cap[TUMOR]
+    central = ps["blood_volume_L"] - float((v_cap * (q_in > 0)).sum())
+    return Circulation(q_in, v_cap, v_tis, central * ps["arterial_fraction"], central * (1 - ps["arterial_fraction"]),
+                       ps["cardiac_output_L_per_h"], ps["blood_volume_L"])
+
+
+def particle_systems(r: ResolvedFormulation) -> tuple[ParticleSystem, np.ndarray, np.ndarray]:
+    """One ParticleSystem element per (coating class, dose); returns (system, weights, dose times).
+
+    Elements share every parameter but the PC uptake, which scales with the coating class (and, for
+    the tumor, with its targeting) and with the dose's repeat-dose clearance factor."""
+    ps = r.params
+    has_tumor = r.formulation.subject.tumor is not None
+    circ = circulation(ps, has_tumor)
+    q_in, v_cap, v_tis = circ.q_in, circ.v_cap, circ.v_tis
+    pa, part, kmax = np.zeros(N_ORGANS), np.ones(N_ORGANS), np.zeros(N_ORGANS)
+    k50, hill, krel = np.ones(N_ORGANS), np.ones(N_ORGANS), np.zeros(N_ORGANS)
+    for j, name in enumerate(ORGANS):
+        if name == "tumor":
+            continue
+        pa[j], part[j] = ps[f"{name}.pa_L_per_h"], ps[f"{name}.partition"]
+        kmax[j] = ps[f"{name}.pc_uptake_max_per_h"]
+        k50[j], hill[j] = ps[f"{name}.pc_uptake_t50_h"], ps[f"{name}.pc_uptake_hill"]
+        krel[j] = ps[f"{name}.pc_release_per_h"]
+    if has_tumor:
         pa[TUMOR], part[TUMOR] = ps["tumor.PATC"] * q_in[TUMOR], ps["tumor.PT"]
         kmax[TUMOR], k50[TUMOR], hill[TUMOR] = ps["tumor.KTRESmax"], ps["tumor.KTRES50"], ps["tumor.KTRESn"]
         krel[TUMOR] = ps["tumor.KTRESrelease"]
@@ -325,10 +388,9 @@ def particle_systems(r: ResolvedFormulation) -> tuple[ParticleSystem, np.ndarray
     from_cap = np.zeros((N_ORGANS, 1), dtype=bool)
     from_cap[LIVER] = True
     col = lambda a: np.repeat(a[:, None], n, axis=1)  # noqa: E731
-    central = ps["blood_volume_L"] - float((v_cap * (q_in > 0)).sum())
     full = lambda v: np.full(n, v)  # noqa: E731
     system = ParticleSystem(
-        v_art=full(central * ps["arterial_fraction"]), v_ven=full(central * (1 - ps["arterial_fraction"])),
+        v_art=full(circ.v_art), v_ven=full(circ.v_ven),
         v_blood_total=full(ps["blood_volume_L"]), q_cardiac=full(ps["cardiac_output_L_per_h"]),
         q_in=col(q_in), v_cap=col(v_cap), v_tis=col(v_tis), pa=col(pa), partition=col(part),
         kmax_cap=np.where(from_cap, kmax_all, 0.0), kmax_tis=np.where(from_cap, 0.0, kmax_all),
@@ -336,6 +398,7 @@ def particle_systems(r: ResolvedFormulation) -> tuple[ParticleSystem, np.ndarray
         krel_cap=np.where(from_cap, col(krel), 0.0), krel_tis=np.where(from_cap, 0.0, col(krel)),
         cl_urine=full(ps["kidney.urine_clearance_L_per_h"]), cl_bile=full(ps["liver.bile_clearance_L_per_h"]),
         k_deg=full(ps["particle.degradation_rate_per_h"]),
+        k_deg_pc=full(ps["particle.degradation_rate_pc_per_h"]),
     )
     weights = np.asarray([c.weight for c in r.classes])[class_of]
     t_dose = np.asarray(r.dose_times_h, dtype=float)[dose_of]

@@ -31,12 +31,12 @@ ART, VEN, CAP0, TIS0, PC0 = wb.ART, wb.VEN, wb.CAP0, wb.TIS0, wb.PC0
 URINE, FECES, DEGRADED, AUC = wb.URINE, wb.FECES, wb.DEGRADED, wb.AUC_LAB_BLOOD
 DRAINS_TO_VENOUS = np.array([1 if o not in (LUNG, SPLEEN) else 0 for o in range(NO)], dtype=np.int64)
 
-# parameter vector layout: 6 scalars then 13 per-organ blocks
-P_ART_OUT, P_VEN_OUT, P_KDEG, P_LAB, P_ART0, P_VEN0 = 0, 1, 2, 3, 4, 5
+# parameter vector layout: 7 scalars then 13 per-organ blocks
+P_ART_OUT, P_VEN_OUT, P_KDEG, P_LAB, P_ART0, P_VEN0, P_KDEG_PC = 0, 1, 2, 3, 4, 5, 6
 _BLOCKS = ("q_out", "pa_cap", "pa_tis", "inflow", "kmax_c", "kmax_t", "nlogk50", "hill", "krel_c", "krel_t", "ex_c", "ex_t",
            "cap0")
-B = {name: 6 + i * NO for i, name in enumerate(_BLOCKS)}
-N_PARAMS = 6 + len(_BLOCKS) * NO
+B = {name: 7 + i * NO for i, name in enumerate(_BLOCKS)}
+N_PARAMS = 7 + len(_BLOCKS) * NO
 Q_OUT, PA_CAP, PA_TIS, INFLOW = B["q_out"], B["pa_cap"], B["pa_tis"], B["inflow"]
 KMAX_C, KMAX_T, NLOGK50, HILL = B["kmax_c"], B["kmax_t"], B["nlogk50"], B["hill"]
 KREL_C, KREL_T, EX_C, EX_T, CAPZERO = B["krel_c"], B["krel_t"], B["ex_c"], B["ex_t"], B["cap0"]
@@ -50,6 +50,7 @@ def pack(system: wb.ParticleSystem) -> np.ndarray:
     p[:, P_ART_OUT], p[:, P_VEN_OUT], p[:, P_KDEG], p[:, P_LAB] = r.art_out, r.ven_out, r.k_deg, r.lab_blood
     x0 = wb.initial_state(system)                               # dose mixed in the blood (whole_body)
     p[:, P_ART0], p[:, P_VEN0] = x0[wb.ART], x0[wb.VEN]
+    p[:, P_KDEG_PC] = r.k_deg_pc
     with np.errstate(divide="ignore"):
         nlogk50 = system.hill * np.log(system.k50)
     blocks = {"q_out": r.q_out, "pa_cap": r.pa_cap, "pa_tis": r.pa_tis, "inflow": r.inflow_art,
@@ -79,11 +80,12 @@ def _hill(p, tau, hill, dhill):
 
 @njit(cache=True)
 def _rhs(p, hill, x, out):
-    kd = p[P_KDEG]
+    kd, kd_pc = p[P_KDEG], p[P_KDEG_PC]
     art, ven = x[ART], x[VEN]
     ven_in = 0.0
     spleen_wash = p[Q_OUT + SPLEEN] * x[CAP0 + SPLEEN]
     total = art + ven
+    inside = 0.0
     for o in range(NO):
         cap, tis, pc = x[CAP0 + o], x[TIS0 + o], x[PC0 + o]
         ku_c, ku_t = p[KMAX_C + o] * hill[o], p[KMAX_T + o] * hill[o]
@@ -99,15 +101,16 @@ def _rhs(p, hill, x, out):
                 inflow += spleen_wash
         out[CAP0 + o] = inflow - wash - exch - up_c + rel_c - p[EX_C + o] * cap - kd * cap
         out[TIS0 + o] = exch - up_t + rel_t - p[EX_T + o] * tis - kd * tis
-        out[PC0 + o] = up_c + up_t - rel_c - rel_t - kd * pc
+        out[PC0 + o] = up_c + up_t - rel_c - rel_t - kd_pc * pc
         if DRAINS_TO_VENOUS[o]:
             ven_in += wash
-        total += cap + tis + pc
+        total += cap + tis
+        inside += pc
     out[ART] = p[Q_OUT + LUNG] * x[CAP0 + LUNG] - p[P_ART_OUT] * art - kd * art
     out[VEN] = ven_in - p[P_VEN_OUT] * ven - kd * ven
     out[URINE] = p[EX_C + KIDNEY] * x[CAP0 + KIDNEY]
     out[FECES] = p[EX_T + LIVER] * x[TIS0 + LIVER]
-    out[DEGRADED] = kd * total
+    out[DEGRADED] = kd * total + kd_pc * inside
     out[AUC] = p[P_LAB] * ven
 
 
@@ -138,7 +141,7 @@ def _factor(p, hill, g, minv, coef):
         m12 = -g * p[KREL_T + o]
         m20 = -g * ku_c
         m21 = -g * ku_t
-        m22 = 1 + g * (p[KREL_C + o] + p[KREL_T + o] + kd)
+        m22 = 1 + g * (p[KREL_C + o] + p[KREL_T + o] + p[P_KDEG_PC])
         c00 = m11 * m22 - m12 * m21
         c01 = m02 * m21 - m01 * m22
         c02 = m01 * m12 - m02 * m11
@@ -195,6 +198,7 @@ def _solve(p, g, minv, coef, r, y, w):
     y[ART], y[VEN] = y_art, y_ven
     cap_spleen = w[SPLEEN, 0] + g * p[INFLOW + SPLEEN] * y_art * minv[SPLEEN, 0, 0]
     total = y_art + y_ven
+    inside = 0.0
     for o in range(NO):
         if o == LUNG:
             s = g * p[P_VEN_OUT] * y_ven
@@ -205,10 +209,11 @@ def _solve(p, g, minv, coef, r, y, w):
         y[CAP0 + o] = w[o, 0] + s * minv[o, 0, 0]
         y[TIS0 + o] = w[o, 1] + s * minv[o, 1, 0]
         y[PC0 + o] = w[o, 2] + s * minv[o, 2, 0]
-        total += y[CAP0 + o] + y[TIS0 + o] + y[PC0 + o]
+        total += y[CAP0 + o] + y[TIS0 + o]
+        inside += y[PC0 + o]
     y[URINE] = r[URINE] + g * p[EX_C + KIDNEY] * y[CAP0 + KIDNEY]
     y[FECES] = r[FECES] + g * p[EX_T + LIVER] * y[TIS0 + LIVER]
-    y[DEGRADED] = r[DEGRADED] + g * kd * total
+    y[DEGRADED] = r[DEGRADED] + g * (kd * total + p[P_KDEG_PC] * inside)
     y[AUC] = r[AUC] + g * p[P_LAB] * y_ven
 
 

@@ -27,6 +27,19 @@ class SimulationResult:
     organ_masses_g: dict[str, float]
     metrics: dict[str, Any] = field(default_factory=dict)
     resolved: Any = None                 # parameters.ResolvedFormulation
+    payloads: dict[str, Any] = field(default_factory=dict)   # drug -> payload.PayloadResult
+
+    def attach_payloads(self, payloads: dict) -> None:
+        """Add the drug results and their metrics (first payload at top level, all under 'payloads')."""
+        from .payload import payload_metrics
+
+        self.payloads = payloads
+        has_tumor = self.resolved.formulation.subject.tumor is not None
+        per_drug = {drug: payload_metrics(p, has_tumor) for drug, p in payloads.items()}
+        if per_drug:
+            self.metrics.update(next(iter(per_drug.values())))
+        if len(per_drug) > 1:
+            self.metrics["payloads"] = per_drug
 
     @classmethod
     def build(cls, resolved, grid: np.ndarray, total: np.ndarray, n_given: np.ndarray,

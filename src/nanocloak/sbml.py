@@ -97,7 +97,7 @@ class _Builder:
 def element_parameters(s, prefix: str, t_dose: float) -> dict[str, float]:
     """SBML parameter ids and values of one element (one coating class x dose) of a batch-of-one system."""
     r = s.rates()
-    v = {"k_deg": float(s.k_deg[0]), "t_dose": float(t_dose), "k_ven_out": float(r.ven_out[0]),
+    v = {"k_deg": float(s.k_deg[0]), "k_deg_pc": float(s.k_deg_pc[0]), "t_dose": float(t_dose), "k_ven_out": float(r.ven_out[0]),
          "k_out_lung": float(r.q_out[wb.LUNG, 0]), "k_urine": float(r.excrete_cap[wb.KIDNEY, 0]),
          "k_bile": float(r.excrete_tis[wb.LIVER, 0]), "lab_blood_factor": float(r.lab_blood[0])}
     for j, o in enumerate(wb.ORGANS):
@@ -185,7 +185,8 @@ def to_sbml(f: Formulation) -> str:
         b.reaction(p + "biliary_excretion", sid["liver_tis"], sid["feces"], f"{p}k_bile * {sid['liver_tis']}")
         for key, species in sid.items():
             if key not in ("urine", "feces", "degraded"):
-                b.reaction(f"{p}degrade_{key}", species, sid["degraded"], f"{p}k_deg * {species}")
+                rate = f"{p}k_deg_pc" if key.endswith("_pc") else f"{p}k_deg"
+                b.reaction(f"{p}degrade_{key}", species, sid["degraded"], f"{rate} * {species}")
         copies.append((p, sid))
     _observables(b, copies, organs)
     if b.doc.checkInternalConsistency():

@@ -21,7 +21,7 @@ from typing import Callable, Iterable
 
 import numpy as np
 
-from . import metrics, particle_kernel, whole_body
+from . import metrics, particle_kernel, payload, whole_body
 from .formulation import Formulation
 from .parameters import ResolvedFormulation, particle_systems, resolve
 from .results import SimulationResult
@@ -106,6 +106,26 @@ def _no_cyclic_gc():
 
 def _run_batch(formulations, rtol, atol, on_progress, describe):
     resolved = [resolve(f, describe) for f in formulations]
+    results: list[SimulationResult | None] = [None] * len(resolved)
+    particle = [i for i, r in enumerate(resolved) if not r.formulation.core.is_free_drug]
+    if particle:
+        for i, res in zip(particle, _particle_results([resolved[i] for i in particle], rtol, atol)):
+            results[i] = res
+    for i, r in enumerate(resolved):
+        if r.formulation.core.is_free_drug:
+            grid = output_grid(r.formulation)
+            obs, pays = payload.simulate_free_drug(r, grid)
+            given = np.searchsorted(np.asarray(r.dose_times_h), grid, side="left")
+            results[i] = SimulationResult.build(r, grid, obs, given)
+            results[i].attach_payloads(pays)
+        elif r.formulation.payloads:
+            results[i].attach_payloads(payload.simulate_payloads(r, results[i].t_h))
+    if on_progress is not None:
+        on_progress(len(results))
+    return results
+
+
+def _particle_results(resolved, rtol, atol) -> list[SimulationResult]:
     plans, system, tau_out = _plan(resolved)
     sol = particle_kernel.integrate(system, tau_out, rtol, atol)
     totals, givens = [], []
@@ -119,11 +139,8 @@ def _run_batch(formulations, rtol, atol, on_progress, describe):
         givens.append(np.searchsorted(np.asarray(p.resolved.dose_times_h), p.grid, side="left"))
     lab = whole_body.OBSERVABLES.index("blood_sample")
     halves = metrics.terminal_half_lives([(p.grid, total[:, lab], max(p.resolved.dose_times_h)) for p, total in zip(plans, totals)])
-    results = [SimulationResult.build(p.resolved, p.grid, total, given, half)
-               for p, total, given, half in zip(plans, totals, givens, halves)]
-    if on_progress is not None:
-        on_progress(len(results))
-    return results
+    return [SimulationResult.build(p.resolved, p.grid, total, given, half)
+            for p, total, given, half in zip(plans, totals, givens, halves)]
 
 
 def simulate(f: Formulation, rtol: float = DEFAULT_RTOL, atol: float = DEFAULT_ATOL) -> SimulationResult:

@@ -12,7 +12,7 @@ capillary blood (portal flow); every other organ drains into the venous pool.
 
 (Lin 2016 eqs.; liver PCs, the Kupffer cells, act on the capillary amount, all other PCs on the
 tissue amount; urine leaves the kidney capillary, bile the liver tissue.) Every particle state
-also degrades at k_deg (core degradation). Excreted urine, faeces and degraded mass are states,
+also degrades (core degradation: in blood and tissue at k_deg, inside phagocytes at k_deg_pc). Excreted urine, faeces and degraded mass are states,
 so the columns of the system matrix sum to zero and mass is conserved by construction.
 
 Uptake depends on the time since dosing tau (Lin 2016 Hill form K(tau) = Kmax tau^n/(K50^n +
@@ -78,7 +78,8 @@ class ParticleSystem:
     krel_tis: np.ndarray       # (organ, B) 1/h PC release to tissue (other organs)
     cl_urine: np.ndarray       # L/h, from kidney capillary
     cl_bile: np.ndarray        # L/h, from liver tissue
-    k_deg: np.ndarray          # 1/h, core degradation
+    k_deg: np.ndarray          # 1/h, core degradation in blood and tissue (hydrolysis, dissolution)
+    k_deg_pc: np.ndarray       # 1/h, core degradation inside phagocytic cells (phagolysosomes)
 
     @property
     def batch_size(self) -> int:
@@ -123,6 +124,7 @@ class _Rates:
         self.excrete_tis = np.zeros_like(s.v_tis)
         self.excrete_tis[LIVER] = s.cl_bile / s.v_tis[LIVER]
         self.k_deg = s.k_deg
+        self.k_deg_pc = s.k_deg_pc
         self.krel_cap = s.krel_cap
         self.krel_tis = s.krel_tis
         self.lab_blood = s.v_blood_total / s.v_ven      # lab blood = C_ven * V_blood (spec)
@@ -174,7 +176,7 @@ def rhs_time_derivative(s: ParticleSystem, tau: np.ndarray, x: np.ndarray) -> np
 def _apply(s: ParticleSystem, r: _Rates, ku_c, ku_t, x: np.ndarray) -> np.ndarray:
     art, ven = x[ART], x[VEN]
     cap, tis, pcs = x[CAP0:TIS0], x[TIS0:PC0], x[PC0:URINE]
-    kd = r.k_deg
+    kd, kd_pc = r.k_deg, r.k_deg_pc
     out = np.empty_like(x)
     washout = r.q_out * cap
     exchange = r.pa_cap * cap - r.pa_tis * tis
@@ -187,12 +189,12 @@ def _apply(s: ParticleSystem, r: _Rates, ku_c, ku_t, x: np.ndarray) -> np.ndarra
     inflow[LIVER] += washout[SPLEEN]
     out[CAP0:TIS0] = inflow - washout - exchange - uptake_c + release_c - excreted_c - kd * cap
     out[TIS0:PC0] = exchange - uptake_t + release_t - excreted_t - kd * tis
-    out[PC0:URINE] = uptake_c + uptake_t - release_c - release_t - kd * pcs
+    out[PC0:URINE] = uptake_c + uptake_t - release_c - release_t - kd_pc * pcs
     out[ART] = washout[LUNG] - r.art_out * art - kd * art
     out[VEN] = washout[DRAIN_TO_VENOUS].sum(axis=0) - r.ven_out * ven - kd * ven
     out[URINE] = excreted_c[KIDNEY]
     out[FECES] = excreted_t[LIVER]
-    out[DEGRADED] = kd * (art + ven + cap.sum(axis=0) + tis.sum(axis=0) + pcs.sum(axis=0))
+    out[DEGRADED] = kd * (art + ven + cap.sum(axis=0) + tis.sum(axis=0)) + kd_pc * pcs.sum(axis=0)
     out[AUC_LAB_BLOOD] = r.lab_blood * ven
     return out
 
@@ -220,7 +222,7 @@ class StructuredSolver:
         m12 = -g * r.krel_tis
         m20 = -g * ku_c
         m21 = -g * ku_t
-        m22 = 1 + g * (r.krel_cap + r.krel_tis + kd)
+        m22 = 1 + g * (r.krel_cap + r.krel_tis + r.k_deg_pc[None, :])
         # closed-form inverse (cofactors); M is a column-diagonally-dominant M-matrix, so safe
         c00 = m11 * m22 - m12 * m21
         c01 = m02 * m21 - m01 * m22
@@ -271,8 +273,8 @@ class StructuredSolver:
         y[CAP0:TIS0], y[TIS0:PC0], y[PC0:URINE] = cap, tis, pcs
         y[URINE] = rhs_vec[URINE] + hg * r.excrete_cap[KIDNEY] * cap[KIDNEY]
         y[FECES] = rhs_vec[FECES] + hg * r.excrete_tis[LIVER] * tis[LIVER]
-        total = y_art + y_ven + cap.sum(axis=0) + tis.sum(axis=0) + pcs.sum(axis=0)
-        y[DEGRADED] = rhs_vec[DEGRADED] + hg * r.k_deg * total
+        outside = y_art + y_ven + cap.sum(axis=0) + tis.sum(axis=0)
+        y[DEGRADED] = rhs_vec[DEGRADED] + hg * (r.k_deg * outside + r.k_deg_pc * pcs.sum(axis=0))
         y[AUC_LAB_BLOOD] = rhs_vec[AUC_LAB_BLOOD] + hg * r.lab_blood * y_ven
         return y
 
