@@ -3,6 +3,7 @@ a user error exits with status 2 and one clear message, never a traceback."""
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Callable, Optional
@@ -39,6 +40,13 @@ def _guard(fn: Callable[[], None]) -> None:
         _fail(_escape(str(exc)))
     except (OSError, ValueError, KeyError) as exc:  # unreadable paths, bad numbers passed as options
         _fail(_escape(f"{type(exc).__name__}: {exc}"))
+    except typer.Exit:
+        raise
+    except Exception as exc:  # a bug, not the user's input: say so, without a traceback wall
+        if os.environ.get("NANOCLOAK_DEBUG"):
+            raise
+        _fail(_escape(f"internal error ({type(exc).__name__}: {exc}); this is a bug in nanocloak, please report it "
+                      "with the input file (NANOCLOAK_DEBUG=1 shows the traceback)"), code=1)
 
 
 def _escape(text: str) -> str:

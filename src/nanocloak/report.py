@@ -105,6 +105,31 @@ def partition_figure(r: SimulationResult):
     return fig
 
 
+def drug_figure(r: SimulationResult):
+    """Released drug and free drug concentration per organ, for the first payload."""
+    plt = _plt()
+    drug, p = next(iter(r.payloads.items()))
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4.0))
+    a1.plot(p.t_h, p.released_pct, lw=2, color="C3")
+    a1.set_ylabel("released from particles (% of drug given)")
+    a1.set_ylim(0, 105)
+    a1.set_title(f"{drug}: release in the body")
+    for organ in ("tumor", "heart", "liver", "kidney", "spleen"):
+        if organ in p.free_ug:
+            conc = p.free_ug[organ] / p.organ_mass_g[organ]
+            t, c = _positive(p.t_h, conc)
+            a2.plot(t, c, lw=2, label=organ)
+    a2.set_yscale("log")
+    a2.set_ylabel("free drug (ug/g)")
+    a2.set_title("released drug in organs")
+    for ax in (a1, a2):
+        ax.set_xlabel("time after first dose (h)")
+        ax.grid(alpha=0.3, which="both")
+    a2.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
 def _png(fig) -> bytes:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110)
@@ -119,22 +144,32 @@ def summary_text(r: SimulationResult) -> list[str]:
     doses = f.dose.times_h
     schedule = "one i.v. dose" if len(doses) == 1 else f"{len(doses)} i.v. doses (at {', '.join(f'{t:g}' for t in doses)} h)"
     subj = f.subject
-    lines = [f"{f.name}: {f.core.material} core ({m.get('hydrodynamic_diameter_nm', float('nan')):.0f} nm as the body sees it, "
-             f"zeta {m.get('zeta_coated_mV', float('nan')):.0f} mV), {schedule} of {f.dose.mg_per_kg:g} mg/kg "
-             f"({f.dose.basis} basis) in a {subj.body_weight_g:g} g {subj.host} {subj.species}."]
+    what = (f"{f.payloads[0].drug} given as a free solution (curves are the drug's %ID)" if f.core.is_free_drug else
+            f"{f.core.material} core ({m['hydrodynamic_diameter_nm']:.0f} nm as the body sees it, zeta {m['zeta_coated_mV']:.0f} mV)")
+    lines = [f"{f.name}: {what}, {schedule} of {f.dose.mg_per_kg:g} mg/kg ({f.dose.basis} basis) in a "
+             f"{subj.body_weight_g:g} g {subj.host} {subj.species}."]
     if "blood_pct_id_24h" in m:
         half = f", terminal half-life {m['blood_t_half_h']:.1f} h" if "blood_t_half_h" in m else ""
         lines.append(f"Blood: {m.get('blood_pct_id_1h', float('nan')):.0f}% of a dose at 1 h and {m['blood_pct_id_24h']:.1f}% at 24 h{half}.")
     organs = m.get("organ_pct_id_24h")
     if organs:
         top = sorted(((v, k) for k, v in organs.items() if k not in ("blood",)), reverse=True)[:3]
-        lines.append("At 24 h most particles are in the " + ", ".join(f"{k} ({v:.1f}%)" for v, k in top) + ".")
-    if "tumor_pct_id_24h" in m:
+        noun = "of the drug is" if f.core.is_free_drug else "particles are"
+        lines.append(f"At 24 h most {noun} in the " + ", ".join(f"{k} ({v:.1f}%)" for v, k in top) + ".")
+    if "tumor_pct_id_24h" in m and not f.core.is_free_drug:
         ratio = m["tumor_pct_id_24h"] / LITERATURE_MEDIAN_DE24
         word = "above" if ratio > 1.15 else "below" if ratio < 0.87 else "close to"
         lines.append(f"Tumor ({subj.tumor.line}, {subj.tumor.site}): {m['tumor_pct_id_24h']:.2f} %ID at 24 h "
                      f"({m['tumor_pct_id_per_g_24h']:.1f} %ID/g), {word} the literature median of "
                      f"{LITERATURE_MEDIAN_DE24} %ID (Cheng 2020); peak {m['tumor_pct_id_max']:.2f} %ID.")
+    if r.payloads:
+        drug = next(iter(r.payloads))
+        parts = ([f"{drug}: {m['released_pct_24h']:.0f}% of the drug given has left the particles by 24 h"]
+                 if "released_pct_24h" in m and not f.core.is_free_drug else [drug])
+        if "tumor_drug_auc_ug_h_per_g" in m:
+            parts.append(f"tumor drug AUC {m['tumor_drug_auc_ug_h_per_g']:.3g} ug h/g (peak {m['tumor_drug_cmax_ug_per_g']:.3g} ug/g)")
+        parts.append(f"heart exposure to released drug {m['heart_drug_auc_ug_h_per_g']:.3g} ug h/g")
+        lines.append("; ".join(parts) + ".")
     lines.append(f"Excreted by the end: {m['excreted_pct_id_end']:.1f}% of a dose; mass balance error {m['mass_balance_error']:.1e}.")
     return lines
 
@@ -186,6 +221,9 @@ def write_outputs(r: SimulationResult, out_dir: str | Path) -> Path:
                    "partition.png": _png(partition_figure(r))}
         if "tumor" in r.series:
             figures["tumor.png"] = _png(tumor_figure([r]))
+        if r.payloads:
+            figures["drug.png"] = _png(drug_figure(r))
+            _drug_timecourse(r).to_csv(tmp / "drug_timecourse.csv", index=False)
         for name, data in figures.items():
             (tmp / name).write_bytes(data)
         (tmp / "report.html").write_text(html_report(r, figures), encoding="utf-8")
@@ -196,6 +234,20 @@ def write_outputs(r: SimulationResult, out_dir: str | Path) -> Path:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return out
+
+
+def _drug_timecourse(r: SimulationResult):
+    """Tidy drug time course: t_h, drug, organ, free_ug, in_particles_ug, free_ug_per_g."""
+    import pandas as pd
+
+    frames = []
+    for drug, p in r.payloads.items():
+        for organ, free in p.free_ug.items():
+            held = p.bound_ug.get(organ, np.zeros_like(free))
+            mass = p.organ_mass_g.get(organ)
+            frames.append(pd.DataFrame({"t_h": p.t_h, "drug": drug, "organ": organ, "free_ug": free, "in_particles_ug": held,
+                                        "free_ug_per_g": free / mass if mass else np.nan}))
+    return pd.concat(frames, ignore_index=True)
 
 
 def comparison_table(results: Sequence[SimulationResult]):

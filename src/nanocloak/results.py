@@ -63,10 +63,11 @@ class SimulationResult:
     def _compute_metrics(self, half: float | None) -> dict[str, Any]:
         t, s = self.t_h, self.series
         ps = self.resolved.params
-        m: dict[str, Any] = {
-            "hydrodynamic_diameter_nm": _num(ps["particle.hydrodynamic_diameter_nm"]),
-            "zeta_coated_mV": _num(ps["particle.zeta_coated_mV"]),
-        }
+        m: dict[str, Any] = {}
+        for key in ("hydrodynamic_diameter_nm", "zeta_coated_mV"):   # absent for a free drug (no particle)
+            v = _num(ps[f"particle.{key}"])
+            if v is not None:
+                m[key] = v
         for h in BLOOD_SAMPLE_TIMES_H:
             v = metrics.value_at(t, s["blood_sample"], h)
             if v is not None:
