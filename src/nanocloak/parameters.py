@@ -101,6 +101,10 @@ class ResolvedFormulation:
     dose_times_h: list[float]
     dose_factors: list[float]
     organ_masses_g: dict[str, float] = field(default_factory=dict)
+    #: set by the therapy model: heat-opened tumor vessels (start h, end h, factor) and the tumor's
+    #: temperature T(t) for hyperthermia-triggered release
+    heat_windows: list = field(default_factory=list)
+    tumor_temperature: object = None
 
     @property
     def n_elements(self) -> int:
@@ -402,4 +406,12 @@ def particle_systems(r: ResolvedFormulation) -> tuple[ParticleSystem, np.ndarray
     )
     weights = np.asarray([c.weight for c in r.classes])[class_of]
     t_dose = np.asarray(r.dose_times_h, dtype=float)[dose_of]
+    if r.heat_windows:
+        # one window per element: the span of all heat windows at the strongest factor
+        start = min(w[0] for w in r.heat_windows)
+        end = max(w[1] for w in r.heat_windows)
+        factor = max(w[2] for w in r.heat_windows)
+        system.perm_start = np.maximum(start - t_dose, 0.0)
+        system.perm_end = np.maximum(end - t_dose, 0.0)
+        system.perm_factor = np.full(n, factor)
     return system, weights, t_dose

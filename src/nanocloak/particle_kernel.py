@@ -26,17 +26,18 @@ from .integrator import (A21, A31, A32, A41, A42, A43, A51, A52, A53, A54, C2, C
 NO = wb.N_ORGANS
 NS = wb.N_STATES
 NOBS = len(wb.OBSERVABLES)
-LUNG, LIVER, SPLEEN, KIDNEY = wb.LUNG, wb.LIVER, wb.SPLEEN, wb.KIDNEY
+LUNG, LIVER, SPLEEN, KIDNEY, TUMOR = wb.LUNG, wb.LIVER, wb.SPLEEN, wb.KIDNEY, wb.TUMOR
 ART, VEN, CAP0, TIS0, PC0 = wb.ART, wb.VEN, wb.CAP0, wb.TIS0, wb.PC0
 URINE, FECES, DEGRADED, AUC = wb.URINE, wb.FECES, wb.DEGRADED, wb.AUC_LAB_BLOOD
 DRAINS_TO_VENOUS = np.array([1 if o not in (LUNG, SPLEEN) else 0 for o in range(NO)], dtype=np.int64)
 
-# parameter vector layout: 7 scalars then 13 per-organ blocks
+# parameter vector layout: 10 scalars then 13 per-organ blocks
 P_ART_OUT, P_VEN_OUT, P_KDEG, P_LAB, P_ART0, P_VEN0, P_KDEG_PC = 0, 1, 2, 3, 4, 5, 6
+P_PERM_START, P_PERM_END, P_PERM_FACTOR = 7, 8, 9
 _BLOCKS = ("q_out", "pa_cap", "pa_tis", "inflow", "kmax_c", "kmax_t", "nlogk50", "hill", "krel_c", "krel_t", "ex_c", "ex_t",
            "cap0")
-B = {name: 7 + i * NO for i, name in enumerate(_BLOCKS)}
-N_PARAMS = 7 + len(_BLOCKS) * NO
+B = {name: 10 + i * NO for i, name in enumerate(_BLOCKS)}
+N_PARAMS = 10 + len(_BLOCKS) * NO
 Q_OUT, PA_CAP, PA_TIS, INFLOW = B["q_out"], B["pa_cap"], B["pa_tis"], B["inflow"]
 KMAX_C, KMAX_T, NLOGK50, HILL = B["kmax_c"], B["kmax_t"], B["nlogk50"], B["hill"]
 KREL_C, KREL_T, EX_C, EX_T, CAPZERO = B["krel_c"], B["krel_t"], B["ex_c"], B["ex_t"], B["cap0"]
@@ -51,6 +52,7 @@ def pack(system: wb.ParticleSystem) -> np.ndarray:
     x0 = wb.initial_state(system)                               # dose mixed in the blood (whole_body)
     p[:, P_ART0], p[:, P_VEN0] = x0[wb.ART], x0[wb.VEN]
     p[:, P_KDEG_PC] = r.k_deg_pc
+    p[:, P_PERM_START], p[:, P_PERM_END], p[:, P_PERM_FACTOR] = system.perm_start, system.perm_end, system.perm_factor
     with np.errstate(divide="ignore"):
         nlogk50 = system.hill * np.log(system.k50)
     blocks = {"q_out": r.q_out, "pa_cap": r.pa_cap, "pa_tis": r.pa_tis, "inflow": r.inflow_art,
@@ -79,7 +81,13 @@ def _hill(p, tau, hill, dhill):
 
 
 @njit(cache=True)
-def _rhs(p, hill, x, out):
+def _tumor_perm(p, tau):
+    """Factor on the tumor's PA: heat-opened vessels inside [start, end), 1 outside."""
+    return p[P_PERM_FACTOR] if p[P_PERM_START] <= tau < p[P_PERM_END] else 1.0
+
+
+@njit(cache=True)
+def _rhs(p, hill, x, out, perm):
     kd, kd_pc = p[P_KDEG], p[P_KDEG_PC]
     art, ven = x[ART], x[VEN]
     ven_in = 0.0
@@ -90,7 +98,8 @@ def _rhs(p, hill, x, out):
         cap, tis, pc = x[CAP0 + o], x[TIS0 + o], x[PC0 + o]
         ku_c, ku_t = p[KMAX_C + o] * hill[o], p[KMAX_T + o] * hill[o]
         wash = p[Q_OUT + o] * cap
-        exch = p[PA_CAP + o] * cap - p[PA_TIS + o] * tis
+        pm = perm if o == TUMOR else 1.0
+        exch = pm * (p[PA_CAP + o] * cap - p[PA_TIS + o] * tis)
         up_c, up_t = ku_c * cap, ku_t * tis
         rel_c, rel_t = p[KREL_C + o] * pc, p[KREL_T + o] * pc
         if o == LUNG:
@@ -127,17 +136,19 @@ def _dfdt(p, dhill, x, out):
 
 
 @njit(cache=True)
-def _factor(p, hill, g, minv, coef):
+def _factor(p, hill, g, minv, coef, perm):
     """Per-organ 3x3 inverses of I - g L and the circulation chain coefficients (see whole_body)."""
     kd = p[P_KDEG]
     for o in range(NO):
         h = hill[o]
         ku_c, ku_t = p[KMAX_C + o] * h, p[KMAX_T + o] * h
-        m00 = 1 + g * (p[Q_OUT + o] + p[PA_CAP + o] + ku_c + p[EX_C + o] + kd)
-        m01 = -g * p[PA_TIS + o]
+        pm = perm if o == TUMOR else 1.0
+        pa_c, pa_t = pm * p[PA_CAP + o], pm * p[PA_TIS + o]
+        m00 = 1 + g * (p[Q_OUT + o] + pa_c + ku_c + p[EX_C + o] + kd)
+        m01 = -g * pa_t
         m02 = -g * p[KREL_C + o]
-        m10 = -g * p[PA_CAP + o]
-        m11 = 1 + g * (p[PA_TIS + o] + ku_t + p[EX_T + o] + kd)
+        m10 = -g * pa_c
+        m11 = 1 + g * (pa_t + ku_t + p[EX_T + o] + kd)
         m12 = -g * p[KREL_T + o]
         m20 = -g * ku_c
         m21 = -g * ku_t
@@ -250,43 +261,45 @@ def _integrate_one(p, tau_out, n_out, rtol, atol, max_steps, obs):
         # (dA/dtau) x slightly inside the step where a Hill exponent < 1 makes it singular at 0
         _hill(p, max(tau, 1e-3 * ht), scratch, dh)
         _dfdt(p, dh, x, ft)
+        # the heat window's edges are output times, so a step never straddles one
+        perm = _tumor_perm(p, tau + 0.5 * ht)
         _hill(p, tau, hl, dh)
-        _factor(p, hl, g, minv, coef)
-        _rhs(p, hl, x, f)
+        _factor(p, hl, g, minv, coef, perm)
+        _rhs(p, hl, x, f, perm)
         for i in range(NS):
             r[i] = g * (f[i] + ht * D1 * ft[i])
         _solve(p, g, minv, coef, r, k1, w)
         for i in range(NS):
             u[i] = x[i] + A21 * k1[i]
         _hill(p, tau + C2 * ht, hl, dh)
-        _rhs(p, hl, u, f)
+        _rhs(p, hl, u, f, perm)
         for i in range(NS):
             r[i] = g * (f[i] + ht * D2 * ft[i] + ih * C21 * k1[i])
         _solve(p, g, minv, coef, r, k2, w)
         for i in range(NS):
             u[i] = x[i] + A31 * k1[i] + A32 * k2[i]
         _hill(p, tau + C3 * ht, hl, dh)
-        _rhs(p, hl, u, f)
+        _rhs(p, hl, u, f, perm)
         for i in range(NS):
             r[i] = g * (f[i] + ht * D3 * ft[i] + ih * (C31 * k1[i] + C32 * k2[i]))
         _solve(p, g, minv, coef, r, k3, w)
         for i in range(NS):
             u[i] = x[i] + A41 * k1[i] + A42 * k2[i] + A43 * k3[i]
         _hill(p, tau + C4 * ht, hl, dh)
-        _rhs(p, hl, u, f)
+        _rhs(p, hl, u, f, perm)
         for i in range(NS):
             r[i] = g * (f[i] + ht * D4 * ft[i] + ih * (C41 * k1[i] + C42 * k2[i] + C43 * k3[i]))
         _solve(p, g, minv, coef, r, k4, w)
         for i in range(NS):
             u[i] = x[i] + A51 * k1[i] + A52 * k2[i] + A53 * k3[i] + A54 * k4[i]
         _hill(p, tau + ht, hl, dh)
-        _rhs(p, hl, u, f)
+        _rhs(p, hl, u, f, perm)
         for i in range(NS):
             r[i] = g * (f[i] + ih * (C51 * k1[i] + C52 * k2[i] + C53 * k3[i] + C54 * k4[i]))
         _solve(p, g, minv, coef, r, k5, w)
         for i in range(NS):
             u[i] += k5[i]
-        _rhs(p, hl, u, f)
+        _rhs(p, hl, u, f, perm)
         for i in range(NS):
             r[i] = g * (f[i] + ih * (C61 * k1[i] + C62 * k2[i] + C63 * k3[i] + C64 * k4[i] + C65 * k5[i]))
         _solve(p, g, minv, coef, r, k6, w)

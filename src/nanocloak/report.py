@@ -130,6 +130,39 @@ def drug_figure(r: SimulationResult):
     return fig
 
 
+def therapy_figure(r: SimulationResult):
+    """Tumor volume, treated against untreated, and the temperature under each laser."""
+    plt = _plt()
+    th = r.therapy
+    n = 2 if th.heating else 1
+    fig, axes = plt.subplots(1, n, figsize=(5.5 * n, 4.0))
+    axes = np.atleast_1d(axes)
+    ax = axes[0]
+    ax.plot(th.t_h / 24.0, th.control_mm3, lw=2, color="grey", label="untreated")
+    ax.plot(th.t_h / 24.0, th.treated_mm3, lw=2, color="C0", label=r.name)
+    for h in th.heating:
+        ax.axvline(h.laser.at_h / 24.0, color="C3", lw=1, ls=":")
+    ax.set_xlabel("days after first dose")
+    ax.set_ylabel("tumor volume (mm3)")
+    ax.set_title(f"Tumor growth (TGI {r.metrics.get('tgi_pct', float('nan')):.0f}%)")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    if th.heating:
+        ax = axes[1]
+        for k, h in enumerate(th.heating):
+            minutes = (h.t_h - h.laser.at_h) * 60.0
+            ax.plot(minutes, h.tumor_C, color=f"C{k}", lw=2, label=f"tumor, laser at {h.laser.at_h:g} h")
+            ax.plot(minutes, h.skin_C, color=f"C{k}", lw=1, ls="--", label="skin")
+        ax.axhline(43, color="grey", lw=1, ls=":")
+        ax.set_xlabel("minutes from laser on")
+        ax.set_ylabel("temperature (C)")
+        ax.set_title("Photothermal heating")
+        ax.legend(fontsize=7)
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
 def _png(fig) -> bytes:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110)
@@ -170,6 +203,15 @@ def summary_text(r: SimulationResult) -> list[str]:
             parts.append(f"tumor drug AUC {m['tumor_drug_auc_ug_h_per_g']:.3g} ug h/g (peak {m['tumor_drug_cmax_ug_per_g']:.3g} ug/g)")
         parts.append(f"heart exposure to released drug {m['heart_drug_auc_ug_h_per_g']:.3g} ug h/g")
         lines.append("; ".join(parts) + ".")
+    if "tgi_pct" in m:
+        doubling = (f"it doubles in {m['days_to_2x_volume']:.1f} days" if m.get("days_to_2x_volume") is not None
+                    else "it never doubles")
+        heat = ""
+        if "tumor_temperature_max_C" in m:
+            heat = (f" Under the laser the tumor reaches {m['tumor_temperature_max_C']:.1f} C (skin {m['skin_temperature_max_C']:.1f} C, "
+                    f"thermal dose {m['thermal_dose_cem43_min']:.0f} CEM43 min).")
+        lines.append(f"Outcome: tumor {m['tumor_volume_mm3_end']:.0f} mm3 at the end vs {m['control_tumor_volume_mm3_end']:.0f} mm3 "
+                     f"untreated (TGI {m['tgi_pct']:.0f}%); {doubling}.{heat}")
     lines.append(f"Excreted by the end: {m['excreted_pct_id_end']:.1f}% of a dose; mass balance error {m['mass_balance_error']:.1e}.")
     return lines
 
@@ -221,6 +263,8 @@ def write_outputs(r: SimulationResult, out_dir: str | Path) -> Path:
                    "partition.png": _png(partition_figure(r))}
         if "tumor" in r.series:
             figures["tumor.png"] = _png(tumor_figure([r]))
+        if r.therapy is not None:
+            figures["therapy.png"] = _png(therapy_figure(r))
         if r.payloads:
             figures["drug.png"] = _png(drug_figure(r))
             _drug_timecourse(r).to_csv(tmp / "drug_timecourse.csv", index=False)

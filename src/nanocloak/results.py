@@ -28,6 +28,23 @@ class SimulationResult:
     metrics: dict[str, Any] = field(default_factory=dict)
     resolved: Any = None                 # parameters.ResolvedFormulation
     payloads: dict[str, Any] = field(default_factory=dict)   # drug -> payload.PayloadResult
+    therapy: Any = None                                       # therapy.TherapyResult
+    tumor_mass_g: np.ndarray | None = None                    # grown tumor mass at t_h (treated arm)
+
+    def attach_therapy(self, th) -> None:
+        """Add the outcome: growth metrics, temperatures, and %ID/g on the grown tumor mass."""
+        from .therapy import therapy_metrics
+
+        self.therapy = th
+        v0 = self.resolved.formulation.subject.tumor.volume_mm3
+        self.metrics.update(therapy_metrics(th, v0))
+        self.tumor_mass_g = np.interp(self.t_h, th.t_h, th.treated_mm3) / 1000.0
+        v24 = metrics.value_at(self.t_h, self.series["tumor"], 24)
+        if v24 is not None:
+            mass24 = float(np.interp(24.0, self.t_h, self.tumor_mass_g))
+            self.metrics["tumor_pct_id_per_g_24h"] = v24 / mass24
+            if "organ_pct_id_per_g_24h" in self.metrics:
+                self.metrics["organ_pct_id_per_g_24h"]["tumor"] = v24 / mass24
 
     def attach_payloads(self, payloads: dict) -> None:
         """Add the drug results and their metrics (first payload at top level, all under 'payloads')."""
@@ -107,7 +124,9 @@ class SimulationResult:
             mass = self.organ_masses_g.get(name)
             if name in ("blood", "blood_sample"):
                 mass = self.resolved.params["blood_volume_L"] * 1000.0
-            per_g = y / mass if mass else np.full_like(y, np.nan)
+            if name == "tumor" and self.tumor_mass_g is not None:
+                mass = self.tumor_mass_g                      # the grown tumor (spec: mass at that time)
+            per_g = y / mass if mass is not None else np.full_like(y, np.nan)
             frames.append(pd.DataFrame({"t_h": self.t_h, "compartment": name, "pct_id": y, "pct_id_per_g": per_g}))
         return pd.concat(frames, ignore_index=True)
 
@@ -117,11 +136,14 @@ class SimulationResult:
 
     def to_dict(self) -> dict[str, Any]:
         partition_keys = [k for k in metrics.PARTITION if k in self.series]
+        cleaned = _clean(self.metrics)
+        if "days_to_2x_volume" in self.metrics:          # null when the tumor never doubles (spec)
+            cleaned["days_to_2x_volume"] = self.metrics["days_to_2x_volume"]
         return {
             "nanocloak": 1,
             "version": __version__,
             "name": self.name,
-            "metrics": _clean(self.metrics),
+            "metrics": cleaned,
             "timecourse": {
                 "t_h": _clean(self.t_h.tolist()),
                 "blood_sample_pct_id": _clean(self.series["blood_sample"].tolist()),

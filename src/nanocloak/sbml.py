@@ -110,6 +110,7 @@ def element_parameters(s, prefix: str, t_dose: float) -> dict[str, float]:
         v[f"k50_{o}"] = float(s.k50[j, 0])
         v[f"hill_{o}"] = float(s.hill[j, 0])
         v[f"krel_{o}"] = float(s.krel_cap[j, 0] + s.krel_tis[j, 0])
+    v["perm_start"], v["perm_end"], v["perm_factor"] = float(s.perm_start[0]), float(s.perm_end[0]), float(s.perm_factor[0])
     return {prefix + k: val for k, val in v.items()}
 
 
@@ -126,7 +127,7 @@ def _dose_amounts(s, prefix: str, weight: float, organs) -> dict[str, float]:
 def model_values(f: Formulation) -> tuple[dict[str, float], dict[str, float]]:
     """(parameter values, initial amounts) of the SBML model of `f`, by id: what a design changes
     when one loaded model is reused for many designs of the same structure."""
-    system, weights, t_dose = particle_systems(resolve(f))
+    system, weights, t_dose = particle_systems(_resolved_with_therapy(f))
     organs = [o for o in wb.ORGANS if o != "tumor" or f.subject.tumor is not None]
     params, init = {}, {}
     for e in range(system.batch_size):
@@ -138,9 +139,19 @@ def model_values(f: Formulation) -> tuple[dict[str, float], dict[str, float]]:
     return params, init
 
 
+def _resolved_with_therapy(f: Formulation):
+    """Resolution including what the therapy chain decides (heat-opened tumor vessels)."""
+    r = resolve(f)
+    if f.treatment.lasers and f.subject.tumor is not None:
+        from .simulation import simulate
+
+        r.heat_windows = simulate(f).resolved.heat_windows
+    return r
+
+
 def to_sbml(f: Formulation) -> str:
     """The SBML document (text) for a formulation."""
-    r = resolve(f)
+    r = _resolved_with_therapy(f)
     system, weights, t_dose = particle_systems(r)
     b = _Builder(f.name)
     has_tumor = f.subject.tumor is not None
@@ -173,8 +184,12 @@ def to_sbml(f: Formulation) -> str:
                 b.reaction(f"{p}arterial_to_{o}", sid["art"], cap, f"{p}k_in_{o} * {sid['art']}")
                 drain = sid["liver_cap"] if o == "spleen" else sid["ven"]
                 b.reaction(f"{p}{o}_outflow", cap, drain, f"{p}k_out_{o} * {cap}")
-            b.reaction(f"{p}{o}_to_tissue", cap, tis, f"{p}k_ct_{o} * {cap}")
-            b.reaction(f"{p}{o}_from_tissue", tis, cap, f"{p}k_tc_{o} * {tis}")
+            heat = ""
+            if o == "tumor":   # heat-opened vessels multiply the tumor's exchange inside the window
+                window = f"time >= {p}t_dose + {p}perm_start && time < {p}t_dose + {p}perm_end"
+                heat = f" * piecewise({p}perm_factor, {window}, 1)"
+            b.reaction(f"{p}{o}_to_tissue", cap, tis, f"{p}k_ct_{o}{heat} * {cap}")
+            b.reaction(f"{p}{o}_from_tissue", tis, cap, f"{p}k_tc_{o}{heat} * {tis}")
             # Kupffer cells (liver) act on capillary blood, all other PCs on tissue (Lin 2016)
             src = cap if o == "liver" else tis
             tau = f"piecewise(time - {p}t_dose, time > {p}t_dose, 0)"  # time since this dose, never negative

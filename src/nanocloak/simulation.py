@@ -21,7 +21,7 @@ from typing import Callable, Iterable
 
 import numpy as np
 
-from . import metrics, particle_kernel, payload, whole_body
+from . import metrics, particle_kernel, payload, therapy, whole_body
 from .formulation import Formulation
 from .parameters import ResolvedFormulation, particle_systems, resolve
 from .results import SimulationResult
@@ -40,17 +40,28 @@ CHUNK_ELEMENTS = 2048
 
 def output_grid(f: Formulation) -> np.ndarray:
     """t_h: 0, the spec's fixed times, each dose and its post-dose points, user times, a log fill."""
-    return _grid(float(f.simulate.end_h), tuple(f.dose.times_h), tuple(f.simulate.output_times_h)).copy()
+    edges = []
+    if f.treatment.lasers:
+        from .therapy import _d
+
+        lasting = _d("heat_permeability_duration_h")
+        for las in f.treatment.lasers:   # exposures and heat windows start and end on output times
+            on = las.duration_min / 60.0
+            edges += [las.at_h, las.at_h + on, las.at_h + on + lasting]
+    return _grid(float(f.simulate.end_h), tuple(f.dose.times_h), tuple(f.simulate.output_times_h), tuple(edges)).copy()
 
 
 @lru_cache(maxsize=256)
-def _grid(end: float, dose_times: tuple, extra: tuple) -> np.ndarray:
+def _grid(end: float, dose_times: tuple, extra: tuple, laser_edges: tuple = ()) -> np.ndarray:
     times = {0.0, end}
     times.update(t for t in SPEC_TIMES_H if t <= end)
     for td in dose_times:
         times.add(td)
         times.update(td + dt for dt in POST_DOSE_TIMES_H if td + dt <= end)
     times.update(extra)
+    for edge in laser_edges:
+        if 0 < edge <= end:
+            times.add(edge)
     times.update(np.geomspace(0.083, end, FILL_POINTS).tolist() if end > 0.083 else [])
     grid = np.array(sorted(times))
     keep = np.concatenate([[True], np.diff(grid) > 1e-9 * np.maximum(grid[1:], 1.0)])
@@ -120,9 +131,32 @@ def _run_batch(formulations, rtol, atol, on_progress, describe):
             results[i].attach_payloads(pays)
         elif r.formulation.payloads:
             results[i].attach_payloads(payload.simulate_payloads(r, results[i].t_h))
+        if r.formulation.subject.tumor is not None:
+            results[i] = _with_therapy(results[i], rtol, atol)
     if on_progress is not None:
         on_progress(len(results))
     return results
+
+
+def _with_therapy(result: SimulationResult, rtol: float, atol: float) -> SimulationResult:
+    """Run the therapy chain; heat may re-run the particles (opened vessels) and the payloads."""
+    r = result.resolved
+
+    def rerun(windows, temperature):
+        r.heat_windows, r.tumor_temperature = windows, temperature
+        if r.formulation.core.is_free_drug:
+            return result          # no particle and no release to change
+        new = _particle_results([r], rtol, atol)[0] if windows else result
+        if r.formulation.payloads:
+            new.attach_payloads(payload.simulate_payloads(r, new.t_h))
+        return new
+
+    outcome = therapy.run(result, rerun)
+    if outcome is None:
+        return result
+    th, final = outcome
+    final.attach_therapy(th)
+    return final
 
 
 def _particle_results(resolved, rtol, atol) -> list[SimulationResult]:

@@ -80,6 +80,15 @@ class ParticleSystem:
     cl_bile: np.ndarray        # L/h, from liver tissue
     k_deg: np.ndarray          # 1/h, core degradation in blood and tissue (hydrolysis, dissolution)
     k_deg_pc: np.ndarray       # 1/h, core degradation inside phagocytic cells (phagolysosomes)
+    # heat opens tumor vessels: tumor PA x perm_factor while perm_start <= tau < perm_end
+    perm_start: np.ndarray = None
+    perm_end: np.ndarray = None
+    perm_factor: np.ndarray = None
+
+    def __post_init__(self):
+        n = self.v_art.shape[-1]
+        if self.perm_start is None:
+            self.perm_start, self.perm_end, self.perm_factor = np.zeros(n), np.zeros(n), np.ones(n)
 
     @property
     def batch_size(self) -> int:
@@ -130,6 +139,23 @@ class _Rates:
         self.lab_blood = s.v_blood_total / s.v_ven      # lab blood = C_ven * V_blood (spec)
 
 
+def tumor_permeability_multiplier(s: ParticleSystem, tau: np.ndarray) -> np.ndarray:
+    """(B,) factor on the tumor's PA: heat-opened vessels inside the window, 1 outside."""
+    inside = (tau >= s.perm_start) & (tau < s.perm_end)
+    return np.where(inside, s.perm_factor, 1.0)
+
+
+def _exchange_rates(s: ParticleSystem, r: "_Rates", tau: np.ndarray):
+    """Capillary->tissue and tissue->capillary rates, with the tumor's heat window applied."""
+    pa_cap, pa_tis = r.pa_cap, r.pa_tis
+    if np.any(s.perm_factor != 1.0):
+        m = tumor_permeability_multiplier(s, tau)
+        pa_cap, pa_tis = pa_cap.copy(), pa_tis.copy()
+        pa_cap[TUMOR] *= m
+        pa_tis[TUMOR] *= m
+    return pa_cap, pa_tis
+
+
 def hill_fraction(tau: np.ndarray, k50: np.ndarray, n: np.ndarray) -> np.ndarray:
     """tau^n / (K50^n + tau^n) = 1 / (1 + exp(n (ln K50 - ln tau))), the time-dependent uptake of
     Lin 2016 (0 at tau = 0, where ln tau = -inf)."""
@@ -158,7 +184,8 @@ def rhs(s: ParticleSystem, tau: np.ndarray, x: np.ndarray) -> np.ndarray:
     """dx/dt = A(tau) x for the batch (x: N_STATES x B)."""
     r = s.rates()
     ku_c, ku_t = uptake(s, tau)
-    return _apply(s, r, ku_c, ku_t, x)
+    pa_cap, pa_tis = _exchange_rates(s, r, tau)
+    return _apply(s, r, ku_c, ku_t, x, pa_cap, pa_tis)
 
 
 def rhs_time_derivative(s: ParticleSystem, tau: np.ndarray, x: np.ndarray) -> np.ndarray:
@@ -173,13 +200,13 @@ def rhs_time_derivative(s: ParticleSystem, tau: np.ndarray, x: np.ndarray) -> np
     return out
 
 
-def _apply(s: ParticleSystem, r: _Rates, ku_c, ku_t, x: np.ndarray) -> np.ndarray:
+def _apply(s: ParticleSystem, r: _Rates, ku_c, ku_t, x: np.ndarray, pa_cap, pa_tis) -> np.ndarray:
     art, ven = x[ART], x[VEN]
     cap, tis, pcs = x[CAP0:TIS0], x[TIS0:PC0], x[PC0:URINE]
     kd, kd_pc = r.k_deg, r.k_deg_pc
     out = np.empty_like(x)
     washout = r.q_out * cap
-    exchange = r.pa_cap * cap - r.pa_tis * tis
+    exchange = pa_cap * cap - pa_tis * tis
     uptake_c, uptake_t = ku_c * cap, ku_t * tis
     release_c, release_t = r.krel_cap * pcs, r.krel_tis * pcs
     excreted_c, excreted_t = r.excrete_cap * cap, r.excrete_tis * tis
@@ -211,14 +238,15 @@ class StructuredSolver:
         r = s.rates()
         self.r, self.hg = r, hg
         ku_c, ku_t = uptake(s, tau)
+        pa_cap, pa_tis = _exchange_rates(s, r, tau)
         kd = r.k_deg[None, :]
         g = hg[None, :]
         # local block L (amount basis), rows/cols: capillary, tissue, PCs
-        m00 = 1 + g * (r.q_out + r.pa_cap + ku_c + r.excrete_cap + kd)
-        m01 = -g * r.pa_tis
+        m00 = 1 + g * (r.q_out + pa_cap + ku_c + r.excrete_cap + kd)
+        m01 = -g * pa_tis
         m02 = -g * r.krel_cap
-        m10 = -g * r.pa_cap
-        m11 = 1 + g * (r.pa_tis + ku_t + r.excrete_tis + kd)
+        m10 = -g * pa_cap
+        m11 = 1 + g * (pa_tis + ku_t + r.excrete_tis + kd)
         m12 = -g * r.krel_tis
         m20 = -g * ku_c
         m21 = -g * ku_t
