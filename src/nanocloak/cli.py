@@ -249,6 +249,70 @@ def calibrate_particle():
     _guard(run)
 
 
+@app.command()
+def make(file: Path = typer.Argument(..., help="membrane-coated formulation YAML"),
+         batch_mg: Optional[float] = typer.Option(None, "--batch-mg", help="core mass of the batch (default: one dose for the subject)"),
+         out_dir: Optional[Path] = typer.Option(None, "--out", help="write batch_sheet.html")):
+    """Coating calculator: particles, membrane, donor blood or cells, method, expected QC."""
+
+    def run():
+        from . import load
+        from .fabrication import batch_sheet_html, coating_plan
+
+        f = load(file)
+        plan = coating_plan(f, batch_mg)
+        t = Table(title=f"making {f.name}")
+        t.add_column("item")
+        t.add_column("amount", overflow="fold")
+        t.add_row("core", f"{plan.core_mg:.4g} mg {f.core.material} {f.core.diameter_nm:g} nm = {plan.particles:.3g} particles")
+        t.add_row("core surface", f"{plan.core_surface_m2 * 1e4:.4g} cm2")
+        t.add_row("method", f"{plan.method}: {plan.batches} batch(es), ~{plan.time_h:.2g} h; PDI ~{plan.pdi:.2f}")
+        t.add_row("coverage", f"{plan.target_coverage:.0%} mean; {plan.coated_50_fraction:.0%} of particles >= 50% coated")
+        t.add_row("membrane area", f"{plan.membrane_area_m2_geometric * 1e4:.4g} cm2 (geometric minimum)")
+        for d in plan.donors:
+            donor = (f"{d.blood_mL_protocol:.3g} mL blood (geometric minimum {d.blood_mL_geometric:.3g} mL)" if d.blood_mL_protocol is not None
+                     else f"{d.cells_protocol:.3g} cells = {d.flasks_protocol:.3g} T-175 flasks" if d.flasks_protocol is not None
+                     else f"{d.cells_protocol:.3g} cells/vesicles ({d.source})")
+            t.add_row(f"{d.cell} ({d.fraction:.0%})", f"protein {d.protein_mg_protocol:.3g} mg protocol / {d.protein_mg_geometric:.3g} mg "
+                      f"geometric; {donor}")
+        t.add_row("expected QC", f"{plan.expected_diameter_nm:.0f} nm, {plan.expected_zeta_mV:.0f} mV, protein integrity "
+                  f"{plan.protein_integrity:.0%}; markers {', '.join(plan.markers)}")
+        out.print(t)
+        if out_dir is not None:
+            out_dir.mkdir(parents=True, exist_ok=True)
+            (out_dir / "batch_sheet.html").write_text(batch_sheet_html(f, plan), encoding="utf-8")
+            err.print(f"wrote {out_dir / 'batch_sheet.html'}")
+
+    _guard(run)
+
+
+@app.command()
+def qc(file: Path = typer.Argument(..., help="membrane-coated formulation YAML"),
+       size_before_nm: float = typer.Option(..., "--size-before-nm", help="DLS diameter of the bare cores"),
+       size_after_nm: float = typer.Option(..., "--size-after-nm", help="DLS diameter after coating"),
+       zeta_before_mv: float = typer.Option(..., "--zeta-before-mV"),
+       zeta_after_mv: float = typer.Option(..., "--zeta-after-mV"),
+       pdi_after: Optional[float] = typer.Option(None, "--pdi-after")):
+    """Infer the coating coverage from measured DLS and zeta, with plain warnings."""
+
+    def run():
+        from . import load
+        from .fabrication import infer_coverage
+
+        f = load(file)
+        if f.surface.kind != "membrane":
+            raise NanocloakError("surface.kind: QC inference needs a membrane-coated formulation")
+        r = infer_coverage(f, size_before_nm, size_after_nm, zeta_before_mv, zeta_after_mv, pdi_after)
+        fmt = lambda c: "n/a" if c is None else f"{c:.0%}"  # noqa: E731
+        out.print(f"coverage: {fmt(r.coverage)} (from zeta {fmt(r.coverage_from_zeta)}, from size {fmt(r.coverage_from_size)})")
+        for w in r.warnings:
+            out.print(f"warning: {w}", highlight=False)
+        if not r.warnings:
+            out.print("no warnings: size and charge are consistent with a single, coated population")
+
+    _guard(run)
+
+
 @release_app.command("fit")
 def release_fit(
     file: Path = typer.Argument(..., help="CSV or XLSX: time column (unit in header), cumulative % released (replicates or SD optional)"),

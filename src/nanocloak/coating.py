@@ -139,6 +139,24 @@ def coverage_fraction(f: Formulation) -> float:
     return max(0.0, min(method_mean, supply_limited_coverage(f)))
 
 
+def storage_retention(f: Formulation) -> float:
+    """Fraction of membrane protein function left after storage: 2^(-days / half-life) (fabrication.yaml)."""
+    m = f.surface.membrane
+    table = library.table("fabrication")["storage_half_life_days"]
+    key = next(k for k in table if library.normalise_key(k) == library.normalise_key(m.storage))
+    half = library.value(table[key], f"fabrication.storage_half_life_days.{key}")
+    return 1.0 if math.isinf(half) or m.storage_days == 0 else 2.0 ** (-m.storage_days / half)
+
+
+def protein_integrity(f: Formulation) -> float:
+    """Functional fraction of the coat's membrane proteins: the method's (sonication heats and
+    damages, coating_methods.yaml) times what survives storage."""
+    if f.surface.kind != "membrane":
+        return 1.0
+    method = library.value(_method(f.surface.membrane.method)["protein_integrity_fraction"])
+    return method * storage_retention(f)
+
+
 def coated_zeta_mV(f: Formulation, coverage: float | None = None) -> float:
     """Zeta potential of the coated particle.
 

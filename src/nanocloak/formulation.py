@@ -165,10 +165,16 @@ class MembraneSource(_Strict):
         return self
 
 
+Storage = Annotated[Literal["fresh", "4c", "-80c", "lyophilized"], Lower]
+
+
 class Membrane(_Strict):
     sources: list[MembraneSource] = Field(min_length=1)
     method: Method = "coextrusion"
     membrane_to_core_mass_ratio: float | None = Field(default=None, gt=0, le=100)
+    # added to the spec (issue 5): how long and how the coated batch was kept before use
+    storage: Storage = "fresh"
+    storage_days: float = Field(default=0.0, ge=0, le=3650)
 
     @model_validator(mode="after")
     def _check(self) -> "Membrane":

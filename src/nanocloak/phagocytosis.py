@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from scipy.special import betainc
 
 from . import calibration, library
-from .coating import coverage_fraction
+from .coating import coverage_fraction, protein_integrity
 from .formulation import Formulation
 
 
@@ -82,15 +82,16 @@ def recognition_factor(f: Formulation, klass: CoatingClass, rbc_factor: float | 
     """Surface recognition of a coating class relative to a bare core.
 
     Partly coated (<50%) particles aggregate and behave bare (Liu 2021); in coated particles the
-    bare fraction still opsonises, modelled as a log-linear blend M_coat^c (a partly coated
-    particle behaves partly bare; c = 1 gives the full coat's factor).
+    bare fraction still opsonises, modelled as a log-linear blend M_coat^(c x integrity): a partly
+    coated particle behaves partly bare, and damaged membrane proteins (sonication heat, storage;
+    coating.protein_integrity) signal "self" less, as missing coat would.
     """
     kind = f.surface.kind
     if kind == "peg":
         return peg_recognition_factor(f.surface.peg.mw_kDa)
     if kind != "membrane" or klass.coverage < 0.5:
         return 1.0
-    return membrane_recognition_factor(f, rbc_factor) ** klass.coverage
+    return membrane_recognition_factor(f, rbc_factor) ** (klass.coverage * protein_integrity(f))
 
 
 def charge_factor(zeta_mV: float) -> float:

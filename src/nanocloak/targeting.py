@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from . import library
 from .formulation import Formulation
+from .coating import protein_integrity
 from .phagocytosis import ligand_occupancy
 
 
@@ -37,12 +38,13 @@ def membrane_source_tumor_factor(cell: str, line: str | None, tumor_line: str) -
 
 
 def membrane_tumor_uptake_factor(f: Formulation, coverage: float) -> float:
-    """Hybrids dilute each source's effect by its protein fraction; partial coats by coverage."""
+    """Hybrids dilute each source's effect by its protein fraction; partial coats by coverage;
+    damaged proteins (coating.protein_integrity) by their loss of function."""
     if f.surface.kind != "membrane" or f.subject.tumor is None:
         return 1.0
     tumor_line = f.subject.tumor.line
     gain = sum(s.fraction * (membrane_source_tumor_factor(s.cell, s.line, tumor_line) - 1.0) for s in f.surface.membrane.sources)
-    return 1.0 + coverage * gain
+    return 1.0 + coverage * protein_integrity(f) * gain
 
 
 def membrane_tumor_permeability_factor(f: Formulation, coverage: float) -> float:
