@@ -33,6 +33,10 @@ C41, C42, C43 = -0.1073529058151375, -9.594562251023355, -20.47028614809616
 C51, C52, C53, C54 = 7.496443313967647, -10.24680431464352, -33.99990352819905, 11.70890893206160
 C61, C62, C63, C64, C65 = 8.083246795921522, -7.981132988064893, -31.52159432874371, 16.31930543123136, -6.058818238834054
 
+# dense output of Rodas4 (Hairer & Wanner 1996, Solving ODEs II, sec. IV.7; their RODAS code):
+# y(tau + s h) = (1 - s) y0 + s (y1 + (1 - s) (q2 + s q3)), q2 = DENSE2 . k1..k5, q3 = DENSE3 . k1..k5
+DENSE2 = (10.12623508344586, -7.487995877610167, -34.80091861555747, -7.992771707568823, 1.025137723295662)
+DENSE3 = (-0.6762803392801253, 6.087714651680015, 16.43084320892478, 24.76722511418386, -6.594389125716872)
 SAFETY, FAC_MIN, FAC_MAX = 0.9, 0.2, 6.0
 
 
@@ -92,42 +96,69 @@ def integrate(
 
     while work.size:
         g = work.ids
-        target = tau_out[idx, g]
-        h_try = np.where(done, 1.0, np.minimum(h, target - tau))  # finished rows idle harmlessly
-        x_new, err = _rodas4_step(model, work.system, tau, work.x, h_try, rtol, atol)
+        stop = _next_stop(work.system, tau, tau_out[n_out[g] - 1, g])
+        h_try = np.where(done, 1.0, np.minimum(h, stop - tau))  # finished rows idle harmlessly
+        x_new, err, ks = _rodas4_step(model, work.system, tau, work.x, h_try, rtol, atol)
         accept = (err <= 1.0) & ~done
         fac = np.clip(SAFETY * np.maximum(err, 1e-10) ** -0.25, FAC_MIN, FAC_MAX)
         if not np.all(np.isfinite(err[~done])):
             raise IntegrationError("the particle model produced non-finite values; check parameter overrides")
 
-        tau = np.where(accept, tau + h_try, tau)
+        finished_now = _dense_outputs(model, work, out, tau_out, idx, n_out, tau, h_try, accept, x_new, ks)
+        tau = np.where(accept, np.where(h_try == stop - tau, stop, tau + h_try), tau)
         work.x[:, accept] = x_new[:, accept]
-        reached = accept & (tau >= target * (1 - 1e-12) - 1e-300)
-        tau = np.where(reached, target, tau)
         h_next = h_try * fac
         h = np.where(accept & (h_try < h), np.maximum(h_next, h), h_next)
         steps[g] += accept
         rejected[g] += ~accept & ~done
         if np.any(steps[g] + rejected[g] > max_steps):
             raise IntegrationError(f"step limit ({max_steps}) reached: the model is too stiff for the requested tolerance")
-
-        if np.any(reached):
-            rec = np.flatnonzero(reached)
-            obs = model.observe(work.system.take(rec), work.x[:, rec])
-            out[idx[rec], :, g[rec]] = obs.T
-            idx[rec] += 1
-            newly_done = rec[idx[rec] >= n_out[g[rec]]]
-            done[newly_done] = True
-            idx[newly_done] = 0  # any valid index; these rows are masked from now on
-            finished_since_compaction += newly_done.size
-            if on_progress is not None and newly_done.size:
-                on_progress(int(newly_done.size))
+        if finished_now.size:
+            done[finished_now] = True
+            idx[finished_now] = 0  # any valid index; these rows are masked from now on
+            finished_since_compaction += finished_now.size
+            if on_progress is not None:
+                on_progress(int(finished_now.size))
         if finished_since_compaction and (finished_since_compaction >= 0.2 * work.size or done.all()):
             keep = ~done
             work.keep(keep)
             idx, tau, h, done = idx[keep], tau[keep], h[keep], done[keep]
             finished_since_compaction = 0
     return BatchSolution(out, steps, rejected)
+
+
+def _next_stop(system, tau: np.ndarray, end: np.ndarray) -> np.ndarray:
+    """Steps may not straddle a heat window's edges (the tumor's rates jump there) nor pass the end."""
+    stop = end.copy()
+    for name in ("perm_start", "perm_end"):
+        edge = getattr(system, name, None)
+        if edge is not None:
+            edge = np.broadcast_to(edge, tau.shape)
+            ahead = (tau < edge * (1 - 1e-12)) & (edge < stop)
+            stop = np.where(ahead, edge, stop)
+    return stop
+
+
+def _dense_outputs(model, work, out, tau_out, idx, n_out, tau, h, accept, x_new, ks) -> np.ndarray:
+    """Record every output time inside an accepted step by the dense-output interpolant; returns
+    the rows that have now produced all their outputs."""
+    g = work.ids
+    q2 = sum(c * k for c, k in zip(DENSE2, ks))
+    q3 = sum(c * k for c, k in zip(DENSE3, ks))
+    finished = []
+    pending = accept.copy()
+    while True:
+        target = tau_out[np.minimum(idx, n_out[g] - 1), g]
+        rows = np.flatnonzero(pending & (idx < n_out[g]) & (target <= (tau + h) * (1 + 1e-12)))
+        if rows.size == 0:
+            break
+        s = np.minimum((target[rows] - tau[rows]) / h[rows], 1.0)
+        x0, x1 = work.x[:, rows], x_new[:, rows]
+        xi = np.where(s < 1.0, (1 - s) * x0 + s * (x1 + (1 - s) * (q2[:, rows] + s * q3[:, rows])), x1)
+        out[idx[rows], :, g[rows]] = model.observe(work.system.take(rows), xi).T
+        idx[rows] += 1
+        finished.extend(rows[idx[rows] >= n_out[g[rows]]].tolist())
+    return np.array(sorted(set(finished)), dtype=np.int64)
 
 
 class _Work:
@@ -183,4 +214,4 @@ def _rodas4_step(model, s, tau, x, h, rtol, atol):
     u = u + k5
     k6 = stage(model.rhs(s, tau + h, u), inv_h * (C61 * k1 + C62 * k2 + C63 * k3 + C64 * k4 + C65 * k5))
     x_new = u + k6
-    return x_new, _wrms(k6, x, x_new, rtol, atol)
+    return x_new, _wrms(k6, x, x_new, rtol, atol), (k1, k2, k3, k4, k5)

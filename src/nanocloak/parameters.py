@@ -148,7 +148,13 @@ def _resolve_body(f: Formulation, ps: ParameterSet, sp: dict, site: str):
         tumor_volume_L, tumor_flow_fraction = vt * bw_kg, qtc
     else:
         tumor_volume_L, tumor_flow_fraction = 0.0, 0.0
-    phys = physiology.build(f.subject.species, f.subject.body_weight_g, tumor_volume_L, tumor_flow_fraction)
+    derived = [k for k in physiology.DERIVED_PHYSIOLOGY if k in f.model.overrides]
+    if derived:
+        raise FormulationError([Problem(f"model.overrides.{k}", "is derived (lung flow = cardiac output; 'rest' = the "
+                                        "remainder of body weight and cardiac output): override cardiac_output_L_per_h "
+                                        "or the other organs instead") for k in derived])
+    phys = physiology.build(f.subject.species, f.subject.body_weight_g, tumor_volume_L, tumor_flow_fraction,
+                            f.model.overrides)
 
     ps.set("body_weight_kg", bw_kg, "kg", "subject.body_weight_g")
     ps.set("cardiac_output_L_per_h", phys.cardiac_output_L_per_h, "L/h",

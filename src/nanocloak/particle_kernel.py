@@ -23,6 +23,14 @@ from . import whole_body as wb
 from .integrator import (A21, A31, A32, A41, A42, A43, A51, A52, A53, A54, C2, C3, C4, C21, C31, C32, C41, C42, C43, C51,
                          C52, C53, C54, C61, C62, C63, C64, C65, D1, D2, D3, D4, FAC_MAX, FAC_MIN, GAMMA, SAFETY)
 
+# Rodas4's dense output (Hairer E & Wanner G 1996, Solving ODEs II, sec. IV.7; the coefficients of
+# their RODAS code): y(tau + s h) = (1 - s) y0 + s (y1 + (1 - s) (q2 + s q3)), q2, q3 = sums of
+# DENSE2 / DENSE3 x k1..k5. Outputs are interpolated, so output times no longer cut the steps.
+DENSE2 = (10.12623508344586, -7.487995877610167, -34.80091861555747, -7.992771707568823, 1.025137723295662)
+DENSE3 = (-0.6762803392801253, 6.087714651680015, 16.43084320892478, 24.76722511418386, -6.594389125716872)
+E21, E22, E23, E24, E25 = DENSE2
+E31, E32, E33, E34, E35 = DENSE3
+
 NO = wb.N_ORGANS
 NS = wb.N_STATES
 NOBS = len(wb.OBSERVABLES)
@@ -35,12 +43,13 @@ DRAINS_TO_VENOUS = np.array([1 if o not in (LUNG, SPLEEN) else 0 for o in range(
 P_ART_OUT, P_VEN_OUT, P_KDEG, P_LAB, P_ART0, P_VEN0, P_KDEG_PC = 0, 1, 2, 3, 4, 5, 6
 P_PERM_START, P_PERM_END, P_PERM_FACTOR = 7, 8, 9
 _BLOCKS = ("q_out", "pa_cap", "pa_tis", "inflow", "kmax_c", "kmax_t", "nlogk50", "hill", "krel_c", "krel_t", "ex_c", "ex_t",
-           "cap0")
+           "cap0", "inv_k50")
 B = {name: 10 + i * NO for i, name in enumerate(_BLOCKS)}
 N_PARAMS = 10 + len(_BLOCKS) * NO
 Q_OUT, PA_CAP, PA_TIS, INFLOW = B["q_out"], B["pa_cap"], B["pa_tis"], B["inflow"]
 KMAX_C, KMAX_T, NLOGK50, HILL = B["kmax_c"], B["kmax_t"], B["nlogk50"], B["hill"]
-KREL_C, KREL_T, EX_C, EX_T, CAPZERO = B["krel_c"], B["krel_t"], B["ex_c"], B["ex_t"], B["cap0"]
+KREL_C, KREL_T, EX_C, EX_T, CAPZERO, INV_K50 = B["krel_c"], B["krel_t"], B["ex_c"], B["ex_t"], B["cap0"], B["inv_k50"]
+MAX_INTEGER_HILL = 8
 
 
 def pack(system: wb.ParticleSystem) -> np.ndarray:
@@ -55,10 +64,11 @@ def pack(system: wb.ParticleSystem) -> np.ndarray:
     p[:, P_PERM_START], p[:, P_PERM_END], p[:, P_PERM_FACTOR] = system.perm_start, system.perm_end, system.perm_factor
     with np.errstate(divide="ignore"):
         nlogk50 = system.hill * np.log(system.k50)
+        inv_k50 = 1.0 / system.k50
     blocks = {"q_out": r.q_out, "pa_cap": r.pa_cap, "pa_tis": r.pa_tis, "inflow": r.inflow_art,
               "kmax_c": system.kmax_cap, "kmax_t": system.kmax_tis, "nlogk50": nlogk50, "hill": system.hill,
               "krel_c": r.krel_cap, "krel_t": r.krel_tis, "ex_c": r.excrete_cap, "ex_t": r.excrete_tis,
-              "cap0": x0[wb.CAP0:wb.TIS0]}
+              "cap0": x0[wb.CAP0:wb.TIS0], "inv_k50": inv_k50}
     for name, arr in blocks.items():
         p[:, B[name]: B[name] + NO] = arr.T
     return p
@@ -66,18 +76,30 @@ def pack(system: wb.ParticleSystem) -> np.ndarray:
 
 @njit(cache=True)
 def _hill(p, tau, hill, dhill):
-    """Hill fraction of every organ at tau (and its derivative in tau): one log, one exp per organ."""
+    """Hill fraction of every organ at tau (and its derivative in tau). Integer exponents (the
+    tabulated 1 and 5) by repeated products, others through one log and one exp: the ramp is
+    evaluated five times per step, and transcendental calls dominated the step's cost."""
     if tau <= 0.0:
         for o in range(NO):
             hill[o], dhill[o] = 0.0, 0.0
         return
-    lt = math.log(tau)
+    lt = 0.0
     for o in range(NO):
         if p[KMAX_C + o] == 0.0 and p[KMAX_T + o] == 0.0:
             hill[o], dhill[o] = 0.0, 0.0
             continue
-        h = 1.0 / (1.0 + math.exp(p[NLOGK50 + o] - p[HILL + o] * lt))
-        hill[o], dhill[o] = h, p[HILL + o] * h * (1.0 - h) / tau
+        n = p[HILL + o]
+        if n == math.floor(n) and 1.0 <= n <= MAX_INTEGER_HILL:
+            ratio = tau * p[INV_K50 + o]
+            powered = ratio
+            for _ in range(int(n) - 1):
+                powered *= ratio
+            h = powered / (1.0 + powered)
+        else:
+            if lt == 0.0:
+                lt = math.log(tau)
+            h = 1.0 / (1.0 + math.exp(p[NLOGK50 + o] - n * lt))
+        hill[o], dhill[o] = h, n * h * (1.0 - h) / tau
 
 
 @njit(cache=True)
@@ -241,29 +263,60 @@ def _observe(p, x, out):
 
 
 @njit(cache=True)
+def _next_stop(p, tau, end):
+    """Steps may not straddle the heat window's edges (the rates jump there) nor pass the end."""
+    stop = end
+    for edge in (p[P_PERM_START], p[P_PERM_END]):
+        if tau < edge * (1 - 1e-12) and edge < stop:
+            stop = edge
+    return stop
+
+
+@njit(cache=True)
+def _dense_outputs(p, tau, ht, x, xn, k1, k2, k3, k4, k5, tau_out, idx, n_out, xi, obs):
+    """Observe every output time inside (tau, tau + ht] by the dense-output interpolant."""
+    t_new = tau + ht
+    while idx < n_out and tau_out[idx] <= t_new * (1 + 1e-12):
+        s = (tau_out[idx] - tau) / ht
+        if s >= 1.0:
+            _observe(p, xn, obs[idx])
+        else:
+            for i in range(NS):
+                q2 = E21 * k1[i] + E22 * k2[i] + E23 * k3[i] + E24 * k4[i] + E25 * k5[i]
+                q3 = E31 * k1[i] + E32 * k2[i] + E33 * k3[i] + E34 * k4[i] + E35 * k5[i]
+                xi[i] = (1.0 - s) * x[i] + s * (xn[i] + (1.0 - s) * (q2 + s * q3))
+            _observe(p, xi, obs[idx])
+        idx += 1
+    return idx
+
+
+@njit(cache=True)
 def _integrate_one(p, tau_out, n_out, rtol, atol, max_steps, obs):
     x = np.zeros(NS)
     x[ART], x[VEN] = p[P_ART0], p[P_VEN0]
     for o in range(NO):
         x[CAP0 + o] = p[CAPZERO + o]
-    f, ft, u, xn = np.empty(NS), np.empty(NS), np.empty(NS), np.empty(NS)
+    f, ft, u, xn, xi = np.empty(NS), np.empty(NS), np.empty(NS), np.empty(NS), np.empty(NS)
     k1, k2, k3, k4, k5, k6 = np.empty(NS), np.empty(NS), np.empty(NS), np.empty(NS), np.empty(NS), np.empty(NS)
     r = np.empty(NS)
     minv, coef, w = np.empty((NO, 3, 3)), np.empty(3), np.empty((NO, 3))
     hl, dh, scratch = np.empty(NO), np.empty(NO), np.empty(NO)
     tau, idx, steps, rejected = 0.0, 0, 0, 0
+    end = tau_out[n_out - 1]
     h = min(1e-3, tau_out[0])
     while idx < n_out:
-        target = tau_out[idx]
-        ht = min(h, target - tau)
+        stop = _next_stop(p, tau, end)
+        ht = min(h, stop - tau)
         g = GAMMA * ht
         ih = 1.0 / ht
-        # (dA/dtau) x slightly inside the step where a Hill exponent < 1 makes it singular at 0
-        _hill(p, max(tau, 1e-3 * ht), scratch, dh)
+        # (dA/dtau) x; at tau = 0 slightly inside the step, where a Hill exponent < 1 is singular
+        if tau > 0.0:
+            _hill(p, tau, hl, dh)
+        else:
+            _hill(p, 1e-3 * ht, scratch, dh)
+            _hill(p, tau, hl, scratch)
         _dfdt(p, dh, x, ft)
-        # the heat window's edges are output times, so a step never straddles one
         perm = _tumor_perm(p, tau + 0.5 * ht)
-        _hill(p, tau, hl, dh)
         _factor(p, hl, g, minv, coef, perm)
         _rhs(p, hl, x, f, perm)
         for i in range(NS):
@@ -313,15 +366,12 @@ def _integrate_one(p, tau_out, n_out, rtol, atol, max_steps, obs):
             return -1, rejected
         fac = min(FAC_MAX, max(FAC_MIN, SAFETY * max(err, 1e-10) ** -0.25))
         if err <= 1.0:
-            tau += ht
+            idx = _dense_outputs(p, tau, ht, x, xn, k1, k2, k3, k4, k5, tau_out, idx, n_out, xi, obs)
+            tau = stop if ht == stop - tau else tau + ht
             for i in range(NS):
                 x[i] = xn[i]
             steps += 1
             clipped = ht < h
-            if tau >= target * (1 - 1e-12):
-                tau = target
-                _observe(p, x, obs[idx])
-                idx += 1
             h = max(ht * fac, h) if clipped else ht * fac
         else:
             rejected += 1

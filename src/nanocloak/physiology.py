@@ -81,26 +81,37 @@ def organ_physiology(species: str, name: str, volume_L: float, flow_L_per_h: flo
     return OrganPhysiology(name, volume_L, flow_L_per_h, vf, part, pac, kmax, t50, hill, rel, bed)
 
 
-def build(species: str, body_weight_g: float, tumor_volume_L: float = 0.0, tumor_flow_fraction: float = 0.0) -> Physiology:
-    """Physiology of one animal; a tumor takes its volume and flow from the 'rest' remainder."""
+#: derived, so never overridden directly: the lung takes the whole cardiac output, 'rest' the remainder
+DERIVED_PHYSIOLOGY = ("lung.blood_flow_L_per_h", "rest.volume_L", "rest.blood_flow_L_per_h")
+
+
+def build(species: str, body_weight_g: float, tumor_volume_L: float = 0.0, tumor_flow_fraction: float = 0.0,
+          overrides: dict[str, float] | None = None) -> Physiology:
+    """Physiology of one animal; a tumor takes its volume and flow from the 'rest' remainder.
+
+    `overrides` (model.overrides names: cardiac_output_L_per_h, blood_volume_L, ORGAN.volume_L,
+    ORGAN.blood_flow_L_per_h) replace tabulated values *before* the remainders are derived, so the
+    flows still add up to the cardiac output and the volumes to the body weight (mass balance)."""
+    ov = overrides or {}
     sp = species_entry(species)
     w = f"species.{species}"
     bw = body_weight_g / 1000.0
-    qc = _v(sp["cardiac_output_L_per_h_per_kg075"], w) * bw**0.75
-    blood = _v(sp["blood_volume_fraction"], w) * bw
+    qc = ov.get("cardiac_output_L_per_h", _v(sp["cardiac_output_L_per_h_per_kg075"], w) * bw**0.75)
+    blood = ov.get("blood_volume_L", _v(sp["blood_volume_fraction"], w) * bw)
     organs: dict[str, OrganPhysiology] = {}
     used_volume, used_flow = 0.0, 0.0
     for name in TABULATED_ORGANS:
         node = sp["organs"][name]
-        volume = _v(node["volume_fraction"], f"{w}.organs.{name}") * bw
-        flow = qc if name == "lung" else _v(node["blood_flow_fraction"], f"{w}.organs.{name}") * qc
+        volume = ov.get(f"{name}.volume_L", _v(node["volume_fraction"], f"{w}.organs.{name}") * bw)
+        flow = qc if name == "lung" else ov.get(f"{name}.blood_flow_L_per_h",
+                                                _v(node["blood_flow_fraction"], f"{w}.organs.{name}") * qc)
         organs[name] = organ_physiology(species, name, volume, flow)
         used_volume += volume
         used_flow += 0.0 if name == "lung" else flow
     rest_volume = bw - used_volume - blood - tumor_volume_L
     rest_flow = qc - used_flow - tumor_flow_fraction * qc
     if rest_volume <= 0 or rest_flow <= 0:
-        raise NanocloakError(f"the tumor is too large for this {species}: no body left for 'rest' "
+        raise NanocloakError(f"the tumor (or overridden organ volumes/flows) leave no body for 'rest' in this {species} "
                              f"(rest volume {rest_volume * 1000:.3g} mL, flow {rest_flow:.3g} L/h)")
     organs["rest"] = organ_physiology(species, "rest", rest_volume, rest_flow)
     phys = Physiology(
