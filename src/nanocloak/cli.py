@@ -470,6 +470,17 @@ def _simple_curve(t, y, ylabel: str, title: str, path: Path) -> None:
     plt.close(fig)
 
 
+def _register_extensions() -> None:
+    """Commands kept in their own modules (lab data, fitting, learning, screening)."""
+    import importlib
+
+    for name in ("cli_lab",):
+        importlib.import_module(f"nanocloak.{name}").register(app)
+
+
+_register_extensions()
+
+
 def main() -> None:
     try:
         app()

@@ -18,6 +18,9 @@ from numba import njit, prange
 # numba's own thread pool rather than OpenMP: a process that has run the kernel can still fork
 # workers (simulate_many), which GNU OpenMP forbids
 numba.config.THREADING_LAYER = "workqueue"
+# reassociation and contraction let LLVM vectorise the stage loops; not 'nnan'/'ninf', which would
+# remove the non-finite check that reports a broken parameter set
+FAST = {"reassoc", "contract", "arcp", "nsz"}
 
 from . import whole_body as wb
 from .integrator import (A21, A31, A32, A41, A42, A43, A51, A52, A53, A54, C2, C3, C4, C21, C31, C32, C41, C42, C43, C51,
@@ -74,7 +77,7 @@ def pack(system: wb.ParticleSystem) -> np.ndarray:
     return p
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=FAST)
 def _hill(p, tau, hill, dhill):
     """Hill fraction of every organ at tau (and its derivative in tau). Integer exponents (the
     tabulated 1 and 5) by repeated products, others through one log and one exp: the ramp is
@@ -102,13 +105,13 @@ def _hill(p, tau, hill, dhill):
         hill[o], dhill[o] = h, n * h * (1.0 - h) / tau
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=FAST)
 def _tumor_perm(p, tau):
     """Factor on the tumor's PA: heat-opened vessels inside [start, end), 1 outside."""
     return p[P_PERM_FACTOR] if p[P_PERM_START] <= tau < p[P_PERM_END] else 1.0
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=FAST)
 def _rhs(p, hill, x, out, perm):
     kd, kd_pc = p[P_KDEG], p[P_KDEG_PC]
     art, ven = x[ART], x[VEN]
@@ -145,7 +148,7 @@ def _rhs(p, hill, x, out, perm):
     out[AUC] = p[P_LAB] * ven
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=FAST)
 def _dfdt(p, dhill, x, out):
     for i in range(NS):
         out[i] = 0.0
@@ -157,7 +160,7 @@ def _dfdt(p, dhill, x, out):
         out[PC0 + o] = dc + dt
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=FAST)
 def _factor(p, hill, g, minv, coef, perm):
     """Per-organ 3x3 inverses of I - g L and the circulation chain coefficients (see whole_body)."""
     kd = p[P_KDEG]
@@ -207,7 +210,7 @@ def _factor(p, hill, g, minv, coef, perm):
     coef[2] = 1 + g * (p[P_ART_OUT] + kd) - g * p[Q_OUT + LUNG] * beta_lung
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=FAST)
 def _solve(p, g, minv, coef, r, y, w):
     """Y = (I - g A)^-1 R using the factors; w is scratch (N_ORGANS x 3)."""
     kd = p[P_KDEG]
@@ -250,7 +253,7 @@ def _solve(p, g, minv, coef, r, y, w):
     y[AUC] = r[AUC] + g * p[P_LAB] * y_ven
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=FAST)
 def _observe(p, x, out):
     out[0] = x[ART] + x[VEN]
     for o in range(NO):
@@ -262,7 +265,7 @@ def _observe(p, x, out):
     out[5 + NO] = x[AUC]
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=FAST)
 def _next_stop(p, tau, end):
     """Steps may not straddle the heat window's edges (the rates jump there) nor pass the end."""
     stop = end
@@ -272,7 +275,7 @@ def _next_stop(p, tau, end):
     return stop
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=FAST)
 def _dense_outputs(p, tau, ht, x, xn, k1, k2, k3, k4, k5, tau_out, idx, n_out, xi, obs):
     """Observe every output time inside (tau, tau + ht] by the dense-output interpolant."""
     t_new = tau + ht
@@ -290,7 +293,7 @@ def _dense_outputs(p, tau, ht, x, xn, k1, k2, k3, k4, k5, tau_out, idx, n_out, x
     return idx
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=FAST)
 def _integrate_one(p, tau_out, n_out, rtol, atol, max_steps, obs):
     x = np.zeros(NS)
     x[ART], x[VEN] = p[P_ART0], p[P_VEN0]
@@ -381,7 +384,7 @@ def _integrate_one(p, tau_out, n_out, rtol, atol, max_steps, obs):
     return steps, rejected
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True, fastmath=FAST)
 def _integrate_batch(params, tau_out, n_out, rtol, atol, max_steps, obs, steps, rejected):
     for e in prange(params.shape[0]):
         s, rj = _integrate_one(params[e], tau_out[e], n_out[e], rtol, atol, max_steps, obs[e])
