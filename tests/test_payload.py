@@ -67,3 +67,46 @@ def test_drug_dose_follows_the_basis():
     # 5 mg/kg x 20 g = 100 ug of core -> drug = core x 20/80 = 25 ug; drug basis: 100 ug of drug
     assert drug_dose_ug(particle, 0) == pytest.approx(25.0)
     assert drug_dose_ug(drug, 0) == pytest.approx(100.0)
+
+
+def _engines_agree(f, hook=None):
+    from nanocloak import payload
+    from nanocloak.parameters import resolve
+    from nanocloak.simulation import output_grid
+
+    r = resolve(f)
+    r.tumor_temperature = hook
+    grid = output_grid(f)
+    ref = payload.simulate_payloads(r, grid, engine="scipy")
+    got = payload.simulate_payloads(r, grid)
+    for drug, a in ref.items():
+        b = got[drug]
+        scale = 1e-6 * a.dose_ug
+        for name in a.free_ug:
+            assert np.allclose(b.free_ug[name], a.free_ug[name], rtol=1e-4, atol=scale), name
+            assert np.allclose(b.bound_ug[name], a.bound_ug[name], rtol=1e-4, atol=scale), name
+        for key in a.auc_ug_h_per_g:
+            assert b.auc_ug_h_per_g[key][-1] == pytest.approx(a.auc_ug_h_per_g[key][-1], rel=1e-4)
+        assert b.mass_balance_error() < 1e-9
+
+
+@pytest.mark.parametrize("path", [p for p in PAYLOAD_EXAMPLES if "free" not in p.name], ids=lambda p: p.name)
+def test_compiled_payload_engine_matches_the_scipy_reference(path):
+    _engines_agree(nanocloak.load(path))
+
+
+def test_compiled_payload_engine_matches_under_light_heat_and_lag():
+    """Light and heat triggers (heat from a temperature curve), a lag time, a burst and two doses."""
+    d = make(core={"material": "gold_nanocage", "diameter_nm": 60},
+             subject={"species": "mouse", "body_weight_g": 20, "tumor": {"line": "4T1", "volume_mm3": 150}},
+             dose={"mg_per_kg": 5, "times_h": [0, 30]},
+             payloads=[{"drug": "doxorubicin", "loading_wt_pct": 8,
+                        "release": {"model": "first_order_f0", "params": {"k_per_h": 0.01, "f0_pct": 5},
+                                    "triggers": [{"kind": "nir", "factor": 8},
+                                                 {"kind": "hyperthermia", "threshold": 42, "factor": 5}]}},
+                       {"drug": "paclitaxel", "loading_wt_pct": 4,
+                        "release": {"model": "weibull_tlag", "params": {"td_h": 20, "beta": 0.7, "tlag_h": 0.5},
+                                    "triggers": [{"kind": "ph", "threshold": 6.8, "factor": 3}]}}],
+             treatment={"lasers": [{"at_h": 24, "wavelength_nm": 808, "power_W_per_cm2": 1, "duration_min": 10}]})
+    hot = lambda t: 44.0 if 24.05 <= t <= 24.2 else 37.0  # noqa: E731
+    _engines_agree(from_dict(d), hot)

@@ -161,23 +161,26 @@ def _dfdt(p, dhill, x, out):
 
 
 @njit(cache=True, fastmath=FAST)
-def _factor(p, hill, g, minv, coef, perm):
-    """Per-organ 3x3 inverses of I - g L and the circulation chain coefficients (see whole_body)."""
+def _factor(p, hill, g, minv, coef, perm, extra):
+    """Per-organ 3x3 inverses of I - g L and the circulation chain coefficients (see whole_body).
+
+    extra: a rate added to each compartment's own loss (NS vector; zero for the particles, the
+    release rate's derivative for the drug they carry, payload_kernel)."""
     kd = p[P_KDEG]
     for o in range(NO):
         h = hill[o]
         ku_c, ku_t = p[KMAX_C + o] * h, p[KMAX_T + o] * h
         pm = perm if o == TUMOR else 1.0
         pa_c, pa_t = pm * p[PA_CAP + o], pm * p[PA_TIS + o]
-        m00 = 1 + g * (p[Q_OUT + o] + pa_c + ku_c + p[EX_C + o] + kd)
+        m00 = 1 + g * (p[Q_OUT + o] + pa_c + ku_c + p[EX_C + o] + kd + extra[CAP0 + o])
         m01 = -g * pa_t
         m02 = -g * p[KREL_C + o]
         m10 = -g * pa_c
-        m11 = 1 + g * (pa_t + ku_t + p[EX_T + o] + kd)
+        m11 = 1 + g * (pa_t + ku_t + p[EX_T + o] + kd + extra[TIS0 + o])
         m12 = -g * p[KREL_T + o]
         m20 = -g * ku_c
         m21 = -g * ku_t
-        m22 = 1 + g * (p[KREL_C + o] + p[KREL_T + o] + p[P_KDEG_PC])
+        m22 = 1 + g * (p[KREL_C + o] + p[KREL_T + o] + p[P_KDEG_PC] + extra[PC0 + o])
         c00 = m11 * m22 - m12 * m21
         c01 = m02 * m21 - m01 * m22
         c02 = m01 * m12 - m02 * m11
@@ -193,7 +196,7 @@ def _factor(p, hill, g, minv, coef, perm):
         minv[o, 2, 0], minv[o, 2, 1], minv[o, 2, 2] = c20 * inv, c21 * inv, c22 * inv
     s2l = p[Q_OUT + SPLEEN]
     beta_spleen = g * p[INFLOW + SPLEEN] * minv[SPLEEN, 0, 0]
-    d_ven = 1 + g * (p[P_VEN_OUT] + kd)
+    d_ven = 1 + g * (p[P_VEN_OUT] + kd + extra[VEN])
     acc = 0.0
     for o in range(NO):
         if not DRAINS_TO_VENOUS[o]:
@@ -207,7 +210,7 @@ def _factor(p, hill, g, minv, coef, perm):
     beta_lung = g * p[P_VEN_OUT] * minv[LUNG, 0, 0] * delta_ven
     coef[0] = d_ven
     coef[1] = delta_ven
-    coef[2] = 1 + g * (p[P_ART_OUT] + kd) - g * p[Q_OUT + LUNG] * beta_lung
+    coef[2] = 1 + g * (p[P_ART_OUT] + kd + extra[ART]) - g * p[Q_OUT + LUNG] * beta_lung
 
 
 @njit(cache=True, fastmath=FAST)
@@ -304,6 +307,7 @@ def _integrate_one(p, tau_out, n_out, rtol, atol, max_steps, obs):
     r = np.empty(NS)
     minv, coef, w = np.empty((NO, 3, 3)), np.empty(3), np.empty((NO, 3))
     hl, dh, scratch = np.empty(NO), np.empty(NO), np.empty(NO)
+    no_extra = np.zeros(NS)
     tau, idx, steps, rejected = 0.0, 0, 0, 0
     end = tau_out[n_out - 1]
     h = min(1e-3, tau_out[0])
@@ -320,7 +324,7 @@ def _integrate_one(p, tau_out, n_out, rtol, atol, max_steps, obs):
             _hill(p, tau, hl, scratch)
         _dfdt(p, dh, x, ft)
         perm = _tumor_perm(p, tau + 0.5 * ht)
-        _factor(p, hl, g, minv, coef, perm)
+        _factor(p, hl, g, minv, coef, perm, no_extra)
         _rhs(p, hl, x, f, perm)
         for i in range(NS):
             r[i] = g * (f[i] + ht * D1 * ft[i])
