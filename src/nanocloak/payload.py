@@ -302,7 +302,8 @@ def _solve_compiled(r, system, weights, t_dose, pay, dose, free, vols, grid, rto
     steps, rejected = np.zeros(n_el, dtype=np.int64), np.zeros(n_el, dtype=np.int64)
     # drug in %ID-equivalents of the element's particles: atol in those units (the reference's
     # atol x dose in micrograms is atol x 100 here)
-    pk._integrate_batch(params, scalars, f_tabs, g_tabs, np.full(n_el, n_tab, dtype=np.int64), statics, mfrees, win,
+    bins = np.broadcast_to(pk.table_bins(law.f_table), (n_el, pk.N_BINS + 1)).copy()
+    pk._integrate_batch(params, scalars, f_tabs, g_tabs, np.full(n_el, n_tab, dtype=np.int64), bins, statics, mfrees, win,
                         n_win, taus, n_out, rtol, atol * 100.0, 200_000, obs, steps, rejected)
     if np.any(steps < 0):
         raise IntegrationError("the payload model failed to integrate (non-finite values or step limit); check overrides")

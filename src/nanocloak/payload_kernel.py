@@ -60,17 +60,29 @@ def _into(i):
     return F_ORG0 + (i - CAP0) % NO
 
 
+#: uniform bins in F that bracket the law's (non-uniform) table, so a lookup bisects a few entries
+#: instead of 6000 (the lookup runs 29 times per stage)
+N_BINS = 4096
+
+
+def table_bins(f_tab: np.ndarray) -> np.ndarray:
+    """bins[k]: last table index with F <= k / N_BINS (a start for the scan in _law)."""
+    edges = np.arange(N_BINS + 1) / N_BINS
+    return np.clip(np.searchsorted(f_tab, edges, side="right") - 1, 0, max(f_tab.size - 2, 0)).astype(np.int64)
+
+
 @njit(cache=True, fastmath=FAST)
-def _law(f_tab, g_tab, n_tab, plateau, fraction):
-    """The release law's rate G(F) and dG/dF: table interpolation (release_kinetics.ReleaseRate.rate),
-    with the end taper over the last 1% of what the law can release."""
+def _law(f_tab, g_tab, n_tab, bins, plateau, fraction):
+    """The release law's rate G(F) and dG/dF: linear interpolation in the law's table (as
+    release_kinetics.ReleaseRate.rate), with the end taper over the last 1% the law can release."""
     f = min(max(fraction, 0.0), 1.0)
     if f <= f_tab[0]:
         g, slope = g_tab[0], 0.0
     elif f >= f_tab[n_tab - 1]:
         g, slope = 0.0, 0.0
     else:
-        lo, hi = 0, n_tab - 1
+        k = int(f * N_BINS)
+        lo, hi = bins[k], min(bins[k + 1] + 1, n_tab - 1)   # f_tab[lo] <= f < f_tab[hi]
         while hi - lo > 1:
             mid = (lo + hi) // 2
             if f_tab[mid] <= f:
@@ -98,7 +110,7 @@ def _tumor_factor(windows, n_win, tau):
 
 
 @njit(cache=True, fastmath=FAST)
-def _release(p, sc, f_tab, g_tab, n_tab, static, tumor_m, x, d, rate, drate_dd, drate_dx, releasing):
+def _release(p, sc, f_tab, g_tab, n_tab, bins, static, tumor_m, x, d, rate, drate_dd, drate_dx, releasing):
     """Release rate of every compartment and its partial derivatives (0 before the lag)."""
     for i in range(NB):
         rate[i], drate_dd[i], drate_dx[i] = 0.0, 0.0, 0.0
@@ -111,7 +123,7 @@ def _release(p, sc, f_tab, g_tab, n_tab, static, tumor_m, x, d, rate, drate_dd, 
         if sc[S_HAS_TUMOR] > 0 and (i == CAP0 + TUMOR or i == TIS0 + TUMOR or i == PC0 + TUMOR):
             m *= tumor_m
         frac = 1.0 - d[i] / held
-        g, dg = _law(f_tab, g_tab, n_tab, sc[S_PLATEAU], frac)
+        g, dg = _law(f_tab, g_tab, n_tab, bins, sc[S_PLATEAU], frac)
         rate[i] = held * g * m
         drate_dd[i] = -dg * m                        # dF/dd = -1/held
         drate_dx[i] = m * (g + dg * (1.0 - frac))     # dF/dx = d/held^2
@@ -239,7 +251,7 @@ def _initial(p, sc, y):
 
 
 @njit(cache=True, fastmath=FAST)
-def _integrate_one(p, sc, f_tab, g_tab, n_tab, static, mfree, windows, n_win, tau_out, n_out, rtol, atol, max_steps, obs):
+def _integrate_one(p, sc, f_tab, g_tab, n_tab, bins, static, mfree, windows, n_win, tau_out, n_out, rtol, atol, max_steps, obs):
     y, yn, u, f, ft, r, yi = (np.empty(NY), np.empty(NY), np.empty(NY), np.empty(NY), np.empty(NY), np.empty(NY),
                               np.empty(NY))
     k1, k2, k3, k4, k5, k6 = np.empty(NY), np.empty(NY), np.empty(NY), np.empty(NY), np.empty(NY), np.empty(NY)
@@ -278,7 +290,7 @@ def _integrate_one(p, sc, f_tab, g_tab, n_tab, static, mfree, windows, n_win, ta
             ft[YD + i] = tmp[i]
         ft[YB] = 0.0
         # Jacobian blocks at the step start
-        _release(p, sc, f_tab, g_tab, n_tab, static, tumor_m, y[YX:YX + NS], y[YD:YD + NB], rate, drate_dd, drate_dx,
+        _release(p, sc, f_tab, g_tab, n_tab, bins, static, tumor_m, y[YX:YX + NS], y[YD:YD + NB], rate, drate_dd, drate_dx,
                  releasing)
         for i in range(NB):
             extra[i] = drate_dd[i]
@@ -295,35 +307,35 @@ def _integrate_one(p, sc, f_tab, g_tab, n_tab, static, mfree, windows, n_win, ta
         _stage_solve(p, sc, g, minv, coef, minv_d, coef_d, lu, piv, drate_dd, drate_dx, r, k1, w, pad, tmp, bf)
         for i in range(NY):
             u[i] = y[i] + A21 * k1[i]
-        _stage_rhs(p, sc, f_tab, g_tab, n_tab, static, tumor_m, releasing, mfree, tau + C2 * ht, perm, u, f, hl, dh,
+        _stage_rhs(p, sc, f_tab, g_tab, n_tab, bins, static, tumor_m, releasing, mfree, tau + C2 * ht, perm, u, f, hl, dh,
                    rate, pad, tmp, s_dd, s_dx)
         for i in range(NY):
             r[i] = g * (f[i] + ht * D2 * ft[i] + ih * C21 * k1[i])
         _stage_solve(p, sc, g, minv, coef, minv_d, coef_d, lu, piv, drate_dd, drate_dx, r, k2, w, pad, tmp, bf)
         for i in range(NY):
             u[i] = y[i] + A31 * k1[i] + A32 * k2[i]
-        _stage_rhs(p, sc, f_tab, g_tab, n_tab, static, tumor_m, releasing, mfree, tau + C3 * ht, perm, u, f, hl, dh,
+        _stage_rhs(p, sc, f_tab, g_tab, n_tab, bins, static, tumor_m, releasing, mfree, tau + C3 * ht, perm, u, f, hl, dh,
                    rate, pad, tmp, s_dd, s_dx)
         for i in range(NY):
             r[i] = g * (f[i] + ht * D3 * ft[i] + ih * (C31 * k1[i] + C32 * k2[i]))
         _stage_solve(p, sc, g, minv, coef, minv_d, coef_d, lu, piv, drate_dd, drate_dx, r, k3, w, pad, tmp, bf)
         for i in range(NY):
             u[i] = y[i] + A41 * k1[i] + A42 * k2[i] + A43 * k3[i]
-        _stage_rhs(p, sc, f_tab, g_tab, n_tab, static, tumor_m, releasing, mfree, tau + C4 * ht, perm, u, f, hl, dh,
+        _stage_rhs(p, sc, f_tab, g_tab, n_tab, bins, static, tumor_m, releasing, mfree, tau + C4 * ht, perm, u, f, hl, dh,
                    rate, pad, tmp, s_dd, s_dx)
         for i in range(NY):
             r[i] = g * (f[i] + ht * D4 * ft[i] + ih * (C41 * k1[i] + C42 * k2[i] + C43 * k3[i]))
         _stage_solve(p, sc, g, minv, coef, minv_d, coef_d, lu, piv, drate_dd, drate_dx, r, k4, w, pad, tmp, bf)
         for i in range(NY):
             u[i] = y[i] + A51 * k1[i] + A52 * k2[i] + A53 * k3[i] + A54 * k4[i]
-        _stage_rhs(p, sc, f_tab, g_tab, n_tab, static, tumor_m, releasing, mfree, tau + ht, perm, u, f, hl, dh,
+        _stage_rhs(p, sc, f_tab, g_tab, n_tab, bins, static, tumor_m, releasing, mfree, tau + ht, perm, u, f, hl, dh,
                    rate, pad, tmp, s_dd, s_dx)
         for i in range(NY):
             r[i] = g * (f[i] + ih * (C51 * k1[i] + C52 * k2[i] + C53 * k3[i] + C54 * k4[i]))
         _stage_solve(p, sc, g, minv, coef, minv_d, coef_d, lu, piv, drate_dd, drate_dx, r, k5, w, pad, tmp, bf)
         for i in range(NY):
             u[i] += k5[i]
-        _stage_rhs(p, sc, f_tab, g_tab, n_tab, static, tumor_m, releasing, mfree, tau + ht, perm, u, f, hl, dh,
+        _stage_rhs(p, sc, f_tab, g_tab, n_tab, bins, static, tumor_m, releasing, mfree, tau + ht, perm, u, f, hl, dh,
                    rate, pad, tmp, s_dd, s_dx)
         for i in range(NY):
             r[i] = g * (f[i] + ih * (C61 * k1[i] + C62 * k2[i] + C63 * k3[i] + C64 * k4[i] + C65 * k5[i]))
@@ -365,20 +377,20 @@ def _integrate_one(p, sc, f_tab, g_tab, n_tab, static, mfree, windows, n_win, ta
 
 
 @njit(cache=True, fastmath=FAST)
-def _stage_rhs(p, sc, f_tab, g_tab, n_tab, static, tumor_m, releasing, mfree, t, perm, u, f, hl, dh, rate, pad, tmp,
+def _stage_rhs(p, sc, f_tab, g_tab, n_tab, bins, static, tumor_m, releasing, mfree, t, perm, u, f, hl, dh, rate, pad, tmp,
                unused_dd, unused_dx):
     """f at a stage: the release partials of the stage are not needed (the step keeps its Jacobian)."""
     _hill(p, t, hl, dh)
-    _release(p, sc, f_tab, g_tab, n_tab, static, tumor_m, u[YX:YX + NS], u[YD:YD + NB], rate, unused_dd, unused_dx,
+    _release(p, sc, f_tab, g_tab, n_tab, bins, static, tumor_m, u[YX:YX + NS], u[YD:YD + NB], rate, unused_dd, unused_dx,
              releasing)
     _f(p, sc, mfree, hl, perm, rate, u, f, pad, tmp)
 
 
 @njit(cache=True, parallel=True, fastmath=FAST)
-def _integrate_batch(params, scalars, f_tabs, g_tabs, n_tabs, statics, mfrees, windows, n_wins, tau_out, n_out, rtol,
+def _integrate_batch(params, scalars, f_tabs, g_tabs, n_tabs, bins, statics, mfrees, windows, n_wins, tau_out, n_out, rtol,
                      atol, max_steps, obs, steps, rejected):
     for e in prange(params.shape[0]):
-        s, rj = _integrate_one(params[e], scalars[e], f_tabs[e], g_tabs[e], n_tabs[e], statics[e], mfrees[e],
+        s, rj = _integrate_one(params[e], scalars[e], f_tabs[e], g_tabs[e], n_tabs[e], bins[e], statics[e], mfrees[e],
                                windows[e], n_wins[e], tau_out[e], n_out[e], rtol, atol, max_steps, obs[e])
         steps[e] = s
         rejected[e] = rj

@@ -109,7 +109,8 @@ def kill_rate_function(result):
         terms.append((k2, p.t_h, uM))
     if not terms:
         return None
-    return lambda t_h: sum(k2 * float(np.interp(t_h, t, c)) for k2, t, c in terms)
+    times = np.unique(np.concatenate([t for _, t, _ in terms]))
+    return times, sum(k2 * np.interp(times, t, c) for k2, t, c in terms)
 
 
 def run(result, rerun_particles) -> TherapyResult | None:
