@@ -15,6 +15,8 @@ Order for one formulation (each step uses what the previous produced):
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import math
 from dataclasses import dataclass, field
 
@@ -113,6 +115,20 @@ def kill_rate_function(result):
     return times, sum(k2 * np.interp(times, t, c) for k2, t, c in terms)
 
 
+@lru_cache(maxsize=256)
+def _control_growth_cached(line: str, v0: float, t_bytes: bytes) -> tumor_growth.GrowthResult:
+    t = np.frombuffer(t_bytes)
+    grown = tumor_growth.simulate_growth(tumor_growth.growth_parameters(line), v0, t)
+    grown.volume_mm3.flags.writeable = False                # shared between results
+    return grown
+
+
+def _control_growth(line: str, v0: float, t: np.ndarray) -> tumor_growth.GrowthResult:
+    """The untreated arm depends only on the line, the start volume and the grid: shared by the
+    designs of a screen."""
+    return _control_growth_cached(line, float(v0), np.ascontiguousarray(t, dtype=float).tobytes())
+
+
 def run(result, rerun_particles) -> TherapyResult | None:
     """The therapy chain for one simulated formulation (mutates result's payloads when heat acts).
 
@@ -125,7 +141,7 @@ def run(result, rerun_particles) -> TherapyResult | None:
     params = tumor_growth.growth_parameters(f.subject.tumor.line)
     v0 = f.subject.tumor.volume_mm3
     t = growth_grid(f.simulate.end_h, result.t_h)
-    control = tumor_growth.simulate_growth(params, v0, t)
+    control = _control_growth(f.subject.tumor.line, v0, t)
     lasers = sorted(f.treatment.lasers, key=lambda las: las.at_h)
 
     def heat_all(res):
@@ -153,7 +169,8 @@ def run(result, rerun_particles) -> TherapyResult | None:
         survive = (1.0 - thermal) * (1.0 - p.kill_fraction)
         if survive < 1.0:
             impulses.append((las.at_h + las.duration_min / 60.0, 1.0 - survive))
-    treated = tumor_growth.simulate_growth(params, v0, t, kill_rate_function(result), impulses)
+    kill = kill_rate_function(result)
+    treated = control if kill is None and not impulses else tumor_growth.simulate_growth(params, v0, t, kill, impulses)
     out = TherapyResult(t, treated.volume_mm3, control.volume_mm3, heatings, pdt, thermal_kills, params.doubling_time_days)
     return out, result
 
