@@ -279,6 +279,35 @@ def _next_stop(p, tau, end):
 
 
 @njit(cache=True, fastmath=FAST)
+def interpolate(s, x, xn, k1, k2, k3, k4, k5, out):
+    """Rodas4 dense output at tau + s h (0 < s < 1) into out (shared with payload_kernel)."""
+    for i in range(x.size):
+        q2 = E21 * k1[i] + E22 * k2[i] + E23 * k3[i] + E24 * k4[i] + E25 * k5[i]
+        q3 = E31 * k1[i] + E32 * k2[i] + E33 * k3[i] + E34 * k4[i] + E35 * k5[i]
+        out[i] = (1.0 - s) * x[i] + s * (xn[i] + (1.0 - s) * (q2 + s * q3))
+
+
+@njit(cache=True, fastmath=FAST)
+def error_norm(x, xn, k6, rtol, atol):
+    """Weighted RMS of the embedded error estimate k6 (shared with payload_kernel)."""
+    err = 0.0
+    for i in range(x.size):
+        sc = atol + rtol * max(abs(x[i]), abs(xn[i]))
+        err += (k6[i] / sc) ** 2
+    return math.sqrt(err / x.size)
+
+
+@njit(cache=True, fastmath=FAST)
+def next_step(ht, h, err):
+    """Step-size update (Hairer & Wanner's standard controller, exponent 1/4 for order 4); a step
+    shortened to land on a stop does not shrink the next one."""
+    fac = min(FAC_MAX, max(FAC_MIN, SAFETY * max(err, 1e-10) ** -0.25))
+    if err <= 1.0 and ht < h:
+        return max(ht * fac, h)
+    return ht * fac
+
+
+@njit(cache=True, fastmath=FAST)
 def _dense_outputs(p, tau, ht, x, xn, k1, k2, k3, k4, k5, tau_out, idx, n_out, xi, obs):
     """Observe every output time inside (tau, tau + ht] by the dense-output interpolant."""
     t_new = tau + ht
@@ -287,10 +316,7 @@ def _dense_outputs(p, tau, ht, x, xn, k1, k2, k3, k4, k5, tau_out, idx, n_out, x
         if s >= 1.0:
             _observe(p, xn, obs[idx])
         else:
-            for i in range(NS):
-                q2 = E21 * k1[i] + E22 * k2[i] + E23 * k3[i] + E24 * k4[i] + E25 * k5[i]
-                q3 = E31 * k1[i] + E32 * k2[i] + E33 * k3[i] + E34 * k4[i] + E35 * k5[i]
-                xi[i] = (1.0 - s) * x[i] + s * (xn[i] + (1.0 - s) * (q2 + s * q3))
+            interpolate(s, x, xn, k1, k2, k3, k4, k5, xi)
             _observe(p, xi, obs[idx])
         idx += 1
     return idx
@@ -363,26 +389,20 @@ def _integrate_one(p, tau_out, n_out, rtol, atol, max_steps, obs):
         for i in range(NS):
             r[i] = g * (f[i] + ih * (C61 * k1[i] + C62 * k2[i] + C63 * k3[i] + C64 * k4[i] + C65 * k5[i]))
         _solve(p, g, minv, coef, r, k6, w)
-        err = 0.0
         for i in range(NS):
             xn[i] = u[i] + k6[i]
-            sc = atol + rtol * max(abs(x[i]), abs(xn[i]))
-            err += (k6[i] / sc) ** 2
-        err = math.sqrt(err / NS)
+        err = error_norm(x, xn, k6, rtol, atol)
         if not math.isfinite(err):
             return -1, rejected
-        fac = min(FAC_MAX, max(FAC_MIN, SAFETY * max(err, 1e-10) ** -0.25))
         if err <= 1.0:
             idx = _dense_outputs(p, tau, ht, x, xn, k1, k2, k3, k4, k5, tau_out, idx, n_out, xi, obs)
             tau = stop if ht == stop - tau else tau + ht
             for i in range(NS):
                 x[i] = xn[i]
             steps += 1
-            clipped = ht < h
-            h = max(ht * fac, h) if clipped else ht * fac
         else:
             rejected += 1
-            h = ht * fac
+        h = next_step(ht, h, err)
         if steps + rejected > max_steps:
             return -2, rejected
     return steps, rejected

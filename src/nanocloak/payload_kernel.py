@@ -28,11 +28,11 @@ from numba import njit, prange
 
 from . import drug_pbpk
 from .integrator import (A21, A31, A32, A41, A42, A43, A51, A52, A53, A54, C2, C3, C4, C21, C31, C32, C41, C42, C43, C51,
-                         C52, C53, C54, C61, C62, C63, C64, C65, D1, D2, D3, D4, FAC_MAX, FAC_MIN, GAMMA, SAFETY)
+                         C52, C53, C54, C61, C62, C63, C64, C65, D1, D2, D3, D4, GAMMA)
 from . import release_kinetics
-from .particle_kernel import (ART, CAP0, CAPZERO, E21, E22, E23, E24, E25, E31, E32, E33, E34, E35, FAST, FECES, NO, NS,
+from .particle_kernel import (ART, CAP0, CAPZERO, FAST, FECES, NO, NS,
                               P_ART0, P_KDEG, P_KDEG_PC, P_PERM_END, P_PERM_START, P_VEN0, PC0, TIS0, TUMOR, URINE, VEN,
-                              _dfdt, _factor, _hill, _rhs, _solve, _tumor_perm)
+                              _dfdt, _factor, _hill, _rhs, _solve, _tumor_perm, error_norm, interpolate, next_step)
 from .whole_body import HEART
 
 NB = URINE                          # particle compartments that hold drug
@@ -340,37 +340,26 @@ def _integrate_one(p, sc, f_tab, g_tab, n_tab, bins, static, mfree, windows, n_w
         for i in range(NY):
             r[i] = g * (f[i] + ih * (C61 * k1[i] + C62 * k2[i] + C63 * k3[i] + C64 * k4[i] + C65 * k5[i]))
         _stage_solve(p, sc, g, minv, coef, minv_d, coef_d, lu, piv, drate_dd, drate_dx, r, k6, w, pad, tmp, bf)
-        err = 0.0
         for i in range(NY):
             yn[i] = u[i] + k6[i]
-            s = atol + rtol * max(abs(y[i]), abs(yn[i]))
-            err += (k6[i] / s) ** 2
-        err = math.sqrt(err / NY)
+        err = error_norm(y, yn, k6, rtol, atol)
         if not math.isfinite(err):
             return -1, rejected
-        fac = min(FAC_MAX, max(FAC_MIN, SAFETY * max(err, 1e-10) ** -0.25))
         if err <= 1.0:
             t_new = tau + ht
             while idx < n_out and tau_out[idx] <= t_new * (1 + 1e-12):
                 s = (tau_out[idx] - tau) / ht
                 if s >= 1.0:
-                    for i in range(NY):
-                        obs[idx, i] = yn[i]
+                    obs[idx, :] = yn
                 else:
-                    for i in range(NY):
-                        q2 = E21 * k1[i] + E22 * k2[i] + E23 * k3[i] + E24 * k4[i] + E25 * k5[i]
-                        q3 = E31 * k1[i] + E32 * k2[i] + E33 * k3[i] + E34 * k4[i] + E35 * k5[i]
-                        obs[idx, i] = (1.0 - s) * y[i] + s * (yn[i] + (1.0 - s) * (q2 + s * q3))
+                    interpolate(s, y, yn, k1, k2, k3, k4, k5, obs[idx])
                 idx += 1
             tau = stop if ht == stop - tau else t_new
-            for i in range(NY):
-                y[i] = yn[i]
+            y[:] = yn
             steps += 1
-            clipped = ht < h
-            h = max(ht * fac, h) if clipped else ht * fac
         else:
             rejected += 1
-            h = ht * fac
+        h = next_step(ht, h, err)
         if steps + rejected > max_steps:
             return -2, rejected
     return steps, rejected
