@@ -3,7 +3,6 @@
 import copy
 
 import pytest
-import yaml
 
 import nanocloak
 from nanocloak.errors import FormulationError

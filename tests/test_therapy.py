@@ -1,6 +1,5 @@
 """Therapy and outcome: growth, photothermal heating, kill bookkeeping, and the orderings the seeds report."""
 
-import copy
 
 import numpy as np
 import pytest

@@ -9,7 +9,7 @@
 __version__ = "0.1.0"
 
 from .formulation import Formulation, load  # noqa: E402
-from .simulation import simulate, simulate_many  # noqa: E402
+from .simulation import simulate, simulate_many, simulate_particles  # noqa: E402
 from .errors import FormulationError, NanocloakError  # noqa: E402
 
-__all__ = ["Formulation", "load", "simulate", "simulate_many", "FormulationError", "NanocloakError", "__version__"]
+__all__ = ["Formulation", "load", "simulate", "simulate_many", "simulate_particles", "FormulationError", "NanocloakError", "__version__"]

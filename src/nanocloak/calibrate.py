@@ -16,7 +16,6 @@ import math
 from importlib import resources
 from pathlib import Path
 
-import numpy as np
 import yaml
 
 from . import ntd

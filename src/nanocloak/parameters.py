@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from . import calibration, coating, extravasation, immunity, library, phagocytosis, physiology, targeting
-from .errors import FormulationError, NanocloakError, Problem, did_you_mean
+from .errors import FormulationError, Problem, did_you_mean
 from .formulation import Formulation
 from .whole_body import LIVER, N_ORGANS, ORGANS, TUMOR, ParticleSystem
 
@@ -213,7 +213,7 @@ def resolve(f: Formulation, describe: bool = True) -> ResolvedFormulation:
     d_h = ps.set("particle.hydrodynamic_diameter_nm", coating.hydrodynamic_diameter_nm(f), "nm",
                  "core equivalent diameter + 2 x coat (coating.py)")
     zeta = ps.set("particle.zeta_coated_mV", coating.coated_zeta_mV(f), "mV", "coating.coated_zeta_mV")
-    coverage = ps.set("particle.coverage_fraction", coating.coverage_fraction(f), "fraction",
+    ps.set("particle.coverage_fraction", coating.coverage_fraction(f), "fraction",
                       "coating method mean, capped by membrane supply (coating.py)")
     mat = library.entry("materials", f.core.material)
     half_life = library.sourced(mat["degradation_half_life_h"], f"materials.{f.core.material}")

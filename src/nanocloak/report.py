@@ -6,8 +6,6 @@ import base64
 import html
 import io
 import json
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Sequence
 
@@ -250,10 +248,10 @@ def _fmt(v) -> str:
 def write_outputs(r: SimulationResult, out_dir: str | Path) -> Path:
     """Write the run's files; built in a temporary directory and moved in place, so a failure
     leaves nothing half written."""
+    from .output_dir import atomic_directory
+
     out = Path(out_dir)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".nanocloak-", dir=out.parent))
-    try:
+    with atomic_directory(out, prefix=".nanocloak-") as tmp:
         r.timecourse.to_csv(tmp / "timecourse.csv", index=False)
         (tmp / "metrics.json").write_text(json.dumps(r.to_dict()["metrics"], indent=2), encoding="utf-8")
         (tmp / "result.json").write_text(r.to_json(indent=1), encoding="utf-8")
@@ -271,12 +269,6 @@ def write_outputs(r: SimulationResult, out_dir: str | Path) -> Path:
         for name, data in figures.items():
             (tmp / name).write_bytes(data)
         (tmp / "report.html").write_text(html_report(r, figures), encoding="utf-8")
-        if out.exists():
-            shutil.rmtree(out)
-        tmp.rename(out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return out
 
 

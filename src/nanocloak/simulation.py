@@ -227,6 +227,20 @@ def simulate_many(
         return _simulate_chunks(items, rtol, atol, workers, chunk_size, on_progress)
 
 
+def simulate_particles(formulations: Iterable[Formulation], rtol: float = DEFAULT_RTOL,
+                       atol: float = DEFAULT_ATOL) -> list[SimulationResult]:
+    """The particle model alone, batched: no drug payloads and no therapy step (tumor growth,
+    heat). For fitting and screening particle metrics: the series and particle metrics equal
+    simulate_many's for formulations without lasers or ultrasound (heat can open tumor vessels,
+    which only the therapy step applies). Free-drug formulations have no particle: refused."""
+    items = list(formulations)
+    if any(f.core.is_free_drug for f in items):
+        from .errors import NanocloakError
+        raise NanocloakError("core.material: free drug has no particle model; use simulate_many")
+    with _no_cyclic_gc():
+        return _particle_results([resolve(f, describe=False) for f in items], rtol, atol) if items else []
+
+
 def _simulate_chunks(items, rtol, atol, workers, chunk_size, on_progress):
     cores = os.cpu_count() or 1
     if workers is None:

@@ -17,13 +17,11 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-import math
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from . import library, photodynamic, photothermal, tumor_growth
-from .payload import drug_dose_ug
 
 DRUG_KILL_KINDS = ("chemotherapy", "kinase_inhibitor")
 

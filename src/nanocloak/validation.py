@@ -142,7 +142,6 @@ def run_checks(on_progress: Callable[[int], None] | None = None) -> list[Check]:
 
 
 def _payload_checks(add) -> None:
-    from importlib import resources
 
     from .formulation import load
     from .release_analysis import InVitroConditions, simulate_in_vitro
