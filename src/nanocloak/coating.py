@@ -6,6 +6,7 @@ Each function is one physical relation with its source; values come from the dat
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 
 from . import library
 from .formulation import Formulation
@@ -142,10 +143,15 @@ def coverage_fraction(f: Formulation) -> float:
 def storage_retention(f: Formulation) -> float:
     """Fraction of membrane protein function left after storage: 2^(-days / half-life) (fabrication.yaml)."""
     m = f.surface.membrane
-    table = library.table("fabrication")["storage_half_life_days"]
-    key = next(k for k in table if library.normalise_key(k) == library.normalise_key(m.storage))
-    half = library.value(table[key], f"fabrication.storage_half_life_days.{key}")
+    half = _storage_half_life_days(m.storage)
     return 1.0 if math.isinf(half) or m.storage_days == 0 else 2.0 ** (-m.storage_days / half)
+
+
+@lru_cache(maxsize=None)
+def _storage_half_life_days(storage: str) -> float:
+    table = library.table("fabrication")["storage_half_life_days"]
+    key = next(k for k in table if library.normalise_key(k) == library.normalise_key(storage))
+    return library.value(table[key], f"fabrication.storage_half_life_days.{key}")
 
 
 def protein_integrity(f: Formulation) -> float:

@@ -236,6 +236,16 @@ def _render(tokens: list[str | int]) -> str:
     return out
 
 
+def _copy_tree(node: Any) -> Any:
+    """Copy of plain YAML data (dicts, lists, scalars); copy.deepcopy's memo bookkeeping cost a
+    tenth of a design's whole simulation in screens."""
+    if isinstance(node, dict):
+        return {k: _copy_tree(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_copy_tree(v) for v in node]
+    return node
+
+
 def set_path(doc: dict, tokens: list[str | int], value: Any) -> None:
     """Set doc at tokens, creating missing mappings (never list items: those must exist in the base)."""
     node: Any = doc
@@ -489,7 +499,7 @@ class Space:
 
     def formulation_dict(self, codes, design_id: int) -> dict:
         """The base with this design's values (not yet validated)."""
-        doc = copy.deepcopy(self.base)
+        doc = _copy_tree(self.base)
         for f, code in zip(self.fields, codes):
             set_path(doc, list(f.tokens), f.value(code))
         doc["name"] = f"{self.base_name} d{design_id}"
