@@ -40,7 +40,9 @@ NOBS = len(wb.OBSERVABLES)
 LUNG, LIVER, SPLEEN, KIDNEY, TUMOR = wb.LUNG, wb.LIVER, wb.SPLEEN, wb.KIDNEY, wb.TUMOR
 ART, VEN, CAP0, TIS0, PC0 = wb.ART, wb.VEN, wb.CAP0, wb.TIS0, wb.PC0
 URINE, FECES, DEGRADED, AUC = wb.URINE, wb.FECES, wb.DEGRADED, wb.AUC_LAB_BLOOD
-DRAINS_TO_VENOUS = np.array([1 if o not in (LUNG, SPLEEN) else 0 for o in range(NO)], dtype=np.int64)
+# organ roles as 0/1 vectors, so the organ loops have no branches
+DRAIN = np.array([0.0 if o in (LUNG, SPLEEN) else 1.0 for o in range(NO)])   # drains to the venous pool
+IS_TUMOR = np.array([1.0 if o == TUMOR else 0.0 for o in range(NO)])
 
 # parameter vector layout: 10 scalars then 13 per-organ blocks
 P_ART_OUT, P_VEN_OUT, P_KDEG, P_LAB, P_ART0, P_VEN0, P_KDEG_PC = 0, 1, 2, 3, 4, 5, 6
@@ -113,33 +115,28 @@ def _tumor_perm(p, tau):
 
 @njit(cache=True, fastmath=FAST)
 def _rhs(p, hill, x, out, perm):
+    """dx/dtau. The organ loop has no branches (organ roles enter as 0/1 vectors, the lung's venous
+    inflow and the spleen's outflow into the liver are added after it), so LLVM vectorises it."""
     kd, kd_pc = p[P_KDEG], p[P_KDEG_PC]
     art, ven = x[ART], x[VEN]
     ven_in = 0.0
-    spleen_wash = p[Q_OUT + SPLEEN] * x[CAP0 + SPLEEN]
     total = art + ven
     inside = 0.0
     for o in range(NO):
         cap, tis, pc = x[CAP0 + o], x[TIS0 + o], x[PC0 + o]
-        ku_c, ku_t = p[KMAX_C + o] * hill[o], p[KMAX_T + o] * hill[o]
+        h = hill[o]
         wash = p[Q_OUT + o] * cap
-        pm = perm if o == TUMOR else 1.0
-        exch = pm * (p[PA_CAP + o] * cap - p[PA_TIS + o] * tis)
-        up_c, up_t = ku_c * cap, ku_t * tis
+        exch = (1.0 + (perm - 1.0) * IS_TUMOR[o]) * (p[PA_CAP + o] * cap - p[PA_TIS + o] * tis)
+        up_c, up_t = p[KMAX_C + o] * h * cap, p[KMAX_T + o] * h * tis
         rel_c, rel_t = p[KREL_C + o] * pc, p[KREL_T + o] * pc
-        if o == LUNG:
-            inflow = p[P_VEN_OUT] * ven
-        else:
-            inflow = p[INFLOW + o] * art
-            if o == LIVER:
-                inflow += spleen_wash
-        out[CAP0 + o] = inflow - wash - exch - up_c + rel_c - p[EX_C + o] * cap - kd * cap
+        out[CAP0 + o] = p[INFLOW + o] * art - wash - exch - up_c + rel_c - p[EX_C + o] * cap - kd * cap
         out[TIS0 + o] = exch - up_t + rel_t - p[EX_T + o] * tis - kd * tis
         out[PC0 + o] = up_c + up_t - rel_c - rel_t - kd_pc * pc
-        if DRAINS_TO_VENOUS[o]:
-            ven_in += wash
+        ven_in += DRAIN[o] * wash
         total += cap + tis
         inside += pc
+    out[CAP0 + LUNG] += p[P_VEN_OUT] * ven                      # arterial inflow of the lung is 0
+    out[CAP0 + LIVER] += p[Q_OUT + SPLEEN] * x[CAP0 + SPLEEN]   # portal: spleen -> liver
     out[ART] = p[Q_OUT + LUNG] * x[CAP0 + LUNG] - p[P_ART_OUT] * art - kd * art
     out[VEN] = ven_in - p[P_VEN_OUT] * ven - kd * ven
     out[URINE] = p[EX_C + KIDNEY] * x[CAP0 + KIDNEY]
@@ -164,13 +161,14 @@ def _dfdt(p, dhill, x, out):
 def _factor(p, hill, g, minv, coef, perm, extra):
     """Per-organ 3x3 inverses of I - g L and the circulation chain coefficients (see whole_body).
 
-    extra: a rate added to each compartment's own loss (NS vector; zero for the particles, the
-    release rate's derivative for the drug they carry, payload_kernel)."""
+    minv is organ-minor, minv[3 i + j, o] (row i, column j of organ o's inverse), so the organ
+    loops of _factor and _solve vectorise. extra: a rate added to each compartment's own loss (NS
+    vector; zero for the particles, the release rate's derivative for the drug they carry)."""
     kd = p[P_KDEG]
     for o in range(NO):
         h = hill[o]
         ku_c, ku_t = p[KMAX_C + o] * h, p[KMAX_T + o] * h
-        pm = perm if o == TUMOR else 1.0
+        pm = 1.0 + (perm - 1.0) * IS_TUMOR[o]
         pa_c, pa_t = pm * p[PA_CAP + o], pm * p[PA_TIS + o]
         m00 = 1 + g * (p[Q_OUT + o] + pa_c + ku_c + p[EX_C + o] + kd + extra[CAP0 + o])
         m01 = -g * pa_t
@@ -191,23 +189,18 @@ def _factor(p, hill, g, minv, coef, perm, extra):
         c21 = m01 * m20 - m00 * m21
         c22 = m00 * m11 - m01 * m10
         inv = 1.0 / (m00 * c00 + m01 * c10 + m02 * c20)
-        minv[o, 0, 0], minv[o, 0, 1], minv[o, 0, 2] = c00 * inv, c01 * inv, c02 * inv
-        minv[o, 1, 0], minv[o, 1, 1], minv[o, 1, 2] = c10 * inv, c11 * inv, c12 * inv
-        minv[o, 2, 0], minv[o, 2, 1], minv[o, 2, 2] = c20 * inv, c21 * inv, c22 * inv
+        minv[0, o], minv[1, o], minv[2, o] = c00 * inv, c01 * inv, c02 * inv
+        minv[3, o], minv[4, o], minv[5, o] = c10 * inv, c11 * inv, c12 * inv
+        minv[6, o], minv[7, o], minv[8, o] = c20 * inv, c21 * inv, c22 * inv
     s2l = p[Q_OUT + SPLEEN]
-    beta_spleen = g * p[INFLOW + SPLEEN] * minv[SPLEEN, 0, 0]
+    beta_spleen = g * p[INFLOW + SPLEEN] * minv[0, SPLEEN]
     d_ven = 1 + g * (p[P_VEN_OUT] + kd + extra[VEN])
     acc = 0.0
     for o in range(NO):
-        if not DRAINS_TO_VENOUS[o]:
-            continue
-        if o == LIVER:
-            beta = g * (p[INFLOW + LIVER] + s2l * beta_spleen) * minv[LIVER, 0, 0]
-        else:
-            beta = g * p[INFLOW + o] * minv[o, 0, 0]
-        acc += p[Q_OUT + o] * beta
+        acc += DRAIN[o] * p[Q_OUT + o] * g * p[INFLOW + o] * minv[0, o]
+    acc += p[Q_OUT + LIVER] * g * s2l * beta_spleen * minv[0, LIVER]
     delta_ven = g * acc / d_ven
-    beta_lung = g * p[P_VEN_OUT] * minv[LUNG, 0, 0] * delta_ven
+    beta_lung = g * p[P_VEN_OUT] * minv[0, LUNG] * delta_ven
     coef[0] = d_ven
     coef[1] = delta_ven
     coef[2] = 1 + g * (p[P_ART_OUT] + kd + extra[ART]) - g * p[Q_OUT + LUNG] * beta_lung
@@ -215,39 +208,36 @@ def _factor(p, hill, g, minv, coef, perm, extra):
 
 @njit(cache=True, fastmath=FAST)
 def _solve(p, g, minv, coef, r, y, w):
-    """Y = (I - g A)^-1 R using the factors; w is scratch (N_ORGANS x 3)."""
+    """Y = (I - g A)^-1 R using the factors; w is scratch (3 x N_ORGANS)."""
     kd = p[P_KDEG]
-    for o in range(NO):
-        rc, rt, rp = r[CAP0 + o], r[TIS0 + o], r[PC0 + o]
-        for i in range(3):
-            w[o, i] = minv[o, i, 0] * rc + minv[o, i, 1] * rt + minv[o, i, 2] * rp
-    s2l = p[Q_OUT + SPLEEN]
     acc = 0.0
     for o in range(NO):
-        if not DRAINS_TO_VENOUS[o]:
-            continue
-        alpha = w[o, 0]
-        if o == LIVER:
-            alpha += g * s2l * w[SPLEEN, 0] * minv[LIVER, 0, 0]
-        acc += p[Q_OUT + o] * alpha
+        rc, rt, rp = r[CAP0 + o], r[TIS0 + o], r[PC0 + o]
+        w[0, o] = minv[0, o] * rc + minv[1, o] * rt + minv[2, o] * rp
+        w[1, o] = minv[3, o] * rc + minv[4, o] * rt + minv[5, o] * rp
+        w[2, o] = minv[6, o] * rc + minv[7, o] * rt + minv[8, o] * rp
+        acc += DRAIN[o] * p[Q_OUT + o] * w[0, o]
+    s2l = p[Q_OUT + SPLEEN]
+    acc += p[Q_OUT + LIVER] * g * s2l * w[0, SPLEEN] * minv[0, LIVER]
     gamma_ven = (r[VEN] + g * acc) / coef[0]
-    alpha_lung = w[LUNG, 0] + g * p[P_VEN_OUT] * minv[LUNG, 0, 0] * gamma_ven
+    alpha_lung = w[0, LUNG] + g * p[P_VEN_OUT] * minv[0, LUNG] * gamma_ven
     y_art = (r[ART] + g * p[Q_OUT + LUNG] * alpha_lung) / coef[2]
     y_ven = gamma_ven + coef[1] * y_art
     y[ART], y[VEN] = y_art, y_ven
-    cap_spleen = w[SPLEEN, 0] + g * p[INFLOW + SPLEEN] * y_art * minv[SPLEEN, 0, 0]
+    cap_spleen = w[0, SPLEEN] + g * p[INFLOW + SPLEEN] * y_art * minv[0, SPLEEN]
     total = y_art + y_ven
     inside = 0.0
     for o in range(NO):
-        if o == LUNG:
-            s = g * p[P_VEN_OUT] * y_ven
-        else:
-            s = g * p[INFLOW + o] * y_art
-            if o == LIVER:
-                s += g * s2l * cap_spleen
-        y[CAP0 + o] = w[o, 0] + s * minv[o, 0, 0]
-        y[TIS0 + o] = w[o, 1] + s * minv[o, 1, 0]
-        y[PC0 + o] = w[o, 2] + s * minv[o, 2, 0]
+        s = g * p[INFLOW + o] * y_art
+        y[CAP0 + o] = w[0, o] + s * minv[0, o]
+        y[TIS0 + o] = w[1, o] + s * minv[3, o]
+        y[PC0 + o] = w[2, o] + s * minv[6, o]
+    # the lung is fed by the venous pool, the liver also by the spleen (arterial inflow as above)
+    for o, s in ((LUNG, g * p[P_VEN_OUT] * y_ven), (LIVER, g * s2l * cap_spleen)):
+        y[CAP0 + o] += s * minv[0, o]
+        y[TIS0 + o] += s * minv[3, o]
+        y[PC0 + o] += s * minv[6, o]
+    for o in range(NO):
         total += y[CAP0 + o] + y[TIS0 + o]
         inside += y[PC0 + o]
     y[URINE] = r[URINE] + g * p[EX_C + KIDNEY] * y[CAP0 + KIDNEY]
@@ -331,7 +321,7 @@ def _integrate_one(p, tau_out, n_out, rtol, atol, max_steps, obs):
     f, ft, u, xn, xi = np.empty(NS), np.empty(NS), np.empty(NS), np.empty(NS), np.empty(NS)
     k1, k2, k3, k4, k5, k6 = np.empty(NS), np.empty(NS), np.empty(NS), np.empty(NS), np.empty(NS), np.empty(NS)
     r = np.empty(NS)
-    minv, coef, w = np.empty((NO, 3, 3)), np.empty(3), np.empty((NO, 3))
+    minv, coef, w = np.empty((9, NO)), np.empty(3), np.empty((3, NO))
     hl, dh, scratch = np.empty(NO), np.empty(NO), np.empty(NO)
     no_extra = np.zeros(NS)
     tau, idx, steps, rejected = 0.0, 0, 0, 0

@@ -254,8 +254,8 @@ def _initial(p, sc, y):
 def _integrate_one(p, sc, f_tab, g_tab, n_tab, bins, static, mfree, windows, n_win, tau_out, n_out, rtol, atol, max_steps, obs):
     y, yn, u, f, ft, r = np.empty(NY), np.empty(NY), np.empty(NY), np.empty(NY), np.empty(NY), np.empty(NY)
     k1, k2, k3, k4, k5, k6 = np.empty(NY), np.empty(NY), np.empty(NY), np.empty(NY), np.empty(NY), np.empty(NY)
-    minv, coef, minv_d, coef_d = np.empty((NO, 3, 3)), np.empty(3), np.empty((NO, 3, 3)), np.empty(3)
-    w, pad, tmp = np.empty((NO, 3)), np.empty(NY), np.empty(NY)
+    minv, coef, minv_d, coef_d = np.empty((9, NO)), np.empty(3), np.empty((9, NO)), np.empty(3)
+    w, pad, tmp = np.empty((3, NO)), np.empty(NY), np.empty(NY)
     hl, dh, scratch = np.empty(NO), np.empty(NO), np.empty(NO)
     rate, drate_dd, drate_dx, s_dd, s_dx = np.empty(NB), np.empty(NB), np.empty(NB), np.empty(NB), np.empty(NB)
     extra, no_extra = np.zeros(NS), np.zeros(NS)
