@@ -367,6 +367,10 @@ class Treatment(_Strict):
 
 class ModelOptions(_Strict):
     overrides: dict[str, float] = Field(default_factory=dict)
+    # tumor compartment parameters (tumor.QTC, PATC, KTRES*...): "library" = the NTD-calibrated
+    # defaults per tumor site (docs/calibration.md); "learned" = predicted for this particle and
+    # tumor by the Nano-Tumor Database model (nanocloak.learn, docs/learning.md). Overrides win.
+    tumor_parameters: Literal["library", "learned"] = "library"
 
 
 class SimulateOptions(_Strict):

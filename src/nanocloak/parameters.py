@@ -38,10 +38,12 @@ _SHARED_META: dict[tuple[str, str, str], tuple[str, str, str]] = {}
 class ParameterSet:
     """Ordered named parameters; overrides are applied as each name is first set."""
 
-    def __init__(self, overrides: dict[str, float] | None = None, describe: bool = True):
+    def __init__(self, overrides: dict[str, float] | None = None, describe: bool = True,
+                 override_label: dict[str, str] | None = None):
         self._values: dict[str, float] = {}
         self._meta: dict[str, tuple[str, str, str]] = {}   # name -> (unit, source, description)
         self._overrides = dict(overrides or {})
+        self._label = override_label or {}                  # name -> where a non-user override comes from
         self._used: set[str] = set()
         #: False in batch runs: values only, sources composed later if a table is asked for
         self.describe = describe
@@ -56,7 +58,7 @@ class ParameterSet:
         if self.describe:
             text = source() if callable(source) else source
             if name in self._used:
-                text = f"model.overrides (default replaced; {text})"
+                text = self._label.get(name) or f"model.overrides (default replaced; {text})"
             name = sys.intern(name)                     # shared across results: small pickles
             meta = (unit, text, description)
             self._meta[name] = _SHARED_META.setdefault(meta, meta)
@@ -195,12 +197,25 @@ def _resolve_free_drug(f: Formulation, ps: ParameterSet, phys, site: str, tumor_
     return ResolvedFormulation(f, ps, phys, [free], [1.0], [1.0], list(f.dose.times_h), [1.0] * len(f.dose.times_h), masses)
 
 
+def _overrides(f: Formulation) -> tuple[dict[str, float], dict[str, str]]:
+    """The formulation's overrides, on top of learned tumor parameters when asked for (with labels
+    saying where those came from)."""
+    if f.model.tumor_parameters != "learned" or f.subject.tumor is None or f.core.is_free_drug:
+        return f.model.overrides, {}
+    from .learn import tumor_overrides
+
+    learned = tumor_overrides(f)
+    label = "learned from the Nano-Tumor Database for this particle and tumor (model.tumor_parameters: learned; docs/learning.md)"
+    return {**learned, **f.model.overrides}, {k: label for k in learned if k not in f.model.overrides}
+
+
 def resolve(f: Formulation, describe: bool = True) -> ResolvedFormulation:
     """All parameters of a formulation (raises FormulationError for unknown override names).
 
     describe=False skips composing each parameter's source text (batch runs); the table of
     ResolvedFormulation.parameter_table() re-resolves with descriptions when asked for."""
-    ps = ParameterSet(f.model.overrides, describe)
+    overrides, labels = _overrides(f)
+    ps = ParameterSet(overrides, describe, labels)
     sp = physiology.species_entry(f.subject.species)
     tumor = f.subject.tumor
     site = tumor.site if tumor else "subcutaneous"
