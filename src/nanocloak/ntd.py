@@ -6,6 +6,13 @@ Cleaning rules (each one fixes an inconsistency found in the released files):
   shifted into the column): set to missing.
 - TM 'Other' (one row) is kept as its own level.
 - KTRESrelease < 0 does not occur in this subset; the source code replaced negatives by 0.005.
+- Zeta above 100 mV in magnitude (one row, 274.2 mV) is beyond what colloids carry: set to missing.
+- Dose below 1e-3 mg/kg (two rows, 1.35e-9 and 6.42e-9 mg/kg, nine orders of magnitude below every
+  other data set: a unit slip) is set to missing.
+- TSz (tumor size, cm^3) disagreeing with TW (tumor weight, g) by more than 5-fold in either
+  direction (one row: 0.02 vs 0.24; elsewhere TW = 1.2 TSz in 80% of rows) is set to missing; TW,
+  given in every row, is kept.
+- Numeric descriptor columns are read as numbers; text there is an error naming the column and row.
 """
 
 from __future__ import annotations
@@ -16,6 +23,10 @@ from pathlib import Path
 import pandas as pd
 
 DESCRIPTORS = ["Type", "TS", "HD", "Zeta", "Charge", "Shape", "TM", "CT", "TSz", "TW", "Dose", "BW"]
+NUMERIC_DESCRIPTORS = ["HD", "Zeta", "Charge", "TSz", "TW", "Dose", "BW"]
+MAX_ZETA_MV = 100.0          # |zeta| beyond this is not a colloid's (cleaning rule above)
+MIN_DOSE_MG_PER_KG = 1e-3    # below: a unit slip (cleaning rule above)
+MAX_TW_TSZ_DISAGREEMENT = 5.0
 OUTCOMES = ["DE24", "DE168", "Demax"]
 TUMOR_PARAMETERS = ["KTRESrelease", "KTRESmax", "KTRES50", "KTRESn", "QTC", "VTC", "BVT", "PT", "PATC"]
 
@@ -32,8 +43,30 @@ def default_directory() -> Path:
     return Path("../shared/data/ntd")
 
 
+def _numeric(out: pd.DataFrame, col: str) -> None:
+    values = pd.to_numeric(out[col], errors="coerce")
+    bad = values.isna() & out[col].notna()
+    if bad.any():
+        from .errors import NanocloakError
+        row = out.index[bad.to_numpy()][0]
+        raise NanocloakError(f"column {col}, row {row}: {out[col][row]!r} is not a number (a number or empty is allowed)")
+    out[col] = values.astype(float)
+
+
 def clean_datasets(df: pd.DataFrame) -> pd.DataFrame:
+    """Apply the cleaning rules of this module's docstring (to training rows and to descriptors alike)."""
     out = df.copy()
+    for col in NUMERIC_DESCRIPTORS:
+        if col in out:
+            _numeric(out, col)
+    if "Zeta" in out:
+        out["Zeta"] = out["Zeta"].where(~(out["Zeta"].abs() > MAX_ZETA_MV))
+    if "Dose" in out:
+        out["Dose"] = out["Dose"].where(~(out["Dose"] < MIN_DOSE_MG_PER_KG))
+    if "TSz" in out and "TW" in out:
+        ratio = out["TW"] / out["TSz"]
+        off = (ratio > MAX_TW_TSZ_DISAGREEMENT) | (ratio < 1 / MAX_TW_TSZ_DISAGREEMENT)
+        out["TSz"] = out["TSz"].where(~off)
     if "CT" in out:
         out["CT"] = out["CT"].astype("string").str.strip().str.lower()
     if "TS" in out:

@@ -1,0 +1,14 @@
+"""Learning tumor delivery from the Nano-Tumor Database (docs/learning.md).
+
+Stable API::
+
+    from nanocloak.learn import DeliveryModel
+    m = DeliveryModel().fit(datasets_df, timecourse_df)
+    pred = m.predict(descriptors_df)   # DE24, DE168, Demax (%ID), indexed like the input
+"""
+
+from .cross_validation import CrossValidation, cross_validate
+from .delivery_model import DeliveryModel
+from .formulation_descriptors import descriptors_of, pretrained, tumor_overrides
+
+__all__ = ["CrossValidation", "DeliveryModel", "cross_validate", "descriptors_of", "pretrained", "tumor_overrides"]
