@@ -474,7 +474,7 @@ def _register_extensions() -> None:
     """Commands kept in their own modules (lab data, fitting, learning, screening)."""
     import importlib
 
-    for name in ("cli_lab", "cli_screen", "cli_fit"):
+    for name in ("cli_lab", "cli_screen", "cli_fit", "cli_learn"):
         importlib.import_module(f"nanocloak.{name}").register(app)
 
 

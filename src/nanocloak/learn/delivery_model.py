@@ -1,6 +1,7 @@
 """Tumor delivery (DE24, DE168, Demax in %ID) and tumor PBPK parameters from NTD descriptors.
 
-A Gaussian process per outcome on log10 %ID (matching_gp.py), with the kernel described there:
+One Gaussian process on log10 %ID of the three outcomes, hyperparameters shared (matching_gp.py;
+sharing costs nothing in cross-validated accuracy and a third of the time), with the kernel there:
 delivery in the Nano-Tumor Database varies far more between studies than inside them (same tumor
 model, mouse and dose: the same lab), so the model learns how much each shared descriptor says and
 carries physical effects (targeting, size, charge, tumor fraction of body weight) as linear terms.
@@ -33,7 +34,7 @@ class DeliveryModel:
 
     def __init__(self, robust_z: float | None = 1.5):
         self.robust_z = robust_z
-        self._outcome_models: dict[str, MatchingGP] = {}
+        self._outcome_model: MatchingGP | None = None
         self._tumor_model: MatchingGP | None = None
 
     # ---------------------------------------------------------------------------------------------
@@ -47,12 +48,11 @@ class DeliveryModel:
         self._train = self._views(clean, fit=True)
         self._train_outcomes = outcomes
         self._train_tumor = datasets.reindex(columns=LEARNED_TUMOR_PARAMETERS)
-        self._outcome_models = {}
-        for name in OUTCOMES:
-            rows = outcomes[name].gt(0).to_numpy()
-            if rows.sum() < 3:
-                raise NanocloakError(f"datasets: column {name} needs at least 3 positive values to learn from; got {rows.sum()}")
-            self._outcome_models[name] = self._fit_gp(rows, np.log10(outcomes[name].to_numpy()[rows]))
+        rows = outcomes.gt(0).all(axis=1).to_numpy()
+        if rows.sum() < 3:
+            raise NanocloakError(f"datasets: at least 3 rows with positive {', '.join(OUTCOMES)} are needed to learn "
+                                 f"from; got {rows.sum()}")
+        self._outcome_model = self._fit_gp(rows, np.log10(outcomes.to_numpy(float)[rows]))
         self._tumor_model = None  # fitted on first use (only the simulator needs it)
         return self
 
@@ -61,10 +61,7 @@ class DeliveryModel:
         are read; missing values and unseen levels are allowed). The index is kept."""
         self._check_fitted()
         views = self._views(features.clean_descriptors(descriptors))
-        out = pd.DataFrame(index=descriptors.index)
-        for name, gp in self._outcome_models.items():
-            out[name] = 10.0 ** gp.predict(*views)[:, 0]
-        return out
+        return pd.DataFrame(10.0 ** self._outcome_model.predict(*views), index=descriptors.index, columns=list(OUTCOMES))
 
     def predict_tumor_parameters(self, descriptors: pd.DataFrame) -> pd.DataFrame:
         """Cheng 2020 tumor parameters (QTC, BVT, PT, PATC, KTRESmax, KTRES50, KTRESn, KTRESrelease),
@@ -97,7 +94,7 @@ class DeliveryModel:
         return MatchingGP(robust_z=self.robust_z).fit(labels, smooth, linear, y)
 
     def _check_fitted(self) -> None:
-        if not self._outcome_models:
+        if self._outcome_model is None:
             raise NanocloakError("DeliveryModel is not fitted: call .fit(datasets, timecourse) first")
 
 

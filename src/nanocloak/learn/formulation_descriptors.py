@@ -3,6 +3,9 @@
 `model.tumor_parameters: learned` asks the delivery model (trained once per process on the NTD)
 for the tumor compartment's parameters of this particle in this tumor (Cheng 2020 definitions).
 The mapping from formulation fields to NTD descriptors is in `descriptors_of` (docs/learning.md).
+The NTD has no membrane descriptor, so a membrane's own tumor effects (homotypic adhesion, tropism;
+targeting.py) still multiply the learned KTRESmax and PATC; ligands and size are NTD descriptors
+(TS, HD), so their effects are in the learned values already.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from functools import lru_cache
 
 import pandas as pd
 
-from .. import coating, library, ntd
+from .. import coating, library, ntd, targeting
 from ..errors import FormulationError, Problem
 from ..formulation import Formulation
 from .delivery_model import LEARNED_TUMOR_PARAMETERS, DeliveryModel
@@ -61,4 +64,8 @@ def tumor_overrides(f: Formulation, model: DeliveryModel | None = None) -> dict[
                                         f"(Nano-Tumor Database); subject.species is {f.subject.species}: use 'library'")])
     model = model or pretrained()
     predicted = model.predict_tumor_parameters(descriptors_of(f)).iloc[0]
-    return {f"tumor.{name}": float(predicted[name]) for name in LEARNED_TUMOR_PARAMETERS}
+    learned = {f"tumor.{name}": float(predicted[name]) for name in LEARNED_TUMOR_PARAMETERS}
+    coverage = coating.coverage_fraction(f)
+    learned["tumor.KTRESmax"] *= targeting.membrane_tumor_uptake_factor(f, coverage)
+    learned["tumor.PATC"] *= targeting.membrane_tumor_permeability_factor(f, coverage)
+    return learned
