@@ -76,11 +76,11 @@ def predict_command(
         from . import load, ntd
         from .learn import DeliveryModel, descriptors_of
 
-        model = DeliveryModel().fit(ntd.load_datasets(ntd_dir), ntd.load_timecourse(ntd_dir))
         if file.suffix.lower() == ".csv":
             descriptors = pd.read_csv(file)
         else:
             descriptors = descriptors_of(load(file))
+        model = DeliveryModel().fit(ntd.load_datasets(ntd_dir), ntd.load_timecourse(ntd_dir))
         table = pd.concat([descriptors, model.predict(descriptors), model.predict_tumor_parameters(descriptors)], axis=1)
         if json_out:
             sys.stdout.write(table.to_json(orient="records", indent=2) + "\n")

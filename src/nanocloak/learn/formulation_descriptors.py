@@ -32,7 +32,8 @@ def descriptors_of(f: Formulation) -> pd.DataFrame:
     """One row with the 12 NTD descriptor columns for a formulation with a tumor."""
     tumor = f.subject.tumor
     if tumor is None:
-        raise FormulationError([Problem("model.tumor_parameters", "learned tumor parameters need subject.tumor")])
+        raise FormulationError([Problem("subject.tumor", "tumor delivery can only be learned for a formulation "
+                                        "with a tumor (subject.tumor: line, volume_mm3 ...)")])
     line = library.entry("cell_lines", tumor.line)
     model = tumor.model or ("xenograft" if line.get("species") == "human" else "allograft")
     site = NTD_SITE.get(tumor.site)
