@@ -118,6 +118,20 @@ def test_predicted_tumor_parameters_are_positive_and_vtc_follows_the_tumor(synth
 # ------------------------------------------------------------------------------------------------
 # errors and cleaning
 # ------------------------------------------------------------------------------------------------
+def test_blanks_na_words_infinities_and_case_are_read_as_the_database_means_them(synthetic, synthetic_model):
+    rows = synthetic.iloc[:3][ntd.DESCRIPTORS].reset_index(drop=True)
+    base = synthetic_model.predict(rows.assign(HD=np.nan, TW=np.nan))
+    odd = rows.astype({"HD": object, "TW": float}).assign(HD=["", " NA", "nan"], TW=[np.inf, -np.inf, np.nan])
+    pd.testing.assert_frame_equal(synthetic_model.predict(odd), base)
+    shouted = rows.assign(Type=rows["Type"].str.lower(), TM=rows["TM"].str.lower(), Shape=rows["Shape"].str.upper())
+    pd.testing.assert_frame_equal(synthetic_model.predict(shouted), synthetic_model.predict(rows))
+
+
+def test_demax_is_never_below_de24_or_de168(synthetic, synthetic_model):
+    pred = synthetic_model.predict(synthetic[ntd.DESCRIPTORS])
+    assert (pred["Demax"] >= pred[["DE24", "DE168"]].max(axis=1)).all()
+
+
 def test_clear_errors(synthetic):
     with pytest.raises(NanocloakError, match="not fitted"):
         DeliveryModel().predict(synthetic[ntd.DESCRIPTORS])
@@ -144,6 +158,8 @@ def test_time_courses_fill_a_missing_outcome():
     ds = pd.DataFrame({"ID": [1, 2], "DE24": [np.nan, 2.0], "DE168": [np.nan, 1.0], "Demax": [np.nan, 3.0]})
     tc = pd.DataFrame({"id": [1, 1, 1], "time_h": [4.0, 48.0, 168.0], "tumor_pct_id": [1.0, 4.0, 2.0]})
     out = _outcomes(ds, tc)
+    repeated = _outcomes(ds.set_axis([7, 7]), tc)  # a repeated index is fine
+    np.testing.assert_array_equal(repeated.to_numpy(), out.to_numpy())
     assert out.at[0, "DE24"] == pytest.approx(10 ** (np.log10(1.0) + (24 - 4) / 44 * np.log10(4.0)))
     assert out.at[0, "DE168"] == pytest.approx(2.0) and out.at[0, "Demax"] == 4.0
     assert out.loc[1].tolist() == [2.0, 1.0, 3.0]
@@ -243,8 +259,11 @@ def test_cli_learn_predict_descriptor_csv(tmp_path, synthetic):
     d.mkdir()
     synthetic.to_csv(d / "datasets.csv", index=False)
     pd.DataFrame(columns=["id", "time_h", "tumor_pct_id"]).to_csv(d / "timecourse.csv", index=False)
-    synthetic.iloc[:2][ntd.DESCRIPTORS].to_csv(tmp_path / "designs.csv", index=False)
+    synthetic.iloc[:2].to_csv(tmp_path / "designs.csv", index=False)  # full rows: only descriptors are read
     res = runner.invoke(app, ["learn", "predict", str(tmp_path / "designs.csv"), "--ntd", str(d), "--json"])
     assert res.exit_code == 0, res.output
     rows = json.loads(res.stdout)
     assert len(rows) == 2 and all(r["DE24"] > 0 and r["KTRESmax"] > 0 for r in rows)
+    assert rows[0]["DE24"] != pytest.approx(synthetic["DE24"].iloc[0], rel=1e-9)  # predicted, not echoed
+    table = runner.invoke(app, ["learn", "predict", str(tmp_path / "designs.csv"), "--ntd", str(d)])
+    assert table.exit_code == 0 and "KTRESmax" in table.output

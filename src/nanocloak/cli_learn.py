@@ -81,7 +81,9 @@ def predict_command(
         else:
             descriptors = descriptors_of(load(file))
         model = DeliveryModel().fit(ntd.load_datasets(ntd_dir), ntd.load_timecourse(ntd_dir))
-        table = pd.concat([descriptors, model.predict(descriptors), model.predict_tumor_parameters(descriptors)], axis=1)
+        # only the descriptors are shown (and read): a CSV of full NTD rows must not duplicate columns
+        shown = descriptors.reindex(columns=ntd.DESCRIPTORS)
+        table = pd.concat([shown, model.predict(shown), model.predict_tumor_parameters(shown)], axis=1)
         if json_out:
             sys.stdout.write(table.to_json(orient="records", indent=2) + "\n")
         else:

@@ -12,7 +12,9 @@ Cleaning rules (each one fixes an inconsistency found in the released files):
 - TSz (tumor size, cm^3) disagreeing with TW (tumor weight, g) by more than 5-fold in either
   direction (one row: 0.02 vs 0.24; elsewhere TW = 1.2 TSz in 80% of rows) is set to missing; TW,
   given in every row, is kept.
-- Numeric descriptor columns are read as numbers; text there is an error naming the column and row.
+- Numeric descriptor columns are read as numbers (blanks, NA-like words and infinities are missing);
+  other text there is an error naming the column and row.
+- Type, Shape and TM levels are spelled as in the database whatever their case; CT is lower case.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 DESCRIPTORS = ["Type", "TS", "HD", "Zeta", "Charge", "Shape", "TM", "CT", "TSz", "TW", "Dose", "BW"]
@@ -43,14 +46,23 @@ def default_directory() -> Path:
     return Path("../shared/data/ntd")
 
 
+MISSING_TOKENS = ("", "na", "n/a", "nan", "none", "null", "-")
+
+
 def _numeric(out: pd.DataFrame, col: str) -> None:
-    values = pd.to_numeric(out[col], errors="coerce")
-    bad = values.isna() & out[col].notna()
+    """Numbers; blanks, NA-like words and infinities are missing; other text is an error."""
+    raw = out[col]
+    if raw.dtype == object or pd.api.types.is_string_dtype(raw):
+        text = raw.astype("string").str.strip().str.lower()
+        raw = raw.where(~text.isin(MISSING_TOKENS))
+    values = pd.to_numeric(raw, errors="coerce")
+    bad = values.isna() & raw.notna()
     if bad.any():
         from .errors import NanocloakError
         row = out.index[bad.to_numpy()][0]
-        raise NanocloakError(f"column {col}, row {row}: {out[col][row]!r} is not a number (a number or empty is allowed)")
-    out[col] = values.astype(float)
+        raise NanocloakError(f"column {col}, row {row}: {raw[bad].iloc[0]!r} is not a number "
+                             "(a number, or empty for missing, is allowed)")
+    out[col] = values.astype(float).replace([np.inf, -np.inf], np.nan)
 
 
 def clean_datasets(df: pd.DataFrame) -> pd.DataFrame:
@@ -72,9 +84,10 @@ def clean_datasets(df: pd.DataFrame) -> pd.DataFrame:
     if "TS" in out:
         ts = out["TS"].astype("string").str.strip().str.capitalize()
         out["TS"] = ts.where(ts.isin(["Active", "Passive"]))
-    for col in ("Type", "Shape", "TM"):
+    # levels as the database spells them, whatever the case given ("xenograft heterotopic")
+    for col, spelling in (("Type", "capitalize"), ("Shape", "capitalize"), ("TM", "title")):
         if col in out:
-            out[col] = out[col].astype("string").str.strip()
+            out[col] = getattr(out[col].astype("string").str.strip().str, spelling)()
     return out
 
 

@@ -61,7 +61,10 @@ class DeliveryModel:
         are read; missing values and unseen levels are allowed). The index is kept."""
         self._check_fitted()
         views = self._views(features.clean_descriptors(descriptors))
-        return pd.DataFrame(10.0 ** self._outcome_model.predict(*views), index=descriptors.index, columns=list(OUTCOMES))
+        out = pd.DataFrame(10.0 ** self._outcome_model.predict(*views), index=descriptors.index, columns=list(OUTCOMES))
+        # Demax is the curve's maximum, so never below its values at 24 h and 168 h (Cheng 2020)
+        out["Demax"] = out[list(OUTCOMES)].max(axis=1)
+        return out
 
     def predict_tumor_parameters(self, descriptors: pd.DataFrame) -> pd.DataFrame:
         """Cheng 2020 tumor parameters (QTC, BVT, PT, PATC, KTRESmax, KTRES50, KTRESn, KTRESrelease),
@@ -116,21 +119,20 @@ def _tw_per_tsz(clean: pd.DataFrame) -> float:
 def _outcomes(datasets: pd.DataFrame, timecourse: pd.DataFrame | None) -> pd.DataFrame:
     """The outcome columns as numbers; where one is missing and the row's time course spans the
     time, DE24/DE168 by log-linear interpolation and Demax as the largest measurement."""
-    out = datasets[list(OUTCOMES)].apply(pd.to_numeric, errors="coerce")
-    if timecourse is None or not out.isna().any().any():
-        return out
+    out = datasets[list(OUTCOMES)].apply(pd.to_numeric, errors="coerce").reset_index(drop=True)
+    if timecourse is None or not out.isna().any().any() or "ID" not in datasets:
+        return out.set_axis(datasets.index)
     _require_columns(timecourse, TIMECOURSE_COLUMNS, "timecourse")
-    if "ID" not in datasets:
-        return out
     curves = {k: g.sort_values("time_h") for k, g in timecourse.groupby("id")}
-    for i in out.index[out.isna().any(axis=1)]:
-        curve = curves.get(datasets.at[i, "ID"])
+    ids = datasets["ID"].to_numpy()
+    for pos in np.flatnonzero(out.isna().any(axis=1).to_numpy()):  # positions: the index may repeat
+        curve = curves.get(ids[pos])
         if curve is None or curve.empty:
             continue
         t, v = curve["time_h"].to_numpy(float), curve["tumor_pct_id"].to_numpy(float).clip(min=1e-9)
         for name, time in (("DE24", 24.0), ("DE168", 168.0)):
-            if pd.isna(out.at[i, name]) and t[0] <= time <= t[-1]:
-                out.at[i, name] = 10 ** np.interp(time, t, np.log10(v))
-        if pd.isna(out.at[i, "Demax"]):
-            out.at[i, "Demax"] = v.max()
-    return out
+            if pd.isna(out.at[pos, name]) and t[0] <= time <= t[-1]:
+                out.at[pos, name] = 10 ** np.interp(time, t, np.log10(v))
+        if pd.isna(out.at[pos, "Demax"]):
+            out.at[pos, "Demax"] = v.max()
+    return out.set_axis(datasets.index)
