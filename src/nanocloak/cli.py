@@ -49,6 +49,13 @@ def _guard(fn: Callable[[], None]) -> None:
                       "with the input file (NANOCLOAK_DEBUG=1 shows the traceback)"), code=1)
 
 
+def format_cell(value) -> str:
+    """A table cell: floats to 4 significant digits, missing blank, anything else as text."""
+    if isinstance(value, float):
+        return "" if value != value else f"{value:.4g}"
+    return str(value)
+
+
 def _escape(text: str) -> str:
     return text.replace("[", "\\[")
 

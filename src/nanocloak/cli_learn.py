@@ -35,21 +35,18 @@ def cv_command(
         from .learn import cross_validate
 
         datasets, timecourse = ntd.load_datasets(ntd_dir), ntd.load_timecourse(ntd_dir)
-        with _progress(folds * 3, "cross-validating") as bar:
-            task = bar.add_task("cross-validating", total=folds * 3)
+        from .learn.cross_validation import MODELS
 
-            def step(message: str) -> None:
-                bar.update(task, description=message)
+        total = folds * len(MODELS)
+        with _progress(total, "cross-validating") as bar:
+            task = bar.add_task("cross-validating", total=total)
+            started = iter(range(total))  # the callback announces each (fold, model) as it starts
 
-            def advance(message: str) -> None:
-                if advance.started:
-                    bar.advance(task)
-                advance.started = True
-                step(message)
+            def announce(message: str) -> None:
+                bar.update(task, completed=next(started), description=message)
 
-            advance.started = False
-            result = cross_validate(datasets, timecourse, folds=folds, seed=seed, progress=advance)
-            bar.advance(task)
+            result = cross_validate(datasets, timecourse, folds=folds, seed=seed, progress=announce)
+            bar.update(task, completed=total)
         if out_dir is not None:
             _write_outputs(result, out_dir)
             err.print(f"wrote {out_dir}/ (scores.csv, predictions.csv, cv.png)")
@@ -112,21 +109,15 @@ def _print_scores(result) -> None:
 def _print_predictions(table) -> None:
     from rich.table import Table
 
-    from .cli import out
+    from .cli import format_cell, out
 
     t = Table(title="learned tumor delivery (%ID) and tumor parameters (Cheng 2020 definitions)")
     t.add_column("column")
     for i in range(len(table)):
         t.add_column(str(table.index[i]), justify="right")
     for col in table.columns:
-        t.add_row(col, *(_fmt(v) for v in table[col]))
+        t.add_row(col, *(format_cell(v) for v in table[col]))
     out.print(t)
-
-
-def _fmt(v) -> str:
-    if isinstance(v, float):
-        return f"{v:.4g}"
-    return str(v)
 
 
 def _write_outputs(result, out_dir: Path) -> None:

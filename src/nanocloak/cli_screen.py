@@ -102,7 +102,7 @@ class _bar:
 def _print_top(outcome, space) -> None:
     from rich.table import Table
 
-    from .cli import err, out
+    from .cli import err, format_cell, out
 
     ranking = outcome.ranking
     d = ranking.designs
@@ -121,15 +121,9 @@ def _print_top(outcome, space) -> None:
         t.add_column(c, justify="right", overflow="fold")
     t.add_column("front", justify="right")
     for k, (_, row) in enumerate(ranking.top.iterrows(), start=1):
-        cells = [_fmt(row[c]) for c in varied + goal_cols]
+        cells = [format_cell(row[c]) for c in varied + goal_cols]
         t.add_row(str(k), str(int(row["design_id"])), *cells, str(int(row["pareto_rank"])))
     out.print(t)
-
-
-def _fmt(v) -> str:
-    if isinstance(v, float):
-        return "" if v != v else f"{v:.4g}"
-    return str(v)
 
 
 def screen_query(
@@ -139,7 +133,7 @@ def screen_query(
     csv: bool = typer.Option(False, "--csv", help="CSV on stdout instead of a table"),
 ):
     """Query a screen's Parquet results with DuckDB (table `results`: one row per design x animal)."""
-    from .cli import _guard, out
+    from .cli import _guard, format_cell, out
 
     def run():
         from rich.table import Table
@@ -154,7 +148,7 @@ def screen_query(
         for c in df.columns:
             t.add_column(str(c), overflow="fold")
         for row in df.itertuples(index=False):
-            t.add_row(*[_fmt(v) for v in row])
+            t.add_row(*[format_cell(v) for v in row])
         out.print(t)
 
     _guard(run)

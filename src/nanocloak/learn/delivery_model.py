@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from sklearn.preprocessing import StandardScaler
 
 from .. import ntd
 from ..errors import NanocloakError
@@ -46,7 +47,6 @@ class DeliveryModel:
         outcomes = _outcomes(datasets, timecourse)
         self._tw_per_tsz = _tw_per_tsz(clean)
         self._train = self._views(clean, fit=True)
-        self._train_outcomes = outcomes
         self._train_tumor = datasets.reindex(columns=LEARNED_TUMOR_PARAMETERS)
         rows = outcomes.gt(0).all(axis=1).to_numpy()
         if rows.sum() < 3:
@@ -87,10 +87,12 @@ class DeliveryModel:
     def _views(self, clean: pd.DataFrame, fit: bool = False):
         derived = features.derived(clean, self._tw_per_tsz)
         if fit:
-            self._smooth_scale = features.Standardizer().fit(derived[list(features.SMOOTH)])
-            self._linear_scale = features.Standardizer().fit(derived[list(features.LINEAR)])
-        return (features.labels(clean), self._smooth_scale.transform(derived[list(features.SMOOTH)]),
-                self._linear_scale.transform(derived[list(features.LINEAR)]))
+            self._smooth_scale = StandardScaler().fit(derived[list(features.SMOOTH)].to_numpy(float))
+            self._linear_scale = StandardScaler().fit(derived[list(features.LINEAR)].to_numpy(float))
+        # standardized by the training rows; a missing value sits at the training mean (0)
+        smooth = np.nan_to_num(self._smooth_scale.transform(derived[list(features.SMOOTH)].to_numpy(float)), nan=0.0)
+        linear = np.nan_to_num(self._linear_scale.transform(derived[list(features.LINEAR)].to_numpy(float)), nan=0.0)
+        return features.labels(clean), smooth, linear
 
     def _fit_gp(self, rows: np.ndarray, y: np.ndarray) -> MatchingGP:
         labels, smooth, linear = (v[rows] for v in self._train)

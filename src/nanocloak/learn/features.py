@@ -81,19 +81,6 @@ def labels(clean: pd.DataFrame) -> np.ndarray:
     return np.column_stack(cols) if cols else np.zeros((len(clean), 0), dtype=object)
 
 
-class Standardizer:
-    """Centre and scale by the training rows; missing values go to the training mean (0)."""
-
-    def fit(self, x: pd.DataFrame) -> "Standardizer":
-        self.mean = x.mean()
-        self.scale = x.std(ddof=0).replace(0.0, 1.0).fillna(1.0)
-        self.mean = self.mean.fillna(0.0)
-        return self
-
-    def transform(self, x: pd.DataFrame) -> np.ndarray:
-        return ((x - self.mean) / self.scale).fillna(0.0).to_numpy(dtype=float)
-
-
 def descriptor_groups(df: pd.DataFrame) -> np.ndarray:
     """One integer per row, equal for rows with identical raw descriptor values (missing == missing)."""
     import hashlib
