@@ -1,14 +1,20 @@
-"""Simulations per second for the 168 h mouse model with a tumor, three ways, in one run:
+"""Simulations per second for the 168 h mouse model with a tumor, side by side in one run, at each
+tolerance given (`--tolerances`, default rtol 1e-5 and 5e-5):
 
-1. nanocloak.simulate_many (batched Rodas4 with the structured solve; `--workers` processes);
-2. scipy solve_ivp (Radau, analytic dense Jacobian) one formulation at a time;
-3. libRoadRunner on the exported SBML: one model loaded once, parameters set and reset per design.
+1. the batched particle engine alone (compiled Rodas4, parameters packed beforehand), with its
+   memory per simulation;
+2. nanocloak.simulate_many end to end (formulations in, results with metrics out; `--workers`);
+3. libRoadRunner on the exported SBML: one model loaded once, parameters set and reset per design;
+4. scipy solve_ivp (Radau, analytic dense Jacobian) one formulation at a time;
+
+then the payload model: the compiled payload engine against the scipy BDF reference.
 
 All use the same tolerances and the same output grid; each method's outputs are compared with a
 tight-tolerance reference (Radau, rtol 1e-10) on a sample of designs (max error relative to
 rtol 1e-4 / atol 1e-6 %ID: <= 1 means within). Usage:
 
-    python benchmarks/bench_batch.py [--n 4000] [--baseline-n 100] [--workers 2] [--out benchmarks/results.md]
+    python benchmarks/bench_batch.py [--n 8000] [--baseline-n 60] [--workers 1] [--tolerances 1e-5:1e-7,5e-5:5e-7]
+                                     [--payload-n 200] [--out benchmarks/results.md]
 """
 
 from __future__ import annotations

@@ -65,7 +65,7 @@ def main() -> None:
         t0 = time.perf_counter()
         report = distributed.run_chunks(space, matrix, out, chunk_size=args.chunk_size, workers=args.workers)
         sim = time.perf_counter() - t0
-        computed = sum(min(report.chunk_size, report.n_designs - k * report.chunk_size) for k in report.computed)
+        computed = report.designs_simulated
         t1 = time.perf_counter()
         rows = distributed.read_results(out)
         designs = screening.design_table(rows, space)

@@ -10,13 +10,14 @@ import pytest
 
 from nanocloak import distributed
 from nanocloak.design_space import load_space
+from nanocloak.simulation import DEFAULT_ATOL, DEFAULT_RTOL
 
 from test_screen import space_dict
 
 pytest.importorskip("dask.distributed")
-#: the solver's tolerances (simulation.DEFAULT_RTOL / DEFAULT_ATOL): a worker's single-threaded
-#: kernel and the serial multi-threaded one agree within them, not bit for bit
-RTOL, ATOL = 1e-5, 1e-7
+#: a worker's single-threaded kernel and the serial multi-threaded one agree within the solver's
+#: tolerances, not bit for bit
+RTOL, ATOL = DEFAULT_RTOL, DEFAULT_ATOL
 
 
 @pytest.fixture(scope="module")

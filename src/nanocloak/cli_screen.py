@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from pathlib import Path
 from typing import Optional
@@ -57,11 +58,11 @@ def screen_run(
         if samples is not None or seed is not None:
             space = space.with_sampling(samples, seed)
         out = out_dir or _default_out(space_file, "screen")
-        with _bar("simulating designs") as (bar, progress):
+        with _bar("simulating designs") as progress:
             outcome = run_screen(space, out, chunk_size=chunk_size, scheduler=scheduler, workers=workers,
                                  serial=serial, on_progress=progress)
         r = outcome.run
-        rate = sum(min(r.chunk_size, r.n_designs - k * r.chunk_size) for k in r.computed) / r.seconds if r.computed else 0
+        rate = r.designs_simulated / r.seconds if r.computed else 0
         err.print(f"{r.n_designs} designs in {r.n_chunks} chunks: {len(r.computed)} simulated now "
                   f"({rate:,.0f} designs/s), {r.skipped} already on disk", highlight=False)
         if outcome.n_failed:
@@ -75,28 +76,21 @@ def screen_run(
     _guard(run)
 
 
-class _bar:
-    """A rich progress bar on stderr fed with (done, total)."""
+@contextlib.contextmanager
+def _bar(label: str):
+    """A rich progress bar on stderr; yields the callback fed with (done, total)."""
+    from .cli import _progress
 
-    def __init__(self, label: str):
-        self.label = label
-
-    def __enter__(self):
-        from .cli import _progress
-
-        self.progress = _progress(2, self.label)
-        self.progress.__enter__()
-        self.task = None
+    with _progress(2, label) as progress:
+        task = None
 
         def update(done: int, total: int) -> None:
-            if self.task is None:
-                self.task = self.progress.add_task(self.label, total=total)
-            self.progress.update(self.task, completed=done)
+            nonlocal task
+            if task is None:
+                task = progress.add_task(label, total=total)
+            progress.update(task, completed=done)
 
-        return self, update
-
-    def __exit__(self, *exc):
-        return self.progress.__exit__(*exc)
+        yield update
 
 
 def _print_top(outcome, space) -> None:
@@ -186,11 +180,11 @@ def sensitivity(
                 err.print(f"note: {note}", highlight=False)
             err.print(f"{m}: {len(p.codes)} runs over {p.problem['num_vars']} field(s)", highlight=False)
 
-        with _bar("simulating") as (bar, progress):
+        with _bar("simulating") as progress:
             res = run_sensitivity(space, m, target, metrics=list(metric), n=n, levels=levels, seed=seed,
                                   chunk_size=chunk_size, scheduler=scheduler, workers=workers, serial=serial,
                                   on_progress=progress, on_plan=announce)
-        cols = ["mu_star", "mu_star_conf", "mu", "sigma"] if m == "morris" else ["S1", "S1_conf", "ST", "ST_conf"]
+        cols = [c for c in res.table.columns if c not in ("metric", "field")]
         t = Table(title=f"{m} sensitivity ({res.n_runs} runs)")
         for c in ["metric", "field", *cols]:
             t.add_column(c, justify="left" if c in ("metric", "field") else "right", overflow="fold")

@@ -10,6 +10,7 @@ code is the index of its option. Designs are numbered by their row (design_id).
 from __future__ import annotations
 
 import copy
+import dataclasses
 import hashlib
 import json
 import math
@@ -265,9 +266,7 @@ def set_path(doc: dict, tokens: list[str | int], value: Any) -> None:
     if isinstance(last, int):
         if not isinstance(node, list) or last >= len(node):
             raise SpaceError(f"the base has no {_render(tokens)}; add the item to the base formulation")
-        node[last] = value
-    else:
-        node[last] = value
+    node[last] = value
 
 
 # ---------------------------------------------------------------------------------------------
@@ -413,36 +412,14 @@ def _varied_field(path: str, raw: dict) -> VariedField:
 
 
 def _render_errors(exc: ValidationError, prefix: str = "") -> str:
-    lines = []
-    for e in exc.errors():
-        loc = _render([x for x in e.get("loc", ()) if not str(x).startswith("function-")])
-        where = ".".join(p for p in (prefix, loc) if p)
-        msg = str(e.get("msg", "")).removeprefix("Value error, ")
-        if e.get("type") == "extra_forbidden":
-            allowed = _allowed_here(exc.title, e.get("loc", ()))
-            name = str(e["loc"][-1]) if e.get("loc") else ""
-            msg = f"unknown field{did_you_mean(name, allowed)}" + (f"; allowed: {', '.join(allowed)}" if allowed else "")
-        elif e.get("type") == "missing":
-            msg = "required field is missing"
-        elif e.get("type", "").endswith(("_type", "_parsing")) or e.get("type") == "literal_error":
-            msg = f"{msg} (got {e.get('input')!r})"
-        lines.append(f"{where}: {msg}" if where else msg)
-    return "; ".join(lines)
+    """formulation.problems_from's messages, searched from the space model that failed."""
+    from .formulation import problems_from
 
-
-def _allowed_here(model_name: str, loc: tuple) -> list[str]:
-    """Field names of the block holding loc[-1] (for 'unknown field' messages)."""
     models = {m.__name__: m for m in (SpaceFile, RangeSpec, ChoiceSpec, HybridSpec, Sampling, Population,
                                       Objective, Constraint)}
-    current: Any = models.get(model_name)
-    for item in loc[:-1]:
-        if isinstance(item, int) or current is None:
-            continue
-        field = getattr(current, "model_fields", {}).get(item)
-        current = None if field is None else _unwrap(field.annotation)
-        if typing.get_origin(current) is list:
-            current = _unwrap(typing.get_args(current)[0])
-    return list(getattr(current, "model_fields", {}) or [])
+    problems = problems_from(exc, root=models.get(exc.title))
+    return "; ".join(".".join(x for x in (prefix, p.path) if x) + f": {p.message}" if (prefix or p.path) else p.message
+                     for p in problems)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -476,8 +453,7 @@ class Space:
             sampling = Sampling.model_validate(data)
         except ValidationError as exc:
             raise SpaceError(f"{self.source}: " + _render_errors(exc, "sampling")) from None
-        return Space(self.source, self.base, self.fields, sampling, self.population, self.objectives,
-                     self.constraints, self.top)
+        return dataclasses.replace(self, sampling=sampling)
 
     def design_matrix(self) -> np.ndarray:
         """(n designs, n fields) codes, row i = design i."""

@@ -18,7 +18,6 @@ import json
 import logging
 import os
 import time
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -28,6 +27,7 @@ import pandas as pd
 
 from .design_space import Space
 from .errors import NanocloakError
+from .output_dir import atomic_file
 
 RESULTS_DIR = "results"
 MANIFEST = "manifest.json"
@@ -51,6 +51,15 @@ class RunReport:
     computed: list[int] = field(default_factory=list)     # chunk ids simulated in this run
     skipped: int = 0                                        # chunks already on disk
     seconds: float = 0.0                                    # wall time of the simulation phase
+
+    def chunk_length(self, chunk_id: int) -> int:
+        """Designs in one chunk (the last one may be short)."""
+        return min(self.chunk_size, self.n_designs - chunk_id * self.chunk_size)
+
+    @property
+    def designs_simulated(self) -> int:
+        """Designs simulated in this run (chunks already on disk excluded)."""
+        return sum(self.chunk_length(k) for k in self.computed)
 
 
 def chunk_path(out_dir: Path, chunk_id: int) -> Path:
@@ -99,23 +108,17 @@ def prepare(out_dir: Path, fingerprint: str, n_designs: int, chunk_size: int, ki
     doc = {"format": MANIFEST_FORMAT, "kind": kind, "space": source, "fingerprint": fingerprint,
            "n_designs": n_designs, "chunk_size": chunk_size, "n_chunks": -(-n_designs // chunk_size),
            "nanocloak_version": __version__, "created": time.strftime("%Y-%m-%dT%H:%M:%S")}
-    _atomic_write(manifest, json.dumps(doc, indent=2).encode())
+    with atomic_file(manifest) as tmp:
+        tmp.write_bytes(json.dumps(doc, indent=2).encode())
     return chunk_size
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
 
 
 def write_chunk(table, path: Path) -> None:
     """Write a chunk's Parquet file atomically (temporary name in the same folder, then rename)."""
     import pyarrow.parquet as pq
 
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    pq.write_table(table, tmp)
-    os.replace(tmp, path)
+    with atomic_file(path) as tmp:
+        pq.write_table(table, tmp)
 
 
 def _clean_temporaries(out_dir: Path) -> None:
@@ -155,14 +158,14 @@ def run_chunks(space: Space, matrix: np.ndarray, out_dir: Path, *, chunk_size: i
     n_workers = 1 if serial else (workers or os.cpu_count() or 1)
     if chunk_size is not None and chunk_size < 1:
         raise NanocloakError(f"--chunk-size must be >= 1 (got {chunk_size})")
-    size = prepare(out_dir, space.fingerprint(matrix), n, chunk_size or default_chunk_size(n, n_workers), kind,
-                   space.source)
+    fingerprint = space.fingerprint(matrix)
+    size = prepare(out_dir, fingerprint, n, chunk_size or default_chunk_size(n, n_workers), kind, space.source)
     _clean_temporaries(out_dir)
     n_chunks = -(-n // size)
     done = done_chunks(out_dir)
     pending = [k for k in range(n_chunks) if k not in done]
     report = RunReport(n, n_chunks, size, skipped=n_chunks - len(pending))
-    designs_done = sum(min(size, n - k * size) for k in range(n_chunks) if k in done)
+    designs_done = sum(report.chunk_length(k) for k in range(n_chunks) if k in done)
     if on_progress:
         on_progress(designs_done, n)
     start = time.perf_counter()
@@ -171,7 +174,7 @@ def run_chunks(space: Space, matrix: np.ndarray, out_dir: Path, *, chunk_size: i
         nonlocal designs_done
         write_chunk(table, chunk_path(out_dir, k))
         report.computed.append(k)
-        designs_done += min(size, n - k * size)
+        designs_done += report.chunk_length(k)
         if on_progress:
             on_progress(designs_done, n)
         if on_chunk:
@@ -182,16 +185,15 @@ def run_chunks(space: Space, matrix: np.ndarray, out_dir: Path, *, chunk_size: i
             for k in pending:
                 finished(k, chunk_task(space, k * size, matrix[k * size:(k + 1) * size], one_kernel_thread=False))
         else:
-            _run_on_dask(space, matrix, size, pending, finished, scheduler, n_workers, client)
+            _run_on_dask(space, matrix, size, pending, finished, scheduler, n_workers, client, fingerprint[:16])
     report.seconds = time.perf_counter() - start
     return report
 
 
-def _run_on_dask(space, matrix, size, pending, finished, scheduler, n_workers, client) -> None:
+def _run_on_dask(space, matrix, size, pending, finished, scheduler, n_workers, client, key: str) -> None:
     from dask.distributed import as_completed
 
     with _client(scheduler, n_workers, client) as c:
-        key = space.fingerprint(matrix)[:16]
         futures = {}
         for k in pending:
             fut = c.submit(chunk_task, space, k * size, matrix[k * size:(k + 1) * size], pure=True,
@@ -250,7 +252,11 @@ def _connect(out_dir: Path):
     if not (out_dir / RESULTS_DIR).is_dir() or not done_chunks(out_dir):
         raise NanocloakError(f"{out_dir}: no results yet ({RESULTS_DIR}/chunk-*.parquet); run `nanocloak screen run` first")
     con = duckdb.connect()
-    con.execute(f"CREATE VIEW results AS SELECT * FROM read_parquet('{_glob(out_dir)}', union_by_name = true)")
+    try:
+        con.execute(f"CREATE VIEW results AS SELECT * FROM read_parquet('{_glob(out_dir)}', union_by_name = true)")
+    except duckdb.Error as exc:  # a damaged or foreign chunk file
+        raise NanocloakError(f"{out_dir}: cannot read the results ({str(exc).strip()}); delete the damaged "
+                             f"{RESULTS_DIR}/chunk-*.parquet file and rerun the screen to recompute it") from None
     return con
 
 

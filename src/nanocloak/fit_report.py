@@ -18,6 +18,7 @@ import pandas as pd
 
 from .errors import NanocloakError
 from .fitting import FitResult
+from .output_dir import atomic_file
 
 Z90 = 1.6448536          # standard normal 95th percentile: central 90% intervals
 PREDICTIVE_DRAWS = 200   # posterior draws simulated for the bands (~0.2-0.7 s)
@@ -239,9 +240,8 @@ def save_formulation(result: FitResult, path: str | Path, data_label: str = "") 
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
     text = calibrated_yaml(result, data_label)
-    tmp = p.with_name(f".{p.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(p)
+    with atomic_file(p) as tmp:
+        tmp.write_text(text, encoding="utf-8")
     return p
 
 

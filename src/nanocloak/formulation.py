@@ -443,8 +443,9 @@ def _error_path(loc: tuple) -> str:
     return ".".join(parts)
 
 
-def _allowed_fields(loc: tuple) -> list[str]:
-    model: Any = Formulation
+def _allowed_fields(loc: tuple, root: Any = None) -> list[str]:
+    """Field names of the block holding loc[-1], searched from `root` (default Formulation)."""
+    model: Any = root or Formulation
     for item in loc[:-1]:
         if isinstance(item, int):
             continue
@@ -469,7 +470,8 @@ def _inner_model(annotation: Any):
     return None
 
 
-def problems_from(exc: ValidationError) -> list[Problem]:
+def problems_from(exc: ValidationError, root: Any = None) -> list[Problem]:
+    """One Problem per pydantic error; `root` is the model validated (default Formulation)."""
     problems = []
     for err in exc.errors():
         loc = err.get("loc", ())
@@ -479,7 +481,7 @@ def problems_from(exc: ValidationError) -> list[Problem]:
         if msg.startswith("Value error, "):
             msg = msg[len("Value error, "):]
         if kind == "extra_forbidden":
-            allowed = _allowed_fields(loc)
+            allowed = _allowed_fields(loc, root)
             name = str(loc[-1]) if loc else ""
             msg = f"unknown field{did_you_mean(name, allowed)}" + (f"; allowed here: {', '.join(allowed)}" if allowed else "")
             if any(name.endswith(suf) for suf in ("_um", "_mm", "_s", "_min", "_kg", "_mg", "_d", "_days")):

@@ -1,10 +1,12 @@
-"""Output folders written whole or not at all."""
+"""Output folders and files written whole or not at all."""
 
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import tempfile
+import uuid
 from pathlib import Path
 from typing import Iterator
 
@@ -23,4 +25,19 @@ def atomic_directory(out_dir: str | Path, prefix: str = ".nanocloak-") -> Iterat
         tmp.rename(out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+@contextlib.contextmanager
+def atomic_file(path: str | Path) -> Iterator[Path]:
+    """Yield a temporary name next to path (.NAME.<random>.tmp); on success it replaces path, on
+    any error it is removed, so readers never see a half-written file."""
+    target = Path(path)
+    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        yield tmp
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
         raise

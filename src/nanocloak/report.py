@@ -251,7 +251,7 @@ def write_outputs(r: SimulationResult, out_dir: str | Path) -> Path:
     from .output_dir import atomic_directory
 
     out = Path(out_dir)
-    with atomic_directory(out, prefix=".nanocloak-") as tmp:
+    with atomic_directory(out) as tmp:
         r.timecourse.to_csv(tmp / "timecourse.csv", index=False)
         (tmp / "metrics.json").write_text(json.dumps(r.to_dict()["metrics"], indent=2), encoding="utf-8")
         (tmp / "result.json").write_text(r.to_json(indent=1), encoding="utf-8")

@@ -21,6 +21,7 @@ import pandas as pd
 
 from .design_space import Space, SpaceError
 from .errors import NanocloakError
+from .output_dir import atomic_file
 
 ID_COLUMNS = ("design_id", "animal", "status", "error")
 
@@ -134,18 +135,10 @@ def evaluate_designs(space: Space, first_id: int, codes: np.ndarray):
     return _table(space, first_id, np.atleast_2d(codes), entries, results)
 
 
-def population_function(space: Space):
-    """nanocloak.virtual_animals.population, or a clear error before anything is simulated."""
-    try:
-        from . import virtual_animals
-    except ImportError:
-        raise SpaceError(f"{space.source}: population: virtual animals need nanocloak.virtual_animals, which this "
-                         "installation lacks") from None
-    return virtual_animals.population
-
-
 def _population(space: Space, f):
-    return population_function(space)(f, space.population.animals, space.population.seed)
+    from . import virtual_animals  # looked up per call: tests replace virtual_animals.population
+
+    return virtual_animals.population(f, space.population.animals, space.population.seed)
 
 
 def _simulate(formulations: list) -> list[dict[str, float] | str]:
@@ -349,16 +342,14 @@ def write_pareto_csv(ranking: Ranking, out_dir: Path) -> Path:
         first, sense = ranking.goals.objectives[0]
         front = front.sort_values(first, ascending=sense == "minimize", kind="stable")
     path = out_dir / "pareto.csv"
-    tmp = path.with_name(f".{path.name}.tmp")
-    front.drop(columns=["error"], errors="ignore").to_csv(tmp, index=False)
-    tmp.replace(path)
+    with atomic_file(path) as tmp:
+        front.drop(columns=["error"], errors="ignore").to_csv(tmp, index=False)
     return path
 
 
 def _atomic_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
+    with atomic_file(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
 
 
 def pareto_figure(ranking: Ranking, space: Space, path: Path) -> Path | None:
@@ -477,8 +468,6 @@ def run_screen(space: Space, out_dir: Path, *, chunk_size: int | None = None, sc
 
     names = base_metric_names(space)
     g = goals(space, names)            # unknown metrics fail here, before any simulation
-    if space.population is not None:
-        population_function(space)
     matrix = space.design_matrix()
     report = distributed.run_chunks(space, matrix, out_dir, chunk_size=chunk_size, scheduler=scheduler,
                                     workers=workers, serial=serial, client=client, kind="screen",

@@ -24,6 +24,7 @@ import pandas as pd
 
 from .design_space import Space, SpaceError
 from .errors import NanocloakError
+from .output_dir import atomic_file
 
 METHODS = ("morris", "sobol")
 
@@ -77,10 +78,6 @@ def plan(space: Space, method: str, n: int, levels: int = 4, seed: int = 0) -> P
     return Plan(method, sub, problem, unit, codes, notes, levels)
 
 
-def runs_needed(method: str, n: int, d: int) -> int:
-    return n * (2 * d + 2) if method == "sobol" else n * (d + 1)
-
-
 def analyze(p: Plan, y: np.ndarray, metric: str, seed: int = 0) -> pd.DataFrame:
     """Indices of one output. Morris: mu*, its 95% CI, mu, sigma (scaled to the field's range: the
     mean change of the metric over a step of the p-level grid, divided by the step as a fraction of
@@ -132,12 +129,10 @@ def run_sensitivity(space: Space, method: str, out_dir: Path, *, metrics: list[s
     """Sample, simulate through the chunked engine (resumable like a screen), analyse, write
     sensitivity.csv and sensitivity.png."""
     from . import distributed
-    from .screening import base_metric_names, design_table, population_function
+    from .screening import base_metric_names, design_table
 
     names = base_metric_names(space)
     columns = metric_columns(space, metrics or [], names)
-    if space.population is not None:
-        population_function(space)
     p = plan(space, method, n, levels, seed)
     if on_plan:
         on_plan(p)
@@ -153,9 +148,8 @@ def run_sensitivity(space: Space, method: str, out_dir: Path, *, metrics: list[s
         tables.append(analyze(p, designs[col].to_numpy(dtype=float), col, seed))
     table = pd.concat(tables, ignore_index=True)
     csv = out_dir / "sensitivity.csv"
-    tmp = csv.with_name(".sensitivity.csv.tmp")
-    table.to_csv(tmp, index=False)
-    tmp.replace(csv)
+    with atomic_file(csv) as tmp:
+        table.to_csv(tmp, index=False)
     files = [csv, figure(table, p.method, out_dir / "sensitivity.png")]
     return SensitivityOutcome(table, p.notes, len(p.codes), files, report)
 

@@ -94,8 +94,9 @@ def heat_windows(heatings) -> list[tuple[float, float, float]]:
     return out
 
 
-def kill_rate_function(result):
-    """k2 C_free(t) summed over the chemotherapy payloads (1/day), from the free drug in the tumor."""
+def kill_rate_table(result):
+    """k2 C_free(t) summed over the chemotherapy payloads, from the free drug in the tumor: (times h,
+    rate 1/day), or None without a killing drug."""
     f = result.resolved.formulation
     line = f.subject.tumor.line
     terms = []
@@ -167,7 +168,7 @@ def run(result, rerun_particles) -> TherapyResult | None:
         survive = (1.0 - thermal) * (1.0 - p.kill_fraction)
         if survive < 1.0:
             impulses.append((las.at_h + las.duration_min / 60.0, 1.0 - survive))
-    kill = kill_rate_function(result)
+    kill = kill_rate_table(result)
     treated = control if kill is None and not impulses else tumor_growth.simulate_growth(params, v0, t, kill, impulses)
     out = TherapyResult(t, treated.volume_mm3, control.volume_mm3, heatings, pdt, thermal_kills, params.doubling_time_days)
     return out, result
