@@ -157,7 +157,7 @@ def test_particle_batch_and_payload_free_base_equal_simulate_many():
     assert not base.payloads and 3.0 in base.simulate.output_times_h
     g = f.model_copy(update={"simulate": base.simulate})
     full, = nanocloak.simulate_many([g])
-    fast, = fitting.particle_batch([base])
+    fast, = nanocloak.simulate_particles([base])
     for key in ("blood_sample", "liver", "spleen", "tumor", "rest"):
         np.testing.assert_array_equal(fast.series[key], full.series[key])
 
@@ -245,6 +245,10 @@ def test_report_tables_and_predictions(rbc_mouse):
     assert list(params["parameter"]) == [LIVER, SPLEEN, fitting.SIGMA]
     assert (params["ci90_low"].iloc[:2] < params["median"].iloc[:2]).all()
     assert "model.overrides" in calibrated_yaml(res)
+    # the header mentions model.overrides too: check the body carries the calibrated values
+    written = yaml.safe_load(calibrated_yaml(res))["model"]["overrides"]
+    estimates = res.estimates()
+    assert written == pytest.approx({name: estimates[name] for name in (LIVER, SPLEEN)})
 
 
 # ------------------------------------------------------------------------------------------------

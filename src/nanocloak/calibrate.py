@@ -29,8 +29,7 @@ def _data_path(name: str) -> Path:
 
 
 def tumor_defaults(ntd_dir: str | Path | None = None) -> dict:
-    d = ntd.load_datasets(ntd_dir)
-    d = d.assign(site=[ntd.site_group(tm, ct) for tm, ct in zip(d["TM"], d["CT"])])
+    d = ntd.with_sites(ntd.load_datasets(ntd_dir))
     passive = d[d["TS"] == "Passive"]
     sites = {}
     for site in ("subcutaneous", "orthotopic", "brain"):

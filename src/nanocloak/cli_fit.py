@@ -8,6 +8,8 @@ from typing import Optional
 
 import typer
 
+from .fitting import DEFAULT_STEPS
+
 
 def register(app: typer.Typer) -> None:
     app.command("fit")(fit_command)
@@ -20,7 +22,7 @@ def fit_command(
                                     "them (repeatable or comma-separated; default: chosen from the data)"),
     method: str = typer.Option("mcmc", "--method", help="lsq (weighted least squares) or mcmc (Bayesian, emcee)"),
     walkers: Optional[int] = typer.Option(None, "--walkers", help="emcee walkers (default max(16, 4 x dimensions))"),
-    steps: int = typer.Option(1000, "--steps", help="emcee steps per walker"),
+    steps: int = typer.Option(DEFAULT_STEPS, "--steps", help="emcee steps per walker"),
     burn: Optional[int] = typer.Option(None, "--burn", help="steps discarded as burn-in (default steps / 5)"),
     seed: int = typer.Option(0, "--seed", help="random seed (walker start and moves)"),
     error: str = typer.Option("auto", "--error", help="proportional error: auto (the data's SD where given, "
@@ -52,11 +54,12 @@ def _run(formulation, data, param, method, walkers, steps, burn, seed, error, pr
 
     f = load(formulation)
     lab = load_lab_data(data, f)
-    frame = _select_group(lab.frame, group, data)
+    frame = _select_group(lab, group, data)
+    method = method.strip().lower()
     with _progress(steps if method == "mcmc" else 0, "sampling") as prog:
         task = prog.add_task("sampling (emcee)", total=steps)
         names = [n.strip() for item in param for n in item.split(",") if n.strip()]
-        result = fit(f, frame, names or None, method.strip().lower(), walkers, steps, burn, seed, error,
+        result = fit(f, frame, names or None, method, walkers, steps, burn, seed, error,
                      _prior_factors(prior), matrix or None, on_step=lambda i: prog.update(task, completed=i))
     pred = posterior_predictive(result)
     _print_parameters(parameter_table(result), result)
@@ -76,18 +79,18 @@ def _run(formulation, data, param, method, walkers, steps, burn, seed, error, pr
         err.print(f"wrote {save_path} (re-simulate with: nanocloak simulate {save_path})", highlight=False, markup=False)
 
 
-def _select_group(frame, group: str | None, path: Path):
+def _select_group(lab, group: str | None, path: Path):
     from .errors import NanocloakError, did_you_mean
 
-    groups = [g for g in dict.fromkeys(frame["group"].astype(str)) if g] if "group" in frame.columns else []
+    groups = [g for g in lab.groups if g]
     if group is None:
         if len(groups) > 1:
             raise NanocloakError(f"{path}: the data hold several groups ({', '.join(groups)}); choose one with --group")
-        return frame
+        return lab.frame
     if group not in groups:
         raise NanocloakError(f"--group {group!r}: not in {path}{did_you_mean(group, groups)}; groups: "
                              f"{', '.join(groups) or '(none)'}")
-    return frame[frame["group"].astype(str) == group]
+    return lab.frame[lab.frame["group"] == group]
 
 
 def _prior_factors(items: list[str]) -> dict[str, float]:

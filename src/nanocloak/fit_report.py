@@ -17,10 +17,9 @@ import numpy as np
 import pandas as pd
 
 from .errors import NanocloakError
-from .fitting import FitResult
+from .fitting import Z90, FitResult
 from .output_dir import atomic_file
 
-Z90 = 1.6448536          # standard normal 95th percentile: central 90% intervals
 PREDICTIVE_DRAWS = 200   # posterior draws simulated for the bands (~0.2-0.7 s)
 
 
@@ -30,7 +29,7 @@ PREDICTIVE_DRAWS = 200   # posterior draws simulated for the bands (~0.2-0.7 s)
 def parameter_table(result: FitResult) -> pd.DataFrame:
     """One row per fitted parameter (and sigma when estimated), in natural units."""
     prob = result.problem
-    priors = list(prob.priors) + ([prob.sigma_prior] if prob.estimate_sigma else [])
+    priors = prob.all_priors
     if result.mcmc is not None:
         s = result.mcmc.samples
         best = result.mcmc.chain.reshape(-1, prob.ndim)[int(np.argmax(result.mcmc.log_prob.reshape(-1)))]
@@ -195,7 +194,7 @@ def pairs_figure(result: FitResult, n_points: int = 2000):
 
     plt = _plt()
     prob = result.problem
-    priors = list(prob.priors) + ([prob.sigma_prior] if prob.estimate_sigma else [])
+    priors = prob.all_priors
     x = result.theta_draws(n_points, seed=1) / math.log(10)
     k = x.shape[1]
     fig, axes = plt.subplots(k, k, figsize=(2.3 * k + 0.6, 2.3 * k + 0.6), squeeze=False)

@@ -11,7 +11,7 @@ centred on the value the library gives (data/fit_priors.yaml holds their spreads
    with the priors as penalty rows (a MAP estimate), and a Laplace covariance from its Jacobian.
 2. `fit_mcmc`: emcee's ensemble sampler (Foreman-Mackey et al. 2013, PASP 125:306) with
    differential-evolution moves, started around the least-squares estimate; all walkers of a
-   step are simulated in one batch (vectorize=True; `particle_batch`, simulate_many's engine).
+   step are simulated in one batch (vectorize=True; `simulate_particles`, simulate_many's engine).
 """
 
 from __future__ import annotations
@@ -19,17 +19,15 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field, replace
-from functools import lru_cache
-from importlib import resources
 from typing import Callable
 
 import numpy as np
 import pandas as pd
-import yaml
 
 from .errors import NanocloakError, did_you_mean
 from .formulation import Formulation, ModelOptions, from_dict
-from .library import sourced
+from .library import sourced, table as library_table
+from .simulation import simulate_many, simulate_particles
 
 #: lab matrix (labdata canonical names) -> model observable (SimulationResult.series key).
 #: Blood, plasma and serum are the lab blood sample (venous concentration x blood volume; particles
@@ -46,6 +44,13 @@ MIN_WALKERS, WALKERS_PER_DIM = 16, 4
 DEFAULT_STEPS = 1000
 #: emcee's guidance: trust the chain when it is longer than ~50 autocorrelation times
 AUTOCORR_LENGTHS = 50
+# warn outside this acceptance band: looser than emcee's usual 0.2-0.5 (Foreman-Mackey et al. 2013,
+# PASP 125:306), because differential-evolution moves run well a little outside it
+ACCEPTANCE_WARN = (0.15, 0.8)
+# two parameters whose sensitivity columns have |cosine| above this are reported as not separately
+# identified (a choice: at 0.99 their effects differ by < 15 degrees)
+COLLINEAR_COSINE = 0.99
+Z90 = 1.6448536                  # standard normal 95th percentile: central 90% intervals
 PRIOR_BOUND_SD = 5.0              # the search never leaves prior median x/÷ factor^5 (mass outside: 6e-7)
 FD_STEP_LOG = 1e-2                # central differences on ln(parameter): truncation ~1e-4, noise ~1e-3
 TINY_PCT_ID = 1e-12               # a model value of exactly 0 gets this floor on the log scale
@@ -156,15 +161,13 @@ class Prior:
     def sd_log(self) -> float:
         return math.log(self.factor)
 
-    def interval(self, z: float = 1.6448536) -> tuple[float, float]:
+    def interval(self, z: float = Z90) -> tuple[float, float]:
         """The central 90% prior interval by default (z of the 95th percentile)."""
         return self.median / self.factor ** z, self.median * self.factor ** z
 
 
-@lru_cache(maxsize=1)
 def prior_table() -> dict:
-    text = resources.files("nanocloak").joinpath("data", "fit_priors.yaml").read_text(encoding="utf-8")
-    return yaml.safe_load(text)
+    return library_table("fit_priors")
 
 
 def prior_factor(name: str, value_source: str) -> tuple[float, str]:
@@ -186,14 +189,14 @@ def sigma_prior() -> Prior:
     return Prior(SIGMA, median.value, factor.value, median.source, "sd of ln %ID")
 
 
-def ntd_prior_factors(ntd_dir=None, keys=("PATC", "KTRESmax", "KTRES50", "KTRESn", "KTRESrelease", "PT")) -> dict[str, float]:
-    """exp(SD of ln value) of Cheng 2020's per-data-set tumor fits, passive subcutaneous NTD sets
-    (the numbers stored in data/fit_priors.yaml)."""
+def ntd_prior_factors(ntd_dir=None) -> dict[str, float]:
+    """exp(SD of ln value) of Cheng 2020's per-data-set tumor fits, passive subcutaneous NTD sets,
+    for every tumor parameter data/fit_priors.yaml stores."""
     from . import ntd
 
-    d = ntd.load_datasets(ntd_dir)
-    site = np.array([ntd.site_group(tm, ct) for tm, ct in zip(d["TM"], d["CT"])])
-    group = d[(d["TS"] == "Passive").to_numpy() & (site == "subcutaneous")]
+    d = ntd.with_sites(ntd.load_datasets(ntd_dir))
+    group = d[(d["TS"] == "Passive") & (d["site"] == "subcutaneous")]
+    keys = [n.removeprefix("tumor.") for n in prior_table()["parameters"] if n.startswith("tumor.")]
     return {f"tumor.{k}": float(np.exp(np.log(group[k].astype(float)).std(ddof=1))) for k in keys}
 
 
@@ -300,7 +303,8 @@ class CalibrationProblem:
         self.mu = np.array([p.mu for p in priors])
         self.sd = np.array([p.sd_log for p in priors])
         self.sigma_prior = sigma_prior()
-        #: no treatment: nothing after the particle model acts on the particles (see particle_batch)
+        #: no treatment: nothing after the particle model acts on the particles (simulate_particles: no payload, no therapy step, which change no particle %ID without lasers
+        #: or ultrasound; tests/test_fitting.py checks its series equal simulate_many's)
         self.particles_only = not (self.base.treatment.lasers or self.base.treatment.ultrasound)
         self.n_evaluations = 0
 
@@ -312,6 +316,16 @@ class CalibrationProblem:
     def labels(self) -> list[str]:
         return self.names + ([SIGMA] if self.estimate_sigma else [])
 
+    @property
+    def all_priors(self) -> list[Prior]:
+        """The parameters' priors, then sigma's when it is estimated (the order of labels)."""
+        return list(self.priors) + ([self.sigma_prior] if self.estimate_sigma else [])
+
+    @property
+    def bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        """Where the search for ln(parameters) may go: prior median x/÷ factor^PRIOR_BOUND_SD."""
+        return self.mu - PRIOR_BOUND_SD * self.sd, self.mu + PRIOR_BOUND_SD * self.sd
+
     def formulations(self, log_values: np.ndarray) -> list[Formulation]:
         base_overrides = dict(self.base.model.overrides)
         return [self.base.model_copy(update={"model": ModelOptions(
@@ -321,7 +335,7 @@ class CalibrationProblem:
         """SimulationResults for rows of ln(parameters); None where the model refuses the values."""
         forms = self.formulations(np.atleast_2d(log_values))
         self.n_evaluations += len(forms)
-        run = particle_batch if self.particles_only else _simulate_many
+        run = simulate_particles if self.particles_only else simulate_many
         try:
             return run(forms)
         except MODEL_REFUSALS:
@@ -396,21 +410,6 @@ def _error_mode(error: str | float, obs: Observations) -> tuple[float, bool]:
 MODEL_REFUSALS = (NanocloakError, ValueError, FloatingPointError, np.linalg.LinAlgError)
 
 
-def _simulate_many(forms: list[Formulation]) -> list:
-    from .simulation import simulate_many
-
-    return simulate_many(forms)
-
-
-def particle_batch(forms: list[Formulation]) -> list:
-    """The particle model alone, batched (nanocloak.simulate_particles: no payload, no therapy
-    step, which changes no particle %ID without lasers or ultrasound and costs ~2/3 of a
-    tumor-bearing simulation); tests/test_fitting.py checks the series equal simulate_many's."""
-    from .simulation import simulate_particles
-
-    return simulate_particles(forms)
-
-
 def _one_or_none(run, f: Formulation):
     try:
         return run([f])[0]
@@ -437,7 +436,7 @@ def fit_lsq(problem: CalibrationProblem, max_nfev: int = 200) -> LsqResult:
     from scipy.optimize import least_squares
 
     sigma = problem.sigma_prior.median if problem.estimate_sigma else problem.sigma_fixed
-    lo, hi = problem.mu - PRIOR_BOUND_SD * problem.sd, problem.mu + PRIOR_BOUND_SD * problem.sd
+    lo, hi = problem.bounds
     x = problem.mu.copy()
     for _ in range(2 if problem.estimate_sigma else 1):
         res = least_squares(lambda th: _residuals(problem, th, sigma), x, jac=lambda th: _jacobian(problem, th, sigma),
@@ -486,7 +485,7 @@ def _laplace_covariance(J: np.ndarray, prior_sd: np.ndarray) -> np.ndarray:
     return (cov + cov.T) / 2
 
 
-def _collinear(problem: CalibrationProblem, J: np.ndarray, threshold: float = 0.99) -> list[tuple[str, str, float]]:
+def _collinear(problem: CalibrationProblem, J: np.ndarray, threshold: float = COLLINEAR_COSINE) -> list[tuple[str, str, float]]:
     """Parameter pairs whose effects on these data are (nearly) the same: only their combination is
     identified, and the priors decide the split."""
     d = J[: len(problem.obs)]
@@ -597,9 +596,10 @@ def _diagnose(result: McmcResult, steps: int) -> list[str]:
         warnings.append(f"chain is short: {kept} steps after burn-in, autocorrelation time {tau:.0f} steps "
                         f"(emcee's guidance: > {AUTOCORR_LENGTHS} x tau = {AUTOCORR_LENGTHS * tau:.0f}); "
                         "interval ends may be noisy, run more --steps")
-    if not 0.15 <= result.acceptance <= 0.8:
-        warnings.append(f"acceptance fraction {result.acceptance:.2f} is outside the usual 0.2-0.5: "
-                        "the posterior may be multimodal or badly scaled")
+    low, high = ACCEPTANCE_WARN
+    if not low <= result.acceptance <= high:
+        warnings.append(f"acceptance fraction {result.acceptance:.2f} is outside {low}-{high} (emcee's usual range: "
+                        "0.2-0.5): the posterior may be multimodal or badly scaled")
     return warnings
 
 
@@ -621,8 +621,7 @@ class FitResult:
             s = self.mcmc.samples
             return s[rng.choice(len(s), size=min(n, len(s)), replace=False)]
         d = rng.multivariate_normal(self.lsq.log_values, self.lsq.cov, size=n, method="eigh")
-        lo = self.problem.mu - PRIOR_BOUND_SD * self.problem.sd
-        d = np.clip(d, lo, self.problem.mu + PRIOR_BOUND_SD * self.problem.sd)
+        d = np.clip(d, *self.problem.bounds)
         return np.hstack([d, np.full((n, 1), math.log(self.lsq.sigma))]) if self.problem.estimate_sigma else d
 
     def estimates(self) -> dict[str, float]:

@@ -104,6 +104,11 @@ def load_timecourse(directory: str | Path | None = None) -> pd.DataFrame:
     return pd.read_csv(path)
 
 
+def with_sites(datasets: pd.DataFrame) -> pd.DataFrame:
+    """The rows with a `site` column in the formulation's vocabulary (site_group)."""
+    return datasets.assign(site=[site_group(tm, ct) for tm, ct in zip(datasets["TM"], datasets["CT"])])
+
+
 def site_group(tm: str, ct: str | None) -> str:
     """Map the NTD tumor model to the formulation's site vocabulary."""
     tm = str(tm)
