@@ -149,7 +149,7 @@ def test_saved_formulation_resimulates_to_the_fitted_curve(tmp_path):
     np.testing.assert_allclose(again, fitted, rtol=1e-9)
 
 
-def test_particle_batch_and_payload_free_base_equal_simulate_many():
+def test_simulate_particles_and_payload_free_base_equal_simulate_many():
     """The fit simulates without payloads and without the therapy step: the particles are the same."""
     f = nanocloak.load(ROOT / "examples" / "rbc_plga.yaml")
     obs = fitting.observations_from(pd.DataFrame({"time_h": [3.0], "matrix": ["tumor"], "pct_id": [1.0]}), f)
