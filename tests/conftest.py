@@ -4,6 +4,8 @@ from pathlib import Path
 import pytest
 
 os.environ.setdefault("MPLBACKEND", "Agg")
+# the trained-model cache of the test run lives under pytest's temporary root, not the user's ~/.cache
+os.environ.setdefault("NANOCLOAK_CACHE_DIR", str(Path(os.environ.get("TMPDIR", "/tmp")) / "nanocloak-test-cache"))
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = sorted((ROOT / "examples").glob("*.yaml"))
 PARTICLE_EXAMPLES = [p for p in EXAMPLES if "material: free" not in p.read_text()]

@@ -1,49 +1,169 @@
 """SBML export: valid SBML that libRoadRunner runs to nanocloak's own curves (rtol 1e-4, atol 1e-6 %ID)."""
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
 import nanocloak
-from nanocloak.sbml import to_sbml
+from nanocloak import whole_body as wb
+from nanocloak.errors import NanocloakError
+from nanocloak.parameters import particle_systems, resolve
+from nanocloak.sbml import SbmlExportError, model_values, to_sbml
 
-from conftest import PARTICLE_EXAMPLES as EXAMPLES
+from conftest import EXAMPLES as ALL_EXAMPLES, PARTICLE_EXAMPLES as EXAMPLES, ROOT
 
 roadrunner = pytest.importorskip("roadrunner")
 SERIES = ("blood", "liver", "spleen", "lung", "kidney", "heart", "brain", "rest", "excreted_urine", "excreted_feces",
           "degraded", "blood_sample")
+RTOL, ATOL = 1e-4, 1e-6          # the accuracy nanocloak promises, %ID
+#: CVODE steps per output interval: generous (a run here takes a few hundred), and the cap a stall
+#: runs into (issue 11: the piecewise dose clock stalled at "t + h = t" just after a dose)
+MAX_STEPS = 20_000
+THREE_DOSES = [0.0, 48.0, 96.0]
 
 
-def _run(f):
-    res = nanocloak.simulate(f)
+def _example(name):
+    return next(p for p in ALL_EXAMPLES if p.name == name)
+
+
+def _roadrunner(f, rtol=1e-10, atol=1e-12):
     rr = roadrunner.RoadRunner(to_sbml(f))
-    rr.integrator.relative_tolerance = 1e-9
-    rr.integrator.absolute_tolerance = 1e-11
-    rr.integrator.setValue("maximum_num_steps", 100000)
-    # t = dose times are excluded: nanocloak reports the pre-dose (trough) value there, and
-    # libRoadRunner has a known difficulty with an event landing exactly on an output time
-    keep = ~np.isin(np.round(res.t_h, 9), np.round(f.dose.times_h, 9))
-    grid = np.concatenate([[0.0], res.t_h[keep]])
+    rr.integrator.relative_tolerance = rtol
+    rr.integrator.absolute_tolerance = atol
+    rr.integrator.setValue("maximum_num_steps", MAX_STEPS)
+    return rr
+
+
+def _bolus(f, keys):
+    """What each dose time adds at once to each series: the dose mixed in the circulating blood
+    (whole_body.initial_state), weighted by coating class, in the engine's own definitions."""
+    system, weights, t_dose = particle_systems(resolve(f))
+    rows = dict(zip(wb.OBSERVABLES, wb.observe(system, wb.initial_state(system)) * weights[None, :]))
+    rows["rest"] = rows["rest"] + rows["muscle"]
+    return {td: {k: float(rows[k][t_dose == td].sum()) for k in keys} for td in f.dose.times_h}
+
+
+def _expected(f, res, keys):
+    """nanocloak's series on its grid, as the SBML model reports them: at a dose time the model
+    gives the amounts just after the bolus (SBML events), nanocloak the trough just before it."""
+    expected = {k: np.array(res.series[k], dtype=float) for k in keys}
+    for td, added in _bolus(f, keys).items():
+        at = np.isclose(res.t_h, td, rtol=0.0, atol=1e-9)
+        assert at.sum() == 1
+        for k in keys:
+            expected[k][at] += added[k]
+    return expected
+
+
+def _run(f, rtol=1e-10, atol=1e-12):
+    """(expected, libRoadRunner) series on every output time of nanocloak's grid, dose times included."""
+    res = nanocloak.simulate(f)
     keys = [k for k in SERIES + ("tumor",) if k in res.series]
-    out = rr.simulate(times=list(grid), selections=["time"] + keys)
-    return res, keep, out, keys
+    rr = _roadrunner(f, rtol, atol)
+    out = rr.simulate(times=list(res.t_h), selections=["time"] + keys)
+    assert np.allclose(out["time"], res.t_h, rtol=1e-12, atol=0)
+    return _expected(f, res, keys), {k: np.asarray(out[k]) for k in keys}
+
+
+def _assert_close(expected, got):
+    for k, ours in expected.items():
+        dev = np.abs(got[k] - ours)
+        assert np.all(dev <= ATOL + RTOL * np.abs(ours)), (k, float(dev.max()))
 
 
 @pytest.mark.parametrize("path", [EXAMPLES[i] for i in (0, 3, 7)], ids=lambda p: p.name)
 def test_roadrunner_reproduces_nanocloak(path):
-    f = nanocloak.load(path)
-    res, keep, out, keys = _run(f)
-    for k in keys:
-        ours, theirs = res.series[k][keep], out[k][1:]
-        assert np.all(np.abs(theirs - ours) <= 1e-6 + 1e-4 * np.abs(ours)), k
+    _assert_close(*_run(nanocloak.load(path)))
 
 
 def test_roadrunner_repeated_dosing_and_classes():
     f = nanocloak.load(EXAMPLES[-1])   # a membrane formulation: two coating classes
     f.dose.times_h = [0.0, 48.0]
-    res, keep, out, keys = _run(f)
-    for k in keys:
-        ours, theirs = res.series[k][keep], out[k][1:]
-        assert np.all(np.abs(theirs - ours) <= 1e-6 + 1e-4 * np.abs(ours)), k
+    _assert_close(*_run(f))
+
+
+def test_three_doses_at_tight_tolerance_finish_and_match():
+    """Issue 11: three doses at rtol 1e-10 ran for minutes (CVODE stalled after the dose at 48 h);
+    now every output time, the dose times themselves included, within the step cap."""
+    f = nanocloak.load(_example("rbc_plga.yaml"))
+    f.dose.times_h = THREE_DOSES
+    expected, got = _run(f, rtol=1e-10, atol=1e-12)
+    _assert_close(expected, got)
+
+
+def test_heat_opened_vessels_are_carried_over_three_doses():
+    """A laser opens the tumor's vessels (24-30 h); the dose at 26 h arrives inside the window.
+    The heat changes the tumor curve far beyond the accuracy budget, and the export carries it."""
+    f = nanocloak.load(_example("gold_nanocage_4t1_nir.yaml"))
+    f.dose.times_h = [0.0, 26.0, 96.0]
+    expected, got = _run(f)
+    _assert_close(expected, got)
+    unheated = _expected(f, nanocloak.simulate_particles([f])[0], ["tumor"])["tumor"]
+    assert np.max(np.abs(unheated - got["tumor"]) / (ATOL + RTOL * np.abs(unheated))) > 100
+
+
+def test_rate_laws_are_smooth_and_doses_are_events():
+    import libsbml
+
+    f = nanocloak.load(_example("gold_nanocage_4t1_nir.yaml"))
+    f.dose.times_h = [0.0, 26.0, 96.0]
+    model = libsbml.readSBMLFromString(to_sbml(f)).getModel()
+    for r in model.getListOfReactions():
+        law = libsbml.formulaToL3String(r.getKineticLaw().getMath())
+        assert "piecewise" not in law and "time" not in law, (r.getId(), law)
+    events = {e.getId(): e for e in model.getListOfEvents()}
+    assert {"e2_dose", "e3_dose", "e1_heat_on", "e1_heat_off", "e2_heat_on", "e2_heat_off"} <= set(events)
+    assert "e1_dose" not in events and "e3_heat_on" not in events   # first dose: initial amounts; third: after the window
+    for e in events.values():
+        assert e.getUseValuesFromTriggerTime() and e.getTrigger().getPersistent() and not e.isSetDelay()
+    assert libsbml.formulaToL3String(events["e2_dose"].getTrigger().getMath()) == "time >= e2_t_dose"
+    clock = [a for a in events["e2_dose"].getListOfEventAssignments() if a.getVariable() == "e2_tau"]
+    assert libsbml.formulaToL3String(clock[0].getMath()) == "time - e2_t_dose"
+    assert "particle disposition only" in model.getNotesString()
+
+
+def test_reset_reruns_the_same_model():
+    """The clocks and heat factors that events set come back with the species on reset()."""
+    f = nanocloak.load(_example("gold_nanocage_4t1_nir.yaml"))
+    f.dose.times_h = [0.0, 26.0, 96.0]
+    rr = _roadrunner(f)
+    times = [0.0, 12.0, 26.0, 28.0, 60.0, 96.0, 120.0, 168.0]
+    first = rr.simulate(times=times, selections=["time", "tumor", "blood"])
+    rr.reset()
+    second = rr.simulate(times=times, selections=["time", "tumor", "blood"])
+    assert np.array_equal(first["tumor"], second["tumor"]) and np.array_equal(first["blood"], second["blood"])
+
+
+def test_one_loaded_model_runs_another_design_of_the_same_structure():
+    """model_values: parameters, bolus amounts and initial amounts of a design, set on a model
+    loaded once (benchmarks/bench_batch.py)."""
+    template = nanocloak.load(_example("rbc_plga.yaml"))
+    template.dose.times_h = THREE_DOSES
+    f = template.model_copy(deep=True)
+    f.core.diameter_nm = 140.0
+    f.subject.tumor.volume_mm3 = 300.0
+    rr = _roadrunner(template)
+    params, init = model_values(f)
+    assert "e2_bolus_arterial" in params and "e1_bolus_arterial" not in params
+    rr.reset()
+    for k, v in {**params, **init}.items():
+        rr[k] = v
+    res = nanocloak.simulate(f)
+    keys = [k for k in SERIES + ("tumor",) if k in res.series]
+    out = rr.simulate(times=list(res.t_h), selections=["time"] + keys)
+    _assert_close(_expected(f, res, keys), {k: np.asarray(out[k]) for k in keys})
+
+
+def test_free_drug_is_refused_with_the_field():
+    f = nanocloak.load(_example("free_doxorubicin.yaml"))
+    with pytest.raises(SbmlExportError, match=r"^core\.material: .*particle model only") as info:
+        to_sbml(f)
+    assert isinstance(info.value, NanocloakError)
+    proc = subprocess.run([sys.executable, "-m", "nanocloak.cli", "export-sbml", str(_example("free_doxorubicin.yaml"))],
+                          capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 2 and proc.stdout == "" and "core.material" in proc.stderr
 
 
 def test_sbml_is_valid_level3():

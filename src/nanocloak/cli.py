@@ -27,6 +27,11 @@ LIBRARY_KINDS = ("materials", "membranes", "ligands", "drugs", "cell-lines", "sp
                  "release-models", "hosts")
 
 
+def force_option():
+    return typer.Option(False, "--force", help="write into a non-empty folder (or over a file) that nanocloak did not "
+                        "write; nothing already there is deleted or replaced")
+
+
 def _fail(message: str, code: int = 2) -> None:
     err.print(f"[bold red]error:[/] {message}", highlight=False, markup=True, soft_wrap=True)
     raise typer.Exit(code)
@@ -60,12 +65,75 @@ def _escape(text: str) -> str:
     return text.replace("[", "\\[")
 
 
+class LineProgress:
+    """Progress for a stderr that is not a terminal (a pipe, a log file, CI): one plain line every
+    few seconds with done/total, rate and time left, and a last line at the end. rich's live bar
+    draws nothing there, so long runs looked hung; this keeps rich's add_task/advance/update calls."""
+
+    EVERY_S = 5.0
+
+    def __init__(self, console: Console, every_s: float = EVERY_S):
+        self.console, self.every_s = console, every_s
+        self.tasks: dict[int, dict] = {}
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if exc[0] is None:  # a closing line only for runs long enough to have reported progress
+            for task in self.tasks.values():
+                if task["printed"] is not None and task["done"] != task["printed"]:
+                    self._line(task)
+
+    def add_task(self, description: str, total: float | None = None, **_) -> int:
+        import time
+
+        key = len(self.tasks)
+        self.tasks[key] = {"description": description, "total": total, "done": 0.0, "printed": None,
+                           "start": time.monotonic(), "last": time.monotonic()}
+        return key
+
+    def advance(self, key: int, n: float = 1) -> None:
+        self.update(key, completed=self.tasks[key]["done"] + n)
+
+    def update(self, key: int, completed: float | None = None, description: str | None = None,
+               total: float | None = None, **_) -> None:
+        import time
+
+        task = self.tasks[key]
+        if completed is not None:
+            task["done"] = float(completed)
+        if description is not None:
+            task["description"] = description
+        if total is not None:
+            task["total"] = total
+        now = time.monotonic()
+        if now - task["last"] >= self.every_s:
+            task["last"] = now
+            self._line(task)
+
+    def _line(self, task: dict) -> None:
+        import time
+
+        elapsed = max(time.monotonic() - task["start"], 1e-9)
+        rate = task["done"] / elapsed
+        total = task["total"]
+        text = f"{task['description']}: {task['done']:.0f}" + (f"/{total:.0f}" if total else "")
+        text += f", {rate:.3g}/s"
+        if total and rate > 0:
+            text += f", about {max(total - task['done'], 0) / rate:.0f} s left"
+        self.console.print(text, highlight=False, markup=False, soft_wrap=True)
+        task["printed"] = task["done"]
+
+
 def _progress(total: int, description: str):
+    """A live bar on a terminal; plain periodic lines when stderr is piped or logged."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    p = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                 console=err, transient=True, disable=total < 2)
-    return p
+    if not err.is_terminal:
+        return LineProgress(err)
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                    console=err, transient=True, disable=total < 2)
 
 
 @app.command()
@@ -73,17 +141,21 @@ def simulate(
     file: Path = typer.Argument(..., help="formulation YAML"),
     json_out: bool = typer.Option(False, "--json", help="print the result as JSON on stdout"),
     out_dir: Optional[Path] = typer.Option(None, "--out", help="write time courses, metrics, figures, report, parameters here"),
+    force: bool = force_option(),
 ):
     """Simulate a formulation: where the particles go over time."""
 
     def run():
         from . import load, simulate as sim
+        from .output_dir import check_folder
         from .report import write_outputs
 
+        check_folder(out_dir, force)
         f = load(file)
+        _print_warnings(f)
         r = sim(f)
         if out_dir is not None:
-            path = write_outputs(r, out_dir)
+            path = write_outputs(r, out_dir, force)
             err.print(f"wrote {path}/ (report.html, timecourse.csv, metrics.json, parameters.csv, figures)")
         if json_out:
             sys.stdout.write(r.to_json() + "\n")
@@ -91,6 +163,13 @@ def simulate(
             _print_summary(r)
 
     _guard(run)
+
+
+def _print_warnings(f) -> None:
+    from .formulation import plausibility_warnings
+
+    for w in plausibility_warnings(f):
+        err.print(f"warning: {w.path}: {w.message}", highlight=False, markup=False)
 
 
 def _print_summary(r) -> None:
@@ -133,13 +212,17 @@ def params(file: Path = typer.Argument(..., help="formulation YAML"),
 
 @app.command()
 def compare(files: list[Path] = typer.Argument(..., help="two or more formulation YAMLs"),
-            out_dir: Optional[Path] = typer.Option(None, "--out", help="write comparison.csv, figures and comparison.html")):
+            out_dir: Optional[Path] = typer.Option(None, "--out", help="write comparison.csv, figures and comparison.html"),
+            force: bool = force_option()):
     """Put several designs side by side (table and overlaid curves)."""
 
     def run():
         from . import load, simulate_many
         from .report import comparison_table, write_comparison
 
+        from .output_dir import check_folder
+
+        check_folder(out_dir, force)
         forms = [load(p) for p in files]
         with _progress(len(forms), "simulating") as prog:
             task = prog.add_task("simulating", total=len(forms))
@@ -153,7 +236,7 @@ def compare(files: list[Path] = typer.Argument(..., help="two or more formulatio
             t.add_row(col, *[("" if v is None or v != v else f"{v:.3g}") for v in table[col]])
         out.print(t)
         if out_dir is not None:
-            path = write_comparison(results, out_dir)
+            path = write_comparison(results, out_dir, force)
             err.print(f"wrote {path}/ (comparison.csv, comparison.html, figures)")
 
     _guard(run)
@@ -184,25 +267,30 @@ def library(kind: str = typer.Argument(..., help=f"one of: {', '.join(LIBRARY_KI
 
 @app.command("export-sbml")
 def export_sbml(file: Path = typer.Argument(..., help="formulation YAML"),
-                output: Optional[Path] = typer.Option(None, "-o", "--output", help="SBML file (default: stdout)")):
+                output: Optional[Path] = typer.Option(None, "-o", "--output", help="SBML file (default: stdout)"),
+                force: bool = force_option()):
     """Export the formulation's particle model as SBML (COPASI, tellurium, libRoadRunner)."""
 
     def run():
         from . import load
         from .sbml import to_sbml
 
+        from .output_dir import GENERATED_MARK, write_generated_file
+
         text = to_sbml(load(file))
         if output is None:
             sys.stdout.write(text)
         else:
-            output.write_text(text, encoding="utf-8")
+            marked = text.replace("?>", f"?>\n<!-- written by nanocloak export-sbml ({GENERATED_MARK}) -->", 1)
+            write_generated_file(output, marked, force, "-o")
             err.print(f"wrote {output}")
 
     _guard(run)
 
 
 @app.command()
-def validate(write: Optional[Path] = typer.Option(None, "--write", help="write the report as Markdown (docs/validation.md)")):
+def validate(write: Optional[Path] = typer.Option(None, "--write", help="write the report as Markdown (docs/validation.md)"),
+             force: bool = force_option()):
     """Compare the model with every literature value it is held to (pass/fail)."""
 
     def run():
@@ -218,8 +306,10 @@ def validate(write: Optional[Path] = typer.Option(None, "--write", help="write t
             t.add_row(c.name, c.source, c.measured, c.model_text, "[green]pass[/]" if c.passed else "[red]FAIL[/]")
         out.print(t)
         if write is not None:
-            write.parent.mkdir(parents=True, exist_ok=True)
-            write.write_text(render_markdown(checks), encoding="utf-8")
+            from .output_dir import GENERATED_MARK, write_generated_file
+
+            write_generated_file(write, f"<!-- written by nanocloak validate ({GENERATED_MARK}) -->\n"
+                                 + render_markdown(checks), force, "--write")
             err.print(f"wrote {write}")
         if not all(c.passed for c in checks):
             raise typer.Exit(1)
@@ -227,31 +317,48 @@ def validate(write: Optional[Path] = typer.Option(None, "--write", help="write t
     _guard(run)
 
 
+CALIBRATE_OUT_HELP = ("write the table to this file (default: stdout); maintainers regenerate the package's default "
+                      "by naming it, e.g. --out src/nanocloak/data/tumor.yaml")
+
+
+def _emit_table(text: str, out_file: Optional[Path], force: bool) -> None:
+    """A calibration table on stdout, or into --out (never over a file nanocloak did not write)."""
+    if out_file is None:
+        sys.stdout.write(text)
+        return
+    from .output_dir import write_generated_file
+
+    write_generated_file(out_file, text, force, "--out")
+    err.print(f"wrote {out_file}")
+
+
 @calibrate_app.command("tumor")
-def calibrate_tumor(ntd: Optional[Path] = typer.Option(None, help="Nano-Tumor Database directory (default ../shared/data/ntd)")):
-    """Tumor defaults from the NTD per-data-set fits (data/tumor.yaml)."""
+def calibrate_tumor(ntd: Optional[Path] = typer.Option(None, help="Nano-Tumor Database directory (default ../shared/data/ntd)"),
+                    out_file: Optional[Path] = typer.Option(None, "--out", help=CALIBRATE_OUT_HELP),
+                    force: bool = force_option()):
+    """Tumor defaults from the NTD per-data-set fits (the table of data/tumor.yaml)."""
 
     def run():
-        from .calibrate import write_tumor_table
+        from .calibrate import tumor_table_yaml
 
-        err.print(f"wrote {write_tumor_table(ntd)}")
+        _emit_table(tumor_table_yaml(ntd), out_file, force)
 
     _guard(run)
 
 
 @calibrate_app.command("particle")
-def calibrate_particle():
-    """Phagocytic-uptake scale and RBC factor from Hu 2011's half-lives (data/calibration.yaml)."""
+def calibrate_particle(out_file: Optional[Path] = typer.Option(None, "--out", help=CALIBRATE_OUT_HELP.replace("tumor", "calibration")),
+                       force: bool = force_option()):
+    """Phagocytic-uptake scale and RBC factor from Hu 2011's half-lives (the table of data/calibration.yaml)."""
 
     def run():
-        from .calibrate import fit_particle_constants, write_particle_calibration
+        from .calibrate import fit_particle_constants, particle_calibration_yaml
 
         with err.status("fitting to Hu 2011 half-lives"):
             values = fit_particle_constants()
-        path = write_particle_calibration(values)
         for k, v in values.items():
-            out.print(f"{k} = {v:.6g}")
-        err.print(f"wrote {path}")
+            err.print(f"{k} = {v:.6g}")
+        _emit_table(particle_calibration_yaml(values), out_file, force)
 
     _guard(run)
 
@@ -259,7 +366,8 @@ def calibrate_particle():
 @app.command()
 def make(file: Path = typer.Argument(..., help="membrane-coated formulation YAML"),
          batch_mg: Optional[float] = typer.Option(None, "--batch-mg", help="core mass of the batch (default: one dose for the subject)"),
-         out_dir: Optional[Path] = typer.Option(None, "--out", help="write batch_sheet.html")):
+         out_dir: Optional[Path] = typer.Option(None, "--out", help="write batch_sheet.html"),
+         force: bool = force_option()):
     """Coating calculator: particles, membrane, donor blood or cells, method, expected QC."""
 
     def run():
@@ -286,8 +394,10 @@ def make(file: Path = typer.Argument(..., help="membrane-coated formulation YAML
                   f"{plan.protein_integrity:.0%}; markers {', '.join(plan.markers)}")
         out.print(t)
         if out_dir is not None:
-            out_dir.mkdir(parents=True, exist_ok=True)
-            (out_dir / "batch_sheet.html").write_text(batch_sheet_html(f, plan), encoding="utf-8")
+            from .output_dir import output_folder
+
+            with output_folder(out_dir, "make", force) as staged:
+                (staged / "batch_sheet.html").write_text(batch_sheet_html(f, plan), encoding="utf-8")
             err.print(f"wrote {out_dir / 'batch_sheet.html'}")
 
     _guard(run)
@@ -328,6 +438,7 @@ def release_fit(
     fraction: bool = typer.Option(False, "--fraction", help="values are fractions 0-1, not %"),
     top: int = typer.Option(10, help="rows shown"),
     out_dir: Optional[Path] = typer.Option(None, "--out", help="write fits.csv, fit.png and the release block"),
+    force: bool = force_option(),
 ):
     """Fit release models to lab data, rank by AIC and MSC (DDSolver-style)."""
 
@@ -335,6 +446,8 @@ def release_fit(
         from .release_analysis import fit_all, fit_table, read_release_data
 
         data = read_release_data(file, time_unit, fraction)
+        for w in data.warnings:
+            err.print(f"warning: {w}", highlight=False, markup=False)
         chosen = [m.strip() for m in models.split(",")] if models else None
         fits, skipped = fit_all(data, chosen)
         table = fit_table(fits)
@@ -348,10 +461,12 @@ def release_fit(
         if skipped:
             err.print(f"{len(skipped)} model(s) skipped (too few points or no convergence)")
         if out_dir is not None:
-            out_dir.mkdir(parents=True, exist_ok=True)
-            table.to_csv(out_dir / "fits.csv", index=False)
-            (out_dir / "release_block.yaml").write_text(fits[0].release_block(), encoding="utf-8")
-            _release_figure(data, fits[:3], out_dir / "fit.png")
+            from .output_dir import output_folder
+
+            with output_folder(out_dir, "release fit", force) as staged:
+                table.to_csv(staged / "fits.csv", index=False)
+                (staged / "release_block.yaml").write_text(fits[0].release_block(), encoding="utf-8")
+                _release_figure(data, fits[:3], staged / "fit.png")
             err.print(f"wrote {out_dir}/ (fits.csv, fit.png, release_block.yaml)")
 
     _guard(run)
@@ -364,6 +479,7 @@ def release_compare(
     time_unit: Optional[str] = typer.Option(None, "--time-unit"),
     fraction: bool = typer.Option(False, "--fraction"),
     out_dir: Optional[Path] = typer.Option(None, "--out", help="write compare.png"),
+    force: bool = force_option(),
 ):
     """f1, f2, bootstrap f2 (with replicates) and the regulatory-style verdict."""
 
@@ -378,8 +494,10 @@ def release_compare(
                       f"{c.bootstrap_f2_ci90[1]:.2f}")
         out.print(f"verdict: {c.verdict}")
         if out_dir is not None:
-            out_dir.mkdir(parents=True, exist_ok=True)
-            _compare_figure(ref, tst, out_dir / "compare.png")
+            from .output_dir import output_folder
+
+            with output_folder(out_dir, "release compare", force) as staged:
+                _compare_figure(ref, tst, staged / "compare.png")
             err.print(f"wrote {out_dir / 'compare.png'}")
 
     _guard(run)
@@ -396,6 +514,7 @@ def release_simulate(
     gsh: float = typer.Option(1.0, "--gsh", help="GSH level relative to normal tissue"),
     hours: float = typer.Option(72.0, "--hours"),
     out_dir: Optional[Path] = typer.Option(None, "--out", help="write release.csv and release.png"),
+    force: bool = force_option(),
 ):
     """Predicted in vitro release (sink conditions) of a formulation's payload under given conditions."""
 
@@ -418,9 +537,11 @@ def release_simulate(
             tab.add_row(f"{x:g}", f"{np.interp(x, t, pct):.1f}")
         out.print(tab)
         if out_dir is not None:
-            out_dir.mkdir(parents=True, exist_ok=True)
-            pd.DataFrame({"t_h": t, "released_pct": pct}).to_csv(out_dir / "release.csv", index=False)
-            _simple_curve(t, pct, "released (%)", f"{f.name}: in vitro release", out_dir / "release.png")
+            from .output_dir import output_folder
+
+            with output_folder(out_dir, "release simulate", force) as staged:
+                pd.DataFrame({"t_h": t, "released_pct": pct}).to_csv(staged / "release.csv", index=False)
+                _simple_curve(t, pct, "released (%)", f"{f.name}: in vitro release", staged / "release.png")
             err.print(f"wrote {out_dir}/ (release.csv, release.png)")
 
     _guard(run)

@@ -36,22 +36,28 @@ def fit_command(
     save_formulation: Optional[Path] = typer.Option(None, "--save-formulation",
                                                     help="write the calibrated formulation YAML (re-simulate it with "
                                                     "`nanocloak simulate`)"),
+    force: bool = typer.Option(False, "--force", help="write into a non-empty folder (or over a file) nanocloak did "
+                               "not write; nothing already there is deleted"),
 ):
     """Calibrate model parameters to lab data: least squares, then Bayesian estimation (emcee)."""
     from .cli import _guard
 
     _guard(lambda: _run(formulation, data, param, method, walkers, steps, burn, seed, error, prior, matrix, group,
-                        out_dir, save_formulation))
+                        out_dir, save_formulation, force))
 
 
 def _run(formulation, data, param, method, walkers, steps, burn, seed, error, prior, matrix, group, out_dir,
-         save_path) -> None:
+         save_path, force=False) -> None:
     from . import load
     from .cli import _progress, err
     from .fit_report import fold_error_table, parameter_table, posterior_predictive, save_formulation, write_outputs
     from .fitting import fit
     from .labdata import load_lab_data
 
+    from .output_dir import check_file, check_folder
+
+    check_folder(out_dir, force)
+    check_file(save_path, force, "--save-formulation")
     f = load(formulation)
     lab = load_lab_data(data, f)
     frame = _select_group(lab, group, data)
@@ -71,11 +77,11 @@ def _run(formulation, data, param, method, walkers, steps, burn, seed, error, pr
     for w in result.warnings:
         err.print(f"warning: {w}", highlight=False, markup=False)
     if out_dir is not None:
-        path = write_outputs(result, out_dir, pred, data_label=str(data))
+        path = write_outputs(result, out_dir, pred, data_label=str(data), force=force)
         err.print(f"wrote {path}/ (parameters.csv, predictions.csv, fold_errors.csv, samples.csv, summary.json, fit.png, "
                   "pairs.png, calibrated.yaml)", highlight=False, markup=False)
     if save_path is not None:
-        save_formulation(result, save_path, data_label=str(data))
+        save_formulation(result, save_path, data_label=str(data), force=force)
         err.print(f"wrote {save_path} (re-simulate with: nanocloak simulate {save_path})", highlight=False, markup=False)
 
 

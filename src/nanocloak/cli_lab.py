@@ -31,6 +31,8 @@ def nca_command(
     method: str = typer.Option("linear", "--method", help="AUC rule: linear or linear-up/log-down"),
     json_out: bool = typer.Option(False, "--json", help="print the results as JSON on stdout"),
     out_dir: Optional[Path] = typer.Option(None, "--out", help="write nca.csv and nca.png here"),
+    force: bool = typer.Option(False, "--force", help="write into a non-empty folder nanocloak did not write "
+                               "(nothing already there is deleted or replaced)"),
 ):
     """NCA of lab time courses: per animal and mean curve (serial) or Bailer's AUC and SE (sparse)."""
     from .cli import _guard, err
@@ -44,7 +46,7 @@ def nca_command(
         lab = load_lab_data(data, f, dose_ug=dose_ug)
         analyses = analyse(lab, matrix, method)
         if out_dir is not None:
-            _write_outputs(analyses, out_dir, data.name)
+            _write_outputs(analyses, out_dir, data.name, force)
             err.print(f"wrote {out_dir}/ (nca.csv, nca.png)")
         if json_out:
             sys.stdout.write(json.dumps(_as_json(lab, analyses, method), indent=2, allow_nan=False) + "\n")
@@ -138,13 +140,15 @@ def _as_json(lab, analyses, method: str) -> dict:
 # ------------------------------------------------------------------------------------------------
 # files
 # ------------------------------------------------------------------------------------------------
-def _write_outputs(analyses, out_dir: Path, name: str) -> None:
+def _write_outputs(analyses, out_dir: Path, name: str, force: bool = False) -> None:
     import pandas as pd
 
-    out_dir.mkdir(parents=True, exist_ok=True)
+    from .output_dir import output_folder
+
     table = pd.concat([a.to_frame() for a in analyses], ignore_index=True)
-    table.to_csv(out_dir / "nca.csv", index=False)
-    _figure(analyses, out_dir / "nca.png", name)
+    with output_folder(out_dir, "nca", force) as staged:
+        table.to_csv(staged / "nca.csv", index=False)
+        _figure(analyses, staged / "nca.png", name)
 
 
 def _figure(analyses, path: Path, name: str) -> None:

@@ -26,6 +26,8 @@ def cv_command(
     ntd_dir: Optional[Path] = typer.Option(None, "--ntd", help="Nano-Tumor Database directory (default ../shared/data/ntd)"),
     json_out: bool = typer.Option(False, "--json", help="print the scores as JSON on stdout"),
     out_dir: Optional[Path] = typer.Option(None, "--out", help="write scores.csv, predictions.csv and cv.png here"),
+    force: bool = typer.Option(False, "--force", help="write into a non-empty folder nanocloak did not write "
+                               "(nothing already there is deleted or replaced)"),
 ):
     """k-fold cross-validation of the delivery model against the median and a random forest (same folds)."""
     from .cli import _guard, _progress, err
@@ -34,6 +36,9 @@ def cv_command(
         from . import ntd
         from .learn import cross_validate
 
+        from .output_dir import check_folder
+
+        check_folder(out_dir, force)
         datasets, timecourse = ntd.load_datasets(ntd_dir), ntd.load_timecourse(ntd_dir)
         from .learn.cross_validation import MODELS
 
@@ -48,7 +53,7 @@ def cv_command(
             result = cross_validate(datasets, timecourse, folds=folds, seed=seed, progress=announce)
             bar.update(task, completed=total)
         if out_dir is not None:
-            _write_outputs(result, out_dir)
+            _write_outputs(result, out_dir, force)
             err.print(f"wrote {out_dir}/ (scores.csv, predictions.csv, cv.png)")
         if json_out:
             sys.stdout.write(json.dumps(result.to_dict(), indent=2) + "\n")
@@ -71,13 +76,14 @@ def predict_command(
         import pandas as pd
 
         from . import load, ntd
-        from .learn import DeliveryModel, descriptors_of
+        from .learn import descriptors_of
+        from .learn.formulation_descriptors import pretrained
 
         if file.suffix.lower() == ".csv":
             descriptors = pd.read_csv(file)
         else:
             descriptors = descriptors_of(load(file))
-        model = DeliveryModel().fit(ntd.load_datasets(ntd_dir), ntd.load_timecourse(ntd_dir))
+        model = pretrained(str(ntd_dir) if ntd_dir else None)
         # only the descriptors are shown (and read): a CSV of full NTD rows must not duplicate columns
         shown = descriptors.reindex(columns=ntd.DESCRIPTORS)
         table = pd.concat([shown, model.predict(shown), model.predict_tumor_parameters(shown)], axis=1)
@@ -120,10 +126,10 @@ def _print_predictions(table) -> None:
     out.print(t)
 
 
-def _write_outputs(result, out_dir: Path) -> None:
-    from .output_dir import atomic_directory
+def _write_outputs(result, out_dir: Path, force: bool = False) -> None:
+    from .output_dir import output_folder
 
-    with atomic_directory(out_dir) as tmp:
+    with output_folder(out_dir, "learn cv", force) as tmp:
         result.table().to_csv(tmp / "scores.csv", index=False)
         result.predictions.to_csv(tmp / "predictions.csv", index=False)
         _figure(result, tmp / "cv.png")

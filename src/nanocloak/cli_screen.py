@@ -25,6 +25,9 @@ def _default_out(space: Path, suffix: str) -> Path:
     return Path(f"{space.stem}_{suffix}")
 
 
+SOME_DESIGNS_FAILED = 3   # exit status of a screen that finished but lost some designs (2: bad input, 1: a bug)
+
+
 def _runner_options(serial: bool, workers: Optional[int], scheduler: Optional[str]) -> None:
     from .errors import NanocloakError
 
@@ -45,6 +48,8 @@ def screen_run(
     samples: Optional[int] = typer.Option(None, "--samples", help="replace sampling.n (lhs, sobol)"),
     seed: Optional[int] = typer.Option(None, "--seed", help="replace sampling.seed"),
     serial: bool = typer.Option(False, "--serial", help="simulate in this process (no Dask)"),
+    force: bool = typer.Option(False, "--force", help="write into a non-empty folder nanocloak did not write "
+                               "(nothing already there is deleted or replaced)"),
 ):
     """Simulate every design of a space (resumable), then rank: pareto.csv, top/, figures, summary."""
     from .cli import _guard, err
@@ -60,7 +65,7 @@ def screen_run(
         out = out_dir or _default_out(space_file, "screen")
         with _bar("simulating designs") as progress:
             outcome = run_screen(space, out, chunk_size=chunk_size, scheduler=scheduler, workers=workers,
-                                 serial=serial, on_progress=progress)
+                                 serial=serial, on_progress=progress, force=force)
         r = outcome.run
         rate = r.designs_simulated / r.seconds if r.computed else 0
         err.print(f"{r.n_designs} designs in {r.n_chunks} chunks: {len(r.computed)} simulated now "
@@ -72,6 +77,10 @@ def screen_run(
         _print_top(outcome, space)
         err.print(f"wrote {out}/ (results/, manifest.json, {', '.join(p.name for p in outcome.files if p.parent == out)}"
                   f"{', top/' if any(p.parent.name == 'top' for p in outcome.files) else ''})", highlight=False)
+        if outcome.n_failed:
+            err.print(f"exit status {SOME_DESIGNS_FAILED}: {outcome.n_failed} of {outcome.n_designs} designs failed "
+                      "(their rows in results/ carry the reason)", highlight=False)
+            raise typer.Exit(SOME_DESIGNS_FAILED)
 
     _guard(run)
 
@@ -160,6 +169,8 @@ def sensitivity(
     workers: Optional[int] = typer.Option(None, "--workers", help="local Dask worker processes (default: CPU count)"),
     chunk_size: Optional[int] = typer.Option(None, "--chunk-size"),
     serial: bool = typer.Option(False, "--serial", help="simulate in this process (no Dask)"),
+    force: bool = typer.Option(False, "--force", help="write into a non-empty folder nanocloak did not write "
+                               "(nothing already there is deleted or replaced)"),
 ):
     """Morris or Sobol' sensitivity of metrics to the space's fields (SALib): table, CSV, bar figure."""
     from .cli import _guard, err, out
@@ -183,7 +194,7 @@ def sensitivity(
         with _bar("simulating") as progress:
             res = run_sensitivity(space, m, target, metrics=list(metric), n=n, levels=levels, seed=seed,
                                   chunk_size=chunk_size, scheduler=scheduler, workers=workers, serial=serial,
-                                  on_progress=progress, on_plan=announce)
+                                  on_progress=progress, on_plan=announce, force=force)
         cols = [c for c in res.table.columns if c not in ("metric", "field")]
         t = Table(title=f"{m} sensitivity ({res.n_runs} runs)")
         for c in ["metric", "field", *cols]:

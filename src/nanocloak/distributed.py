@@ -113,6 +113,13 @@ def prepare(out_dir: Path, fingerprint: str, n_designs: int, chunk_size: int, ki
     return chunk_size
 
 
+def written_files(out_dir: Path) -> set[str]:
+    """The bookkeeping files a run wrote (manifest and result chunks), relative to out_dir."""
+    out_dir = Path(out_dir)
+    files = {f"{RESULTS_DIR}/{p.name}" for p in (out_dir / RESULTS_DIR).glob("chunk-*.parquet")}
+    return files | ({MANIFEST} if (out_dir / MANIFEST).is_file() else set())
+
+
 def write_chunk(table, path: Path) -> None:
     """Write a chunk's Parquet file atomically (temporary name in the same folder, then rename)."""
     import pyarrow.parquet as pq

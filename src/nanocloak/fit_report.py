@@ -18,7 +18,6 @@ import pandas as pd
 
 from .errors import NanocloakError
 from .fitting import Z90, FitResult
-from .output_dir import atomic_file
 
 PREDICTIVE_DRAWS = 200   # posterior draws simulated for the bands (~0.2-0.7 s)
 
@@ -228,20 +227,19 @@ def pairs_figure(result: FitResult, n_points: int = 2000):
 # ------------------------------------------------------------------------------------------------
 def calibrated_yaml(result: FitResult, data_label: str = "") -> str:
     what = "posterior medians" if result.mcmc is not None else "least-squares estimates"
-    header = (f"# calibrated by `nanocloak fit` ({result.method}, {_dt.date.today().isoformat()})"
+    from .output_dir import GENERATED_MARK
+
+    header = (f"# calibrated by `nanocloak fit` ({result.method}, {_dt.date.today().isoformat()}; {GENERATED_MARK})"
               f"{' on ' + data_label if data_label else ''}\n"
               f"# model.overrides: {what} of {', '.join(result.problem.names)}; docs/fitting.md\n")
     return header + result.calibrated_formulation().to_yaml()
 
 
-def save_formulation(result: FitResult, path: str | Path, data_label: str = "") -> Path:
-    """Write the calibrated formulation (written aside and moved in place: never half written)."""
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    text = calibrated_yaml(result, data_label)
-    with atomic_file(p) as tmp:
-        tmp.write_text(text, encoding="utf-8")
-    return p
+def save_formulation(result: FitResult, path: str | Path, data_label: str = "", force: bool = False) -> Path:
+    """Write the calibrated formulation (atomically; never over a file nanocloak did not write)."""
+    from .output_dir import write_generated_file
+
+    return write_generated_file(path, calibrated_yaml(result, data_label), force, "--save-formulation")
 
 
 def samples_frame(result: FitResult) -> pd.DataFrame:
@@ -258,16 +256,17 @@ def samples_frame(result: FitResult) -> pd.DataFrame:
     return pd.DataFrame(np.exp(result.theta_draws(2000)), columns=prob.labels)
 
 
-def write_outputs(result: FitResult, out_dir: str | Path, pred: Prediction | None = None, data_label: str = "") -> Path:
+def write_outputs(result: FitResult, out_dir: str | Path, pred: Prediction | None = None, data_label: str = "",
+                  force: bool = False) -> Path:
     """parameters.csv, predictions.csv, fold_errors.csv, samples.csv, summary.json, fit.png, pairs.png,
     calibrated.yaml; built in a temporary directory and moved in place."""
     from .report import _png
 
     pred = pred or posterior_predictive(result)
-    from .output_dir import atomic_directory
+    from .output_dir import output_folder
 
     out = Path(out_dir)
-    with atomic_directory(out, prefix=".nanocloak-fit-") as tmp:
+    with output_folder(out, "fit", force) as tmp:
         parameter_table(result).to_csv(tmp / "parameters.csv", index=False)
         data_table(result, pred).to_csv(tmp / "predictions.csv", index=False)
         fold_error_table(result, pred).to_csv(tmp / "fold_errors.csv", index=False)

@@ -36,31 +36,46 @@ def _units():
     return pint.UnitRegistry()
 
 
+def _finite(value: Any) -> Any:
+    """Numbers are numbers: no booleans (YAML's yes/true), no NaN or infinity."""
+    if isinstance(value, bool):
+        raise ValueError(f"expected a number, got {str(value).lower()}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"must be a finite number (got {value})")
+    return value
+
+
 def _with_unit(unit: str):
     """Accept a plain number (already in `unit`) or a string like '0.07 um' converted to `unit`."""
 
     def convert(value: Any) -> Any:
         if not isinstance(value, str):
-            return value
+            return _finite(value)
         text = value.strip()
         try:
-            return float(text)
-        except ValueError:
-            pass
+            return _finite(float(text))
+        except ValueError as exc:
+            if "finite" in str(exc):
+                raise
         import pint
 
         try:
             quantity = _units().Quantity(text)
-            return float(quantity.to(unit).magnitude)
+            return _finite(float(quantity.to(unit).magnitude))
         except pint.DimensionalityError:
             raise ValueError(f"{text!r} has the wrong unit: this field is in {unit}") from None
-        except Exception:
+        except ValueError as exc:
+            if "finite" in str(exc):
+                raise
+            raise ValueError(f"{text!r} is not a number (this field is in {unit})") from None
+        except Exception:  # pint's parser raises many kinds on free text
             raise ValueError(f"{text!r} is not a number (this field is in {unit})") from None
 
     return BeforeValidator(convert)
 
 
 Lower = BeforeValidator(_lower)
+Num = Annotated[float, BeforeValidator(_finite)]
 Nm = Annotated[float, _with_unit("nm")]
 Hours = Annotated[float, _with_unit("hour")]
 Minutes = Annotated[float, _with_unit("minute")]
@@ -86,9 +101,6 @@ Species = Annotated[Literal["mouse", "rat", "human"], Lower]
 Host = Annotated[Literal["immunocompetent", "nude", "scid"], Lower]
 Site = Annotated[Literal["subcutaneous", "orthotopic", "brain", "lung_metastasis"], Lower]
 TumorModel = Annotated[Literal["allograft", "xenograft"], Lower]
-CancerType = Annotated[
-    Literal["breast", "liver", "skin", "colon", "cervix", "brain", "lung", "prostate", "ovary", "pancreas",
-            "stomach", "kidney", "head_neck", "blood", "bone", "other"], Lower]
 
 #: plausible body weights per species (g): outside these a typo is far likelier than an animal
 BODY_WEIGHT_RANGE_G = {"mouse": (10.0, 60.0), "rat": (80.0, 900.0), "human": (3_000.0, 250_000.0)}
@@ -117,7 +129,7 @@ class Core(_Strict):
     material: str
     diameter_nm: Nm | None = Field(default=None, ge=1, le=1000)
     shape: Shape | None = None
-    aspect_ratio: float | None = Field(default=None, ge=1, le=20)
+    aspect_ratio: Num | None = Field(default=None, ge=1, le=20)
     zeta_mV: MilliVolts | None = Field(default=None, ge=-100, le=100)
     density_g_per_cm3: Density | None = Field(default=None, gt=0, le=25)
 
@@ -151,7 +163,7 @@ class Peg(_Strict):
 
 class MembraneSource(_Strict):
     cell: Cell
-    fraction: float | None = Field(default=None, gt=0, le=1)
+    fraction: Num | None = Field(default=None, gt=0, le=1)
     line: str | None = None
     donor: Donor = "syngeneic"
 
@@ -171,10 +183,10 @@ Storage = Annotated[Literal["fresh", "4c", "-80c", "lyophilized"], Lower]
 class Membrane(_Strict):
     sources: list[MembraneSource] = Field(min_length=1)
     method: Method = "coextrusion"
-    membrane_to_core_mass_ratio: float | None = Field(default=None, gt=0, le=100)
+    membrane_to_core_mass_ratio: Num | None = Field(default=None, gt=0, le=100)
     # added to the spec (issue 5): how long and how the coated batch was kept before use
     storage: Storage = "fresh"
-    storage_days: float = Field(default=0.0, ge=0, le=3650)
+    storage_days: Num = Field(default=0.0, ge=0, le=3650)
 
     @model_validator(mode="after")
     def _check(self) -> "Membrane":
@@ -195,7 +207,7 @@ class Membrane(_Strict):
 
 class Ligand(_Strict):
     name: LigandName
-    per_particle: float = Field(gt=0, le=1e6)
+    per_particle: Num = Field(gt=0, le=1e6)
 
 
 class Surface(_Strict):
@@ -222,8 +234,8 @@ class Surface(_Strict):
 
 class Trigger(_Strict):
     kind: TriggerKind
-    threshold: float | None = None
-    factor: float = Field(gt=0, le=1e4)
+    threshold: Num | None = None
+    factor: Num = Field(gt=0, le=1e4)
 
     @model_validator(mode="after")
     def _check(self) -> "Trigger":
@@ -242,7 +254,7 @@ class Trigger(_Strict):
 
 class Release(_Strict):
     model: str
-    params: dict[str, float] = Field(default_factory=dict)
+    params: dict[str, Num] = Field(default_factory=dict)
     triggers: list[Trigger] = Field(default_factory=list)
 
     @field_validator("model", mode="before")
@@ -273,7 +285,7 @@ class Release(_Strict):
 
 class Payload(_Strict):
     drug: str
-    loading_wt_pct: float = Field(gt=0, le=100)   # 100 only for a free drug (no carrier)
+    loading_wt_pct: Num = Field(gt=0, le=100)   # 100 only for a free drug (no carrier)
     release: Release | None = None
 
     _drug = field_validator("drug", mode="before")(_library_key("drugs", "drug"))
@@ -297,12 +309,14 @@ class Dose(_Strict):
 
 class TumorSpec(_Strict):
     line: str
-    type: CancerType | None = None
+    type: str | None = None
     site: Site = "subcutaneous"
     model: TumorModel | None = None
     volume_mm3: Mm3 = Field(default=100.0, gt=1, le=5000)
 
     _line = field_validator("line", mode="before")(_library_key("cell_lines", "tumor cell line"))
+    _type = field_validator("type", mode="before")(
+        lambda v: v if v is None else _library_key("cancer_types", "cancer type")(v))
 
 
 class Subject(_Strict):
@@ -329,8 +343,12 @@ class Subject(_Strict):
         if tumor is not None:
             line = library.entry("cell_lines", tumor.line)
             line_species = str(line.get("species", "")).lower()
+            line_type = _lower(line.get("cancer_type", "other"))
             if tumor.type is None:
-                tumor.type = _lower(line.get("cancer_type", "other"))
+                tumor.type = line_type
+            elif line_type not in (tumor.type, "other") and tumor.type != "other":
+                raise ValueError(f"tumor.type: {tumor.type!r} disagrees with tumor.line {tumor.line}, a {line_type} "
+                                 f"cancer line; leave type out to take the line's ({line_type})")
             if tumor.model is None:
                 tumor.model = "allograft" if line_species == self.species else "xenograft"
             if self.host is None:
@@ -366,7 +384,7 @@ class Treatment(_Strict):
 
 
 class ModelOptions(_Strict):
-    overrides: dict[str, float] = Field(default_factory=dict)
+    overrides: dict[str, Num] = Field(default_factory=dict)
     # tumor compartment parameters (tumor.QTC, PATC, KTRES*...): "library" = the NTD-calibrated
     # defaults per tumor site (docs/calibration.md); "learned" = predicted for this particle and
     # tumor by the Nano-Tumor Database model (nanocloak.learn, docs/learning.md). Overrides win.
@@ -381,7 +399,7 @@ class SimulateOptions(_Strict):
 class Formulation(_Strict):
     """One nanomedicine experiment: particle, coating, drug, dose, animal, treatment, simulation."""
 
-    nanocloak: Literal[1]
+    nanocloak: Annotated[Literal[1], BeforeValidator(_finite)]
     name: str = Field(min_length=1, max_length=200)
     core: Core
     surface: Surface = Field(default_factory=Surface)
@@ -416,6 +434,7 @@ class Formulation(_Strict):
         if sum(p.loading_wt_pct for p in self.payloads) >= 100 and not self.core.is_free_drug:
             raise ValueError("payloads: loading_wt_pct (drug / (drug + core) x 100) must stay below 100 in total "
                              "for a particle; 100 means a free drug (core.material: free)")
+        _check_loading(self)
         return self
 
     # convenience ------------------------------------------------------------------------------
@@ -425,6 +444,36 @@ class Formulation(_Strict):
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.model_dump(mode="json", exclude_none=True), sort_keys=False)
+
+
+def _check_loading(f: "Formulation") -> None:
+    """Total drug loading within the physical maximum of the core material (materials.yaml,
+    max_loading_wt_pct, sourced): a PLGA or lipid core cannot be 99.999% drug."""
+    if f.core.is_free_drug or not f.payloads:
+        return
+    node = library.entry("materials", f.core.material).get("max_loading_wt_pct")
+    if node is None:
+        return
+    cap = library.sourced(node, f"materials.{f.core.material}.max_loading_wt_pct")
+    total = sum(p.loading_wt_pct for p in f.payloads)
+    if total > cap.value:
+        where = "payloads[0].loading_wt_pct" if len(f.payloads) == 1 else "payloads: the loadings' sum"
+        raise ValueError(f"{where}: {total:g} wt% is beyond what a {f.core.material} core can hold (at most "
+                         f"{cap.value:g} wt%: {cap.source}); a particle that is essentially drug is "
+                         "core.material: drug_nanocrystal")
+
+
+def plausibility_warnings(f: "Formulation") -> list[Problem]:
+    """Atypical but possible inputs, said plainly (the CLI prints them; nothing is refused)."""
+    warnings: list[Problem] = []
+    if not f.core.is_free_drug:
+        typical = library.entry("materials", f.core.material).get("drug_capacity_wt_pct")
+        total = sum(p.loading_wt_pct for p in f.payloads)
+        if typical is not None and f.payloads and total > 3 * library.value(typical):
+            warnings.append(Problem("payloads[0].loading_wt_pct",
+                                    f"{total:g} wt% is over 3x the typical {library.value(typical):g} wt% of a "
+                                    f"{f.core.material} core; check the number (drug / (drug + core) x 100)"))
+    return warnings
 
 
 # ---------------------------------------------------------------------------------------------
@@ -504,22 +553,17 @@ def from_dict(data: Any, source: str | None = None) -> Formulation:
         return Formulation.model_validate(data)
     except ValidationError as exc:
         raise FormulationError(problems_from(exc), source) from None
+    except RecursionError:
+        raise FormulationError([Problem("", "nesting too deep")], source) from None
 
 
 def load(path: str | Path) -> Formulation:
     """Read and validate a formulation YAML file."""
+    from . import safe_yaml
+
     p = Path(path)
-    if not p.exists():
-        raise FormulationError([Problem("", f"file not found: {p}")], str(p))
-    if p.is_dir():
-        raise FormulationError([Problem("", f"{p} is a directory, not a formulation file")], str(p))
     try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise FormulationError([Problem("", f"not valid YAML ({where}{problem})")], str(p)) from None
-    except UnicodeDecodeError:
-        raise FormulationError([Problem("", "not a text (UTF-8) file")], str(p)) from None
+        data = safe_yaml.load_file(p)
+    except safe_yaml.YamlError as exc:
+        raise FormulationError([Problem("", str(exc).removeprefix(f"{p}: "))], str(p)) from None
     return from_dict(data, str(p))

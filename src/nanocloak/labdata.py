@@ -58,6 +58,9 @@ FORMULATION_MASSES = ("blood", "plasma", "serum", "lung", "heart", "liver", "spl
                       "tumor")
 UNIT_EXAMPLES = ("%ID", "%ID/g", "%ID/mL", "ug", "ug/g", "ug/mL", "ng/g", "ng/mL", "mg/L", "mg/kg")
 MAX_ROWS_LISTED = 5
+MAX_TIME_H = 24.0 * 365 * 5      # a pharmacokinetic study over five years is a unit mistake
+MAX_PCT_ID = 1000.0              # %ID of one dose in one matrix: even 10 doses give at most 1000
+MAX_RAW_VALUE = 1e9              # beyond any assay's range in any unit the importer accepts
 
 
 class LabDataError(NanocloakError):
@@ -271,6 +274,10 @@ class _Sheet:
         low = ((values <= 0) if positive else (values < 0)) & ~empty
         if low.any():
             raise self.fail(low, column, f"must be {'> 0' if positive else '>= 0'}; {what}")
+        huge = values > MAX_RAW_VALUE
+        if huge.any():
+            raise self.fail(huge, column, f"{values[huge][0]:.4g} is beyond any plausible measurement (> "
+                            f"{MAX_RAW_VALUE:g}); {what}")
         return values
 
 
@@ -310,6 +317,15 @@ def _find_columns(sheet: _Sheet) -> dict[str, str]:
 
 
 def _times_h(sheet: _Sheet, cols: dict[str, str]) -> np.ndarray:
+    t = _times_in_hours(sheet, cols)
+    late = t > MAX_TIME_H
+    if late.any():
+        raise sheet.fail(late, cols["time"], f"{t[late][0]:.4g} h is more than {MAX_TIME_H / 8760:g} years after "
+                         "dosing; check the time unit")
+    return t
+
+
+def _times_in_hours(sheet: _Sheet, cols: dict[str, str]) -> np.ndarray:
     time_col = cols["time"]
     t = sheet.numbers(time_col, "times are numbers >= 0 (unit in the header or in a time_unit column)")
     header_unit = _normalise_header(time_col).partition("_")[2]
@@ -410,6 +426,10 @@ def _convert(frame: pd.DataFrame, units: list[ValueUnit], sheet: _Sheet, require
     blood = frame["matrix"].isin(BLOOD_MATRICES).to_numpy()
     pct_id, per_g, per_mL = _express(frame["value"].to_numpy() * to_pct, per, blood, mass)
     sd_pct_id, sd_per_g, sd_per_mL = _express(frame["sd"].to_numpy() * to_pct, per, blood, mass)
+    absurd = pct_id > MAX_PCT_ID
+    if absurd.any():
+        raise sheet.fail(absurd, "value", f"{pct_id[absurd][0]:.4g} %ID in one {frame['matrix'][absurd].iloc[0]} is "
+                         f"impossible (at most {MAX_PCT_ID:g} %ID even after ten doses); check the value and unit")
     if require_pct_id and np.isnan(pct_id).any():
         bad = np.isnan(pct_id)
         first = frame[bad].iloc[0]

@@ -20,7 +20,7 @@ from .errors import NanocloakError
 TABLES = (
     "species", "vascular_beds", "materials", "membranes", "ligands", "coating_methods",
     "immunology", "cell_lines", "tumor", "drugs", "surface_effects", "literature_targets", "calibration", "environment", "therapy", "fabrication",
-    "physiology_variability", "fit_priors",
+    "physiology_variability", "fit_priors", "cancer_types", "parameter_ranges",
 )
 
 

@@ -35,15 +35,13 @@ TUMOR_PARAMETERS = ["KTRESrelease", "KTRESmax", "KTRES50", "KTRESn", "QTC", "VTC
 
 
 def default_directory() -> Path:
-    """$NANOCLOAK_NTD, else ../shared/data/ntd relative to the working directory or this checkout."""
+    """$NANOCLOAK_NTD, else the copy shipped in the package (data/ntd; CC0, unchanged CSVs)."""
     env = os.environ.get("NANOCLOAK_NTD")
     if env:
         return Path(env)
-    for base in (Path.cwd(), Path(__file__).resolve().parents[2]):
-        candidate = base.parent / "shared" / "data" / "ntd"
-        if candidate.exists():
-            return candidate
-    return Path("../shared/data/ntd")
+    from importlib import resources
+
+    return Path(str(resources.files("nanocloak").joinpath("data", "ntd")))
 
 
 MISSING_TOKENS = ("", "na", "n/a", "nan", "none", "null", "-")

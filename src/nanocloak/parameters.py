@@ -35,6 +35,28 @@ class Parameter:
 _SHARED_META: dict[tuple[str, str, str], tuple[str, str, str]] = {}
 
 
+def override_range(name: str, unit: str) -> dict:
+    """The allowed range of a parameter (data/parameter_ranges.yaml): by name pattern, unit, default."""
+    import fnmatch
+
+    table = library.table("parameter_ranges")
+    for pattern, rng in table["by_name"].items():
+        if fnmatch.fnmatchcase(name, pattern):
+            return rng
+    return table["by_unit"].get(unit, table["default"])
+
+
+def check_override(name: str, value: float, unit: str) -> None:
+    """A user's replacement value within its parameter's physical range, or a FormulationError."""
+    rng = override_range(name, unit)
+    lo, hi = library.value(rng["min"]), library.value(rng["max"])
+    low_ok = value > lo if rng.get("min_exclusive") else value >= lo
+    if not (math.isfinite(value) and low_ok and value <= hi):
+        bound = f"{'>' if rng.get('min_exclusive') else '>='} {lo:g} and <= {hi:g}"
+        raise FormulationError([Problem(f"model.overrides.{name}", f"{value:g} is outside its allowed range "
+                                        f"({bound} {unit}; {rng['min']['source']})")])
+
+
 class ParameterSet:
     """Ordered named parameters; overrides are applied as each name is first set."""
 
@@ -52,6 +74,7 @@ class ParameterSet:
         """Record a parameter; `source` may be a callable, called only when descriptions are kept."""
         if name in self._overrides:
             value = self._overrides[name]
+            check_override(name, value, unit)
             self._used.add(name)
         value = float(value)
         self._values[name] = value

@@ -30,6 +30,8 @@ from .errors import NanocloakError
 
 KP_WINDOW_PCT = 60.0
 NOISE_ALLOWANCE_PCT = 5.0        # released % may exceed 100 by assay noise, not more
+MIN_POINTS = 3                   # a release law has 1-4 parameters: fewer points fit nothing
+MAX_TIME_H = 24.0 * 365 * 10     # a release study lasting more than ten years is a unit mistake
 TIME_UNITS_H = {"h": 1.0, "hr": 1.0, "hour": 1.0, "hours": 1.0, "min": 1 / 60, "minute": 1 / 60, "minutes": 1 / 60,
                 "s": 1 / 3600, "sec": 1 / 3600, "d": 24.0, "day": 24.0, "days": 24.0}
 
@@ -45,6 +47,7 @@ class ReleaseData:
     mean_pct: np.ndarray
     sd_pct: np.ndarray | None
     replicates_pct: np.ndarray | None   # (n_times, n_units)
+    warnings: tuple[str, ...] = ()
 
 
 # ------------------------------------------------------------------------------------------------
@@ -64,12 +67,13 @@ def read_release_data(path: str | Path, time_unit: str | None = None, fraction: 
     p = Path(path)
     if not p.exists():
         raise ReleaseDataError(f"{p}: file not found")
-    try:
-        df = pd.read_excel(p) if p.suffix.lower() in (".xlsx", ".xls") else pd.read_csv(p)
-    except Exception as exc:  # the readers raise many types for malformed files
-        raise ReleaseDataError(f"{p}: cannot read as a table ({type(exc).__name__}: {exc})") from None
+    if p.is_dir():
+        raise ReleaseDataError(f"{p}: is a folder, not a data file")
+    df = _read_table(p)
     if df.shape[1] < 2:
         raise ReleaseDataError(f"{p}: needs a time column and at least one release column")
+    if df.dropna(how="all").empty:
+        raise ReleaseDataError(f"{p}: no data rows (only a header)")
     cols = list(df.columns)
     unit = time_unit or _time_unit(str(cols[0]))
     if unit is None:
@@ -82,6 +86,8 @@ def read_release_data(path: str | Path, time_unit: str | None = None, fraction: 
     except (ValueError, TypeError):
         raise ReleaseDataError(f"{p}: every cell must be a number (check for text or units in the body)") from None
     data = data[~np.all(np.isnan(data), axis=1)]
+    if not np.isfinite(data[~np.isnan(data)]).all():
+        raise ReleaseDataError(f"{p}: a value is infinite")
     t = data[:, 0] * TIME_UNITS_H[unit]
     sd_cols = [i for i, c in enumerate(cols) if i > 0 and re.search(r"\bsd\b|^sd|std", str(c).lower())]
     value_cols = [i for i in range(1, len(cols)) if i not in sd_cols]
@@ -93,15 +99,62 @@ def read_release_data(path: str | Path, time_unit: str | None = None, fraction: 
         bad = int(np.argmax(np.diff(t) <= 0)) + 1
         raise ReleaseDataError(f"{p}: time must increase row by row (row {bad + 2} repeats or goes back)")
     if np.nanmax(values) > 100.0 + NOISE_ALLOWANCE_PCT:
-        raise ReleaseDataError(f"{p}: {np.nanmax(values):.1f}% released is above 100% beyond assay noise "
+        raise ReleaseDataError(f"{p}: {np.nanmax(values):.4g}% released is above 100% beyond assay noise "
                                f"(allowed up to {100 + NOISE_ALLOWANCE_PCT:g}%); fractions? pass --fraction")
     if np.nanmin(values) < -NOISE_ALLOWANCE_PCT:
         raise ReleaseDataError(f"{p}: negative release values")
+    if t.size < MIN_POINTS:
+        raise ReleaseDataError(f"{p}: {t.size} time point(s); fitting a release law needs at least {MIN_POINTS}")
+    if t.min() < 0 or t.max() > MAX_TIME_H:
+        raise ReleaseDataError(f"{p}: times must lie within 0..{MAX_TIME_H:g} h (got {t.min():g}..{t.max():g} h); "
+                               "check the time unit")
     mean = np.nanmean(values, axis=1)
+    if np.ptp(mean) <= NOISE_ALLOWANCE_PCT:
+        raise ReleaseDataError(f"{p}: the release values hardly change ({mean.min():.3g}..{mean.max():.3g}%, within "
+                               f"the {NOISE_ALLOWANCE_PCT:g}-point assay noise): no release law can be fitted to a flat profile")
     replicates = values if values.shape[1] > 1 else None
     if sd is None and replicates is not None:
         sd = np.nanstd(values, axis=1, ddof=1)
-    return ReleaseData(p.stem, t, mean, sd, replicates)
+    return ReleaseData(p.stem, t, mean, sd, replicates, _monotonic_warnings(p, t, mean))
+
+
+def _monotonic_warnings(p: Path, t: np.ndarray, mean: np.ndarray) -> tuple[str, ...]:
+    """Cumulative release cannot fall: a fall beyond assay noise is refused, a smaller one stated."""
+    running_max = np.maximum.accumulate(mean)
+    drop = running_max - mean
+    worst = int(np.argmax(drop))
+    if drop[worst] > 2 * NOISE_ALLOWANCE_PCT:
+        raise ReleaseDataError(f"{p}: cumulative release falls from {running_max[worst]:.3g}% to {mean[worst]:.3g}% "
+                               f"(at {t[worst]:g} h); cumulative data never decrease. If the column is drug remaining, "
+                               "give 100 - remaining")
+    if drop[worst] > 0:
+        return (f"cumulative release dips by {drop[worst]:.2g} points at {t[worst]:g} h (within assay noise); "
+                "fitted as given",)
+    return ()
+
+
+def _read_table(p: Path) -> pd.DataFrame:
+    """CSV (comma, semicolon or tab separated; decimal point or comma) or Excel."""
+    try:
+        if p.suffix.lower() in (".xlsx", ".xls"):
+            return pd.read_excel(p)
+        text = p.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise ReleaseDataError(f"{p}: not a UTF-8 text file; save the table as UTF-8 CSV or XLSX") from None
+    except Exception as exc:  # the Excel reader raises many types for malformed files
+        raise ReleaseDataError(f"{p}: cannot read as a table ({type(exc).__name__}: {exc})") from None
+    import csv
+    import io
+
+    if not text.strip():
+        raise ReleaseDataError(f"{p}: the file is empty")
+    first = text.splitlines()[0]
+    sep = ";" if first.count(";") > first.count(",") else "\t" if first.count("\t") > first.count(",") else ","
+    decimal = "," if sep != "," and re.search(r"\d,\d", text) else "."
+    try:
+        return pd.read_csv(io.StringIO(text), sep=sep, decimal=decimal, quoting=csv.QUOTE_MINIMAL)
+    except Exception as exc:  # pandas' parser raises several types for ragged files
+        raise ReleaseDataError(f"{p}: cannot read as a table ({type(exc).__name__}: {exc})") from None
 
 
 # ------------------------------------------------------------------------------------------------
@@ -219,9 +272,14 @@ def fit_all(data: ReleaseData, models: list[str] | None = None) -> tuple[list[Fi
     fits, skipped = [], []
     for name in names:
         try:
-            fits.append(fit_model(name, data.t_h, data.mean_pct))
+            fit = fit_model(name, data.t_h, data.mean_pct)
         except ReleaseDataError as exc:
             skipped.append(str(exc))
+            continue
+        if not (math.isfinite(fit.aic) and math.isfinite(fit.r2)):  # never rank a fit built on NaN
+            skipped.append(f"{name}: the fit is degenerate (non-finite R2 or AIC)")
+            continue
+        fits.append(fit)
     if not fits:
         raise ReleaseDataError("no model could be fitted: " + "; ".join(skipped[:3]))
     # AIC compares fits of the same points: Korsmeyer-Peppas fits (<= 60% window) rank after the rest

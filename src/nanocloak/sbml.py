@@ -1,11 +1,34 @@
 """SBML Level 3 export of a formulation's particle model (python-libsbml), for COPASI, tellurium,
 libRoadRunner.
 
+What it carries: particle disposition only, i.e. everything that shapes nanocloak's particle curves
+(the whole-body particle model with its parameters as resolved, coating classes, the dose schedule
+with its repeat-dose clearance factors, and tumor vessels opened by laser heating, which the
+therapy chain computes and which change the particle curves). Not in the model: drug payloads, their
+release and the free drug, ultrasound, the heating itself, photodynamic doses and tumor growth;
+none of them changes the particle curves in nanocloak (the particle model uses the tumor's mass at
+dosing). The document says so in its notes. A free-drug formulation has no particle model and is
+refused (SbmlExportError).
+
 Each (coating class, dose) of the formulation becomes its own copy of the state set (prefix
-`e{n}_`), as in nanocloak itself: a dose arrives, mixed through the circulating blood, by an event
-at its time (or as the initial amounts), and its uptake clock is `time - t_dose`. Species are amounts in %ID of one dose; the
-compartment is a unit placeholder (hasOnlySubstanceUnits). Assignment rules give the spec's
-partition (blood, organs, excreted, degraded) and the lab blood sample.
+`e{n}_`), as in nanocloak itself (doses superpose, each with its own uptake clock and clearance
+factor). A dose arrives, mixed through the circulating blood, as the initial amounts (t = 0) or by
+an event at its time (persistent trigger `time >= e{n}_t_dose`, values from the trigger time) that
+adds the bolus amounts (`e{n}_bolus_*`) and starts the copy's uptake clock: `e{n}_tau` (a
+parameter with d tau/dt = 1) is set to `time - e{n}_t_dose`, the time since the dose, in the Hill
+ramp K(tau) = Kmax tau^n / (K50^n + tau^n). Before its dose a copy holds nothing, so its ramp's
+value there does not matter (tau runs from 0 until then; tau >= 0 throughout). Heat-opened tumor
+vessels multiply the tumor's exchange by `e{n}_tumor_perm` (d/dt = 0), which events switch to the
+window's factor and back at the window's edges. No rate law has a piecewise term: every
+discontinuity is an event, where the integrator restarts (a `piecewise(time - t_dose, ...)` clock
+made CVODE stall after a dose). Clock and factor are rate-rule parameters rather than parameters
+only events change, so a simulator's reset (libRoadRunner `reset()`) restores them with the
+species. Species are amounts in %ID of one dose; the compartment is a unit placeholder
+(hasOnlySubstanceUnits). Assignment rules give the spec's partition (blood, organs, excreted,
+degraded) and the lab blood sample.
+
+Output at a dose time: the model gives the amounts just after the bolus (SBML event semantics),
+nanocloak's series the trough just before it; elsewhere they agree within the engine's accuracy.
 """
 
 from __future__ import annotations
@@ -16,6 +39,18 @@ from . import whole_body as wb
 from .errors import NanocloakError
 from .formulation import Formulation
 from .parameters import particle_systems, resolve
+
+
+class SbmlExportError(NanocloakError):
+    """A formulation (or part of one) the SBML export cannot carry."""
+
+
+NOTES = ("<body xmlns=\"http://www.w3.org/1999/xhtml\"><p>nanocloak particle model: particle disposition only "
+         "(%ID of the dose; hours). Drug payloads and their release, free drug, ultrasound, heating, photodynamic "
+         "doses and tumor growth are not in this model (they do not change the particle curves); heat-opened tumor "
+         "vessels are (e{n}_tumor_perm). Each (coating class, dose) is a copy e{n}_ of the states; a dose is an event "
+         "at e{n}_t_dose that adds e{n}_bolus_* and starts that copy's uptake clock (e{n}_tau). At a dose "
+         "time the model gives the amounts just after the bolus, nanocloak the trough before it.</p></body>")
 
 
 def _check(code: int, what: str) -> None:
@@ -36,11 +71,11 @@ class _Builder:
         c.setSize(1.0)
         c.setSpatialDimensions(3)
 
-    def parameter(self, pid: str, value: float) -> str:
+    def parameter(self, pid: str, value: float, constant: bool = True) -> str:
         p = self.model.createParameter()
         _check(p.setId(pid), pid)
         p.setValue(float(value))
-        p.setConstant(True)
+        p.setConstant(constant)
         return pid
 
     def species(self, sid: str, amount: float = 0.0) -> str:
@@ -67,10 +102,17 @@ class _Builder:
             prod.setStoichiometry(1.0)
             prod.setConstant(True)
         law = r.createKineticLaw()
-        ast = libsbml.parseL3Formula(rate)
-        if ast is None:
-            raise NanocloakError(f"SBML export: cannot parse rate law {rate!r}")
-        _check(law.setMath(ast), rid)
+        _check(law.setMath(_parse(rate)), rid)
+
+    def ode_parameter(self, pid: str, value: float, derivative: str) -> str:
+        """A parameter integrated with the states (rate rule), so that a simulator's reset puts it
+        back to its initial value like the species (libRoadRunner's reset() keeps event-changed
+        constant-rate parameters otherwise)."""
+        self.parameter(pid, value, constant=False)
+        rule = self.model.createRateRule()
+        _check(rule.setVariable(pid), pid)
+        _check(rule.setMath(_parse(derivative)), pid)
+        return pid
 
     def assignment(self, pid: str, formula: str) -> None:
         p = self.model.createParameter()
@@ -78,20 +120,29 @@ class _Builder:
         p.setConstant(False)
         rule = self.model.createAssignmentRule()
         rule.setVariable(pid)
-        _check(rule.setMath(libsbml.parseL3Formula(formula)), pid)
+        _check(rule.setMath(_parse(formula)), pid)
 
-    def dose_event(self, eid: str, t_dose: float, amounts: dict[str, float]) -> None:
+    def event(self, eid: str, at: str, assignments: dict[str, str]) -> None:
+        """An event at time `at` (a formula): persistent trigger `time >= at`, values from the
+        trigger time, no delay; `assignments` maps variables to formulas."""
         e = self.model.createEvent()
-        e.setId(eid)
-        e.setUseValuesFromTriggerTime(True)
+        _check(e.setId(eid), eid)
+        _check(e.setUseValuesFromTriggerTime(True), eid)
         trig = e.createTrigger()
         trig.setInitialValue(False)
         trig.setPersistent(True)
-        trig.setMath(libsbml.parseL3Formula(f"time >= {t_dose!r}"))
-        for species, amount in amounts.items():
+        _check(trig.setMath(_parse(f"time >= {at}")), eid)
+        for variable, formula in assignments.items():
             a = e.createEventAssignment()
-            a.setVariable(species)
-            a.setMath(libsbml.parseL3Formula(f"{species} + {amount!r}"))
+            _check(a.setVariable(variable), f"{eid}: {variable}")
+            _check(a.setMath(_parse(formula)), f"{eid}: {variable}")
+
+
+def _parse(formula: str):
+    ast = libsbml.parseL3Formula(formula)
+    if ast is None:
+        raise SbmlExportError(f"SBML export: cannot parse {formula!r}: {libsbml.getLastParseL3Error()}")
+    return ast
 
 
 def element_parameters(s, prefix: str, t_dose: float) -> dict[str, float]:
@@ -125,8 +176,10 @@ def _dose_amounts(s, prefix: str, weight: float, organs) -> dict[str, float]:
 
 
 def model_values(f: Formulation) -> tuple[dict[str, float], dict[str, float]]:
-    """(parameter values, initial amounts) of the SBML model of `f`, by id: what a design changes
-    when one loaded model is reused for many designs of the same structure."""
+    """(constant parameter values, initial amounts) of the SBML model of `f`, by id: what a design
+    changes when one loaded model is reused for many designs of the same structure (same organs,
+    coating classes, dose count, and heat window present or not). The clocks and heat factors
+    (e{n}_tau, e{n}_tumor_perm) are states, restored by the model's reset."""
     system, weights, t_dose = particle_systems(_resolved_with_therapy(f))
     organs = [o for o in wb.ORGANS if o != "tumor" or f.subject.tumor is not None]
     params, init = {}, {}
@@ -136,11 +189,22 @@ def model_values(f: Formulation) -> tuple[dict[str, float], dict[str, float]]:
         params.update(element_parameters(s, p, float(t_dose[e])))
         doses = _dose_amounts(s, p, float(weights[e]), organs)
         init.update({k: (v if t_dose[e] == 0 else 0.0) for k, v in doses.items()})
+        if t_dose[e] > 0:
+            params.update({_bolus_id(p, k): v for k, v in doses.items()})
     return params, init
+
+
+def _bolus_id(prefix: str, species: str) -> str:
+    """Parameter holding the amount a later dose adds to `species` (e.g. e2_bolus_arterial)."""
+    return prefix + "bolus_" + species[len(prefix):]
 
 
 def _resolved_with_therapy(f: Formulation):
     """Resolution including what the therapy chain decides (heat-opened tumor vessels)."""
+    if f.core.is_free_drug:
+        raise SbmlExportError("core.material: free drug has no particle model, and the SBML export carries the "
+                              "particle model only (particle disposition); `nanocloak simulate` runs the free-drug "
+                              "PBPK")
     r = resolve(f)
     if f.treatment.lasers and f.subject.tumor is not None:
         from .simulation import simulate
@@ -154,6 +218,7 @@ def to_sbml(f: Formulation) -> str:
     r = _resolved_with_therapy(f)
     system, weights, t_dose = particle_systems(r)
     b = _Builder(f.name)
+    _check(b.model.setNotes(NOTES), "notes")
     has_tumor = f.subject.tumor is not None
     organs = [o for o in wb.ORGANS if o != "tumor" or has_tumor]
     copies = []
@@ -171,8 +236,13 @@ def to_sbml(f: Formulation) -> str:
                 sid[f"{o}_{part}"] = b.species(f"{p}{o}_{part}", at_start.get(f"{p}{o}_{part}", 0.0))
         for acc in ("urine", "feces", "degraded"):
             sid[acc] = b.species(p + acc)
+        # the copy's uptake clock tau (d tau/dt = 1), set to the time since the dose by its dose
+        # event; until then it runs from 0 over a copy that holds nothing
+        clock = b.ode_parameter(p + "tau", 0.0, "1")
         if t_dose[e] > 0:
-            b.dose_event(f"{p}dose", float(t_dose[e]), doses)
+            bolus = {k: b.parameter(_bolus_id(p, k), v) for k, v in doses.items()}
+            b.event(f"{p}dose", f"{p}t_dose", {**{k: f"{k} + {bolus[k]}" for k in doses}, clock: f"time - {p}t_dose"})
+        perm = _heat_window(b, s, p, float(t_dose[e])) if has_tumor else None
         # circulation
         b.reaction(p + "venous_to_lung", sid["ven"], sid["lung_cap"], f"{p}k_ven_out * {sid['ven']}")
         b.reaction(p + "lung_to_arterial", sid["lung_cap"], sid["art"], f"{p}k_out_lung * {sid['lung_cap']}")
@@ -184,15 +254,12 @@ def to_sbml(f: Formulation) -> str:
                 b.reaction(f"{p}arterial_to_{o}", sid["art"], cap, f"{p}k_in_{o} * {sid['art']}")
                 drain = sid["liver_cap"] if o == "spleen" else sid["ven"]
                 b.reaction(f"{p}{o}_outflow", cap, drain, f"{p}k_out_{o} * {cap}")
-            heat = ""
-            if o == "tumor":   # heat-opened vessels multiply the tumor's exchange inside the window
-                window = f"time >= {p}t_dose + {p}perm_start && time < {p}t_dose + {p}perm_end"
-                heat = f" * piecewise({p}perm_factor, {window}, 1)"
+            heat = f" * {perm}" if o == "tumor" and perm else ""   # heat-opened tumor vessels
             b.reaction(f"{p}{o}_to_tissue", cap, tis, f"{p}k_ct_{o}{heat} * {cap}")
             b.reaction(f"{p}{o}_from_tissue", tis, cap, f"{p}k_tc_{o}{heat} * {tis}")
             # Kupffer cells (liver) act on capillary blood, all other PCs on tissue (Lin 2016)
             src = cap if o == "liver" else tis
-            tau = f"piecewise(time - {p}t_dose, time > {p}t_dose, 0)"  # time since this dose, never negative
+            tau = clock  # time since this copy's dose, >= 0 (its event fires at time >= t_dose)
             b.reaction(f"{p}{o}_uptake", src, pc,
                        f"{p}kmax_{o} * pow({tau}, {p}hill_{o}) / (pow({p}k50_{o}, {p}hill_{o}) + pow({tau}, {p}hill_{o})) * {src}")
             b.reaction(f"{p}{o}_release", pc, src, f"{p}krel_{o} * {pc}")
@@ -207,6 +274,21 @@ def to_sbml(f: Formulation) -> str:
     if b.doc.checkInternalConsistency():
         raise NanocloakError("SBML export produced an inconsistent document: " + b.doc.getErrorLog().toString())
     return libsbml.writeSBMLToString(b.doc)
+
+
+def _heat_window(b: _Builder, s, p: str, t_dose: float) -> str | None:
+    """The tumor's exchange factor of one copy: perm_factor for perm_start <= time - t_dose <
+    perm_end (whole_body.tumor_permeability_multiplier), 1 outside, switched by two events; None
+    without a window."""
+    start, end, factor = float(s.perm_start[0]), float(s.perm_end[0]), float(s.perm_factor[0])
+    if factor == 1.0 or not end > start:
+        return None
+    opens_at_start = t_dose + start <= 0.0
+    perm = b.ode_parameter(p + "tumor_perm", factor if opens_at_start else 1.0, "0")
+    if not opens_at_start:
+        b.event(p + "heat_on", f"{p}t_dose + {p}perm_start", {perm: f"{p}perm_factor"})
+    b.event(p + "heat_off", f"{p}t_dose + {p}perm_end", {perm: "1"})
+    return perm
 
 
 def _observables(b: _Builder, copies, organs) -> None:

@@ -21,7 +21,7 @@ import pandas as pd
 
 from .design_space import Space, SpaceError
 from .errors import NanocloakError
-from .output_dir import atomic_file
+from .output_dir import IncrementalFolder, atomic_file
 
 ID_COLUMNS = ("design_id", "animal", "status", "error")
 
@@ -314,14 +314,11 @@ def slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-")[:80] or "design"
 
 
-def write_top(space: Space, matrix: np.ndarray, ranking: Ranking, out_dir: Path) -> list[Path]:
-    """top/NNN_<name>.yaml: each a formulation file of a top design (previous top files are replaced)."""
+def write_top(space: Space, matrix: np.ndarray, ranking: Ranking, folder: IncrementalFolder) -> list[Path]:
+    """top/NNN_<name>.yaml: each a formulation file of a top design (an earlier run's top files,
+    listed in the folder's manifest, are replaced or removed when the folder is finished)."""
     from .formulation import from_dict
 
-    top_dir = out_dir / "top"
-    top_dir.mkdir(parents=True, exist_ok=True)
-    for old in top_dir.glob("[0-9][0-9][0-9]_*.yaml"):
-        old.unlink()
     paths = []
     shown = [c for c, _ in ranking.goals.objectives] + [c for c, _, _ in ranking.goals.constraints]
     for k, (_, row) in enumerate(ranking.top.iterrows(), start=1):
@@ -330,18 +327,18 @@ def write_top(space: Space, matrix: np.ndarray, ranking: Ranking, out_dir: Path)
         values = ", ".join(f"{c} = {float(row[c]):.4g}" for c in dict.fromkeys(shown))
         header = (f"# design {design_id} of {space.source}: rank {k}, Pareto front {int(row['pareto_rank'])}\n"
                   + (f"# {values}\n" if values else ""))
-        path = top_dir / f"{k:03d}_{slug(f.name)}.yaml"
+        path = folder.target(f"top/{k:03d}_{slug(f.name)}.yaml")
         _atomic_text(path, header + f.to_yaml())
         paths.append(path)
     return paths
 
 
-def write_pareto_csv(ranking: Ranking, out_dir: Path) -> Path:
+def write_pareto_csv(ranking: Ranking, folder: IncrementalFolder) -> Path:
     front = ranking.designs[ranking.designs["pareto"]]
     if ranking.goals.objectives:
         first, sense = ranking.goals.objectives[0]
         front = front.sort_values(first, ascending=sense == "minimize", kind="stable")
-    path = out_dir / "pareto.csv"
+    path = folder.target("pareto.csv")
     with atomic_file(path) as tmp:
         front.drop(columns=["error"], errors="ignore").to_csv(tmp, index=False)
     return path
@@ -459,16 +456,43 @@ class ScreenOutcome:
     failure_reasons: pd.Series     # most common reasons of failed designs
 
 
+FULL_CHECK_LIMIT = 100_000   # designs validated one by one before a screen (~85 us each); beyond, a sample
+
+
+def check_designs(space: Space, matrix: np.ndarray, limit: int = FULL_CHECK_LIMIT, seed: int = 0) -> tuple[int, int, str]:
+    """Validate designs before simulating any: (checked, invalid, first reason). All designs when
+    there are at most `limit`, else a random sample of `limit` plus a scan for the first valid one.
+    Raises NanocloakError (naming the first reason) when no design is valid."""
+    from .formulation import from_dict
+
+    def reason(i: int) -> str | None:
+        try:
+            from_dict(space.formulation_dict(matrix[i], i))
+            return None
+        except NanocloakError as exc:
+            return str(exc)
+
+    n = len(matrix)
+    order = np.arange(n) if n <= limit else np.random.default_rng(seed).choice(n, limit, replace=False)
+    reasons = [r for r in (reason(int(i)) for i in order) if r is not None]
+    if len(reasons) == len(order) and (n <= limit or all(reason(i) is not None for i in range(n))):
+        raise NanocloakError(f"{space.source}: none of the {n} designs is a valid formulation; the first fails with: "
+                             f"{reasons[0] if reasons else '?'}")
+    return len(order), len(reasons), reasons[0] if reasons else ""
+
+
 def run_screen(space: Space, out_dir: Path, *, chunk_size: int | None = None, scheduler: str | None = None,
                workers: int | None = None, serial: bool = False, client=None,
                on_progress: Callable[[int, int], None] | None = None,
-               on_chunk: Callable[[int, int], None] | None = None) -> ScreenOutcome:
+               on_chunk: Callable[[int, int], None] | None = None, force: bool = False) -> ScreenOutcome:
     """Sample, simulate (resumable, chunked), rank and write every output of a screen."""
     from . import distributed
 
     names = base_metric_names(space)
     g = goals(space, names)            # unknown metrics fail here, before any simulation
     matrix = space.design_matrix()
+    check_designs(space, matrix)       # no design valid: stop here, before any folder or simulation
+    folder = IncrementalFolder(out_dir, "screen run", force)
     report = distributed.run_chunks(space, matrix, out_dir, chunk_size=chunk_size, scheduler=scheduler,
                                     workers=workers, serial=serial, client=client, kind="screen",
                                     on_progress=on_progress, on_chunk=on_chunk)
@@ -478,12 +502,14 @@ def run_screen(space: Space, out_dir: Path, *, chunk_size: int | None = None, sc
         if col not in designs:            # no design reported it (e.g. all failed)
             designs[col] = np.nan
     ranking = rank_designs(designs, g, space.top)
-    files = [write_pareto_csv(ranking, out_dir)] if g.objectives else []
-    files += write_top(space, matrix, ranking, out_dir)
-    for fig in (pareto_figure(ranking, space, out_dir / "pareto.png"),
-                parallel_figure(ranking, space, out_dir / "parallel_coordinates.png")):
+    folder.keep(distributed.written_files(out_dir))
+    files = [write_pareto_csv(ranking, folder)] if g.objectives else []
+    files += write_top(space, matrix, ranking, folder)
+    for fig in (pareto_figure(ranking, space, folder.target("pareto.png")),
+                parallel_figure(ranking, space, folder.target("parallel_coordinates.png"))):
         if fig is not None:
             files.append(fig)
+    folder.finish()
     failed = designs[designs["status"] != "ok"]
     reasons = failed["error"].fillna("").value_counts().head(3)
     return ScreenOutcome(out_dir, len(designs), len(failed), ranking, report, files, reasons)

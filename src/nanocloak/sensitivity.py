@@ -24,7 +24,7 @@ import pandas as pd
 
 from .design_space import Space, SpaceError
 from .errors import NanocloakError
-from .output_dir import atomic_file
+from .output_dir import IncrementalFolder, atomic_file
 
 METHODS = ("morris", "sobol")
 
@@ -125,7 +125,7 @@ def run_sensitivity(space: Space, method: str, out_dir: Path, *, metrics: list[s
                     levels: int = 4, seed: int = 0, chunk_size: int | None = None, scheduler: str | None = None,
                     workers: int | None = None, serial: bool = False,
                     on_progress: Callable[[int, int], None] | None = None,
-                    on_plan: Callable[[Plan], None] | None = None) -> SensitivityOutcome:
+                    on_plan: Callable[[Plan], None] | None = None, force: bool = False) -> SensitivityOutcome:
     """Sample, simulate through the chunked engine (resumable like a screen), analyse, write
     sensitivity.csv and sensitivity.png."""
     from . import distributed
@@ -136,7 +136,8 @@ def run_sensitivity(space: Space, method: str, out_dir: Path, *, metrics: list[s
     p = plan(space, method, n, levels, seed)
     if on_plan:
         on_plan(p)
-    out_dir = Path(out_dir)
+    folder = IncrementalFolder(out_dir, f"sensitivity {p.method}", force)
+    out_dir = folder.path
     report = distributed.run_chunks(p.space, p.codes, out_dir, chunk_size=chunk_size, scheduler=scheduler,
                                     workers=workers, serial=serial, kind=f"sensitivity-{p.method}",
                                     on_progress=on_progress)
@@ -147,10 +148,12 @@ def run_sensitivity(space: Space, method: str, out_dir: Path, *, metrics: list[s
             raise NanocloakError(f"{col}: no design reported this metric")
         tables.append(analyze(p, designs[col].to_numpy(dtype=float), col, seed))
     table = pd.concat(tables, ignore_index=True)
-    csv = out_dir / "sensitivity.csv"
+    folder.keep(distributed.written_files(out_dir))
+    csv = folder.target("sensitivity.csv")
     with atomic_file(csv) as tmp:
         table.to_csv(tmp, index=False)
-    files = [csv, figure(table, p.method, out_dir / "sensitivity.png")]
+    files = [csv, figure(table, p.method, folder.target("sensitivity.png"))]
+    folder.finish()
     return SensitivityOutcome(table, p.notes, len(p.codes), files, report)
 
 

@@ -52,10 +52,13 @@ def descriptors_of(f: Formulation) -> pd.DataFrame:
     return pd.DataFrame([row], columns=ntd.DESCRIPTORS)
 
 
-@lru_cache(maxsize=1)
-def pretrained() -> DeliveryModel:
-    """The delivery model trained on the whole Nano-Tumor Database (once per process, ~seconds)."""
-    return DeliveryModel().fit(ntd.load_datasets(), ntd.load_timecourse())
+@lru_cache(maxsize=4)
+def pretrained(ntd_dir: str | None = None) -> DeliveryModel:
+    """The delivery model trained on the whole Nano-Tumor Database: trained once, then read from
+    the user cache (keyed by the data's hash and the nanocloak and scikit-learn versions)."""
+    from .model_cache import cached_model
+
+    return cached_model(ntd_dir, lambda: DeliveryModel().fit(ntd.load_datasets(ntd_dir), ntd.load_timecourse(ntd_dir)))
 
 
 def tumor_overrides(f: Formulation, model: DeliveryModel | None = None) -> dict[str, float]:
