@@ -247,7 +247,7 @@ def test_cli_learn_cv_json_and_outputs(tmp_path, synthetic):
     report = json.loads(res.stdout)
     assert report["folds"] == 3 and set(report["scores"]) == {"nanocloak", "random_forest", "median"}
     assert report["scores"]["nanocloak"]["DE24"]["r2_log10"] > report["scores"]["median"]["DE24"]["r2_log10"]
-    assert {p.name for p in (tmp_path / "cv").iterdir()} == {"scores.csv", "predictions.csv", "cv.png"}
+    assert {p.name for p in (tmp_path / "cv").iterdir()} == {"scores.csv", "predictions.csv", "cv.png", "nanocloak-manifest.json"}
     bad = runner.invoke(app, ["learn", "cv", "--folds", "1", "--ntd", str(d)])
     assert bad.exit_code == 2 and "--folds" in bad.output and "Traceback" not in bad.output
     missing = runner.invoke(app, ["learn", "cv", "--ntd", str(tmp_path / "nowhere")])

@@ -32,6 +32,28 @@ def force_option():
                         "write; nothing already there is deleted or replaced")
 
 
+def print_json(obj) -> None:
+    """One JSON document on stdout (dataclasses as objects, NaN/inf as null, numpy scalars as numbers)."""
+    import dataclasses
+    import json
+    import math
+
+    def plain(x):
+        if dataclasses.is_dataclass(x) and not isinstance(x, type):
+            return {f.name: plain(getattr(x, f.name)) for f in dataclasses.fields(x)}
+        if isinstance(x, dict):
+            return {str(k): plain(v) for k, v in x.items()}
+        if isinstance(x, (list, tuple)):
+            return [plain(v) for v in x]
+        if hasattr(x, "item") and not isinstance(x, (str, bytes)):
+            x = x.item()
+        if isinstance(x, float) and not math.isfinite(x):
+            return None
+        return x
+
+    sys.stdout.write(json.dumps(plain(obj), indent=2, default=str) + "\n")
+
+
 def _fail(message: str, code: int = 2) -> None:
     err.print(f"[bold red]error:[/] {message}", highlight=False, markup=True, soft_wrap=True)
     raise typer.Exit(code)
@@ -52,6 +74,98 @@ def _guard(fn: Callable[[], None]) -> None:
             raise
         _fail(_escape(f"internal error ({type(exc).__name__}: {exc}); this is a bug in nanocloak, please report it "
                       "with the input file (NANOCLOAK_DEBUG=1 shows the traceback)"), code=1)
+
+
+FORMATS = ("table", "csv", "json")
+
+
+def format_option(default: str = "table"):
+    return typer.Option(default, "--format", help="table (folded to the terminal width), csv or json, on stdout")
+
+
+def json_option():
+    return typer.Option(False, "--json", help="the same as --format json")
+
+
+def chosen_format(fmt: str, json_flag: bool = False) -> str:
+    """The output format asked for (`--json` is `--format json`); a clear error for anything else."""
+    if json_flag:
+        return "json"
+    f = fmt.strip().lower()
+    if f not in FORMATS:
+        from .errors import did_you_mean
+
+        raise NanocloakError(f"--format {fmt!r}: choose one of {', '.join(FORMATS)}{did_you_mean(f, list(FORMATS))}")
+    return f
+
+
+LONG_TEXT_COLUMNS = ("label", "description", "equation", "source", "params (95% CI)", "note")
+
+
+def emit_table(frame, fmt: str, title: str = "", justify_numbers: bool = True) -> None:
+    """A pandas table on stdout: JSON records, CSV, or a rich table that fits the terminal. A table
+    too wide for the console first drops its long free-text columns (said in a note), then falls
+    back to one small field/value block per row."""
+    import json
+    import math
+
+    if fmt == "json":
+        records = [{k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in row.items()}
+                   for row in frame.to_dict(orient="records")]
+        sys.stdout.write(json.dumps(records, indent=2, default=str) + "\n")
+        return
+    if fmt == "csv":
+        sys.stdout.write(frame.to_csv(index=False))
+        return
+    table = _rich_table(frame, title, justify_numbers)
+    if _natural_width(table) <= out.width:
+        out.print(table)
+        return
+    dropped = [c for c in frame.columns if c in LONG_TEXT_COLUMNS]
+    if dropped:
+        narrow = _rich_table(frame.drop(columns=dropped), title, justify_numbers)
+        if _natural_width(narrow) <= out.width:
+            out.print(narrow)
+            err.print(f"({', '.join(dropped)} left out at this width; --format csv or json shows every column)",
+                      highlight=False, markup=False)
+            return
+    _emit_records(frame, title)
+
+
+def _natural_width(table: Table) -> int:
+    """The table's width with no cell folded (rich's measure caps at the console width otherwise)."""
+    from rich.measure import Measurement
+
+    title, table.title = table.title, None    # a long title wraps; it must not force the block layout
+    try:
+        return Measurement.get(out, out.options.update_width(100_000), table).maximum
+    finally:
+        table.title = title
+
+
+def _rich_table(frame, title: str, justify_numbers: bool) -> Table:
+    table = Table(title=title or None)
+    for col in frame.columns:
+        numeric = justify_numbers and frame[col].dtype.kind in "fiu"
+        table.add_column(str(col), justify="right" if numeric else "left", overflow="fold")
+    for row in frame.itertuples(index=False):
+        table.add_row(*[_escape(format_cell(v)) for v in row])
+    return table
+
+
+def _emit_records(frame, title: str) -> None:
+    """Rows as blocks of `field  value` lines: readable at 80 columns whatever the column count."""
+    if title:
+        out.print(title, highlight=False, markup=False)
+    first = frame.columns[0]
+    for row in frame.to_dict(orient="records"):
+        out.print(f"\n{first}: {format_cell(row[first])}", highlight=False, markup=False, soft_wrap=True)
+        block = Table(show_header=False, box=None, padding=(0, 1, 0, 2))
+        block.add_column(overflow="fold", style="dim")
+        block.add_column(overflow="fold")
+        for k, v in list(row.items())[1:]:
+            block.add_row(str(k), _escape(format_cell(v)))
+        out.print(block)
 
 
 def format_cell(value) -> str:
@@ -189,7 +303,8 @@ def _print_summary(r) -> None:
 
 @app.command()
 def params(file: Path = typer.Argument(..., help="formulation YAML"),
-           csv: bool = typer.Option(False, "--csv", help="CSV on stdout instead of a table")):
+           csv: bool = typer.Option(False, "--csv", help="the same as --format csv"),
+           fmt: str = format_option(), json_flag: bool = json_option()):
     """List every resolved model parameter (names accepted by model.overrides) with value, unit, source."""
 
     def run():
@@ -197,15 +312,9 @@ def params(file: Path = typer.Argument(..., help="formulation YAML"),
         from .parameters import resolve
 
         table = resolve(load(file)).params.table()
-        if csv:
-            sys.stdout.write(table.to_csv(index=False))
-            return
-        t = Table(title=f"parameters of {file} (use these names in model.overrides)")
-        for col in ("name", "value", "unit", "source"):
-            t.add_column(col, overflow="fold")
-        for row in table.itertuples():
-            t.add_row(row.name, f"{row.value:.6g}", row.unit, row.source)
-        out.print(t)
+        f = "csv" if csv else chosen_format(fmt, json_flag)
+        shown = table if f != "table" else table[["name", "value", "unit", "source"]]
+        emit_table(shown, f, f"parameters of {file} (use these names in model.overrides)")
 
     _guard(run)
 
@@ -213,7 +322,7 @@ def params(file: Path = typer.Argument(..., help="formulation YAML"),
 @app.command()
 def compare(files: list[Path] = typer.Argument(..., help="two or more formulation YAMLs"),
             out_dir: Optional[Path] = typer.Option(None, "--out", help="write comparison.csv, figures and comparison.html"),
-            force: bool = force_option()):
+            force: bool = force_option(), fmt: str = format_option(), json_flag: bool = json_option()):
     """Put several designs side by side (table and overlaid curves)."""
 
     def run():
@@ -228,13 +337,17 @@ def compare(files: list[Path] = typer.Argument(..., help="two or more formulatio
             task = prog.add_task("simulating", total=len(forms))
             results = simulate_many(forms, on_progress=lambda n: prog.advance(task, n))
         table = comparison_table(results)
-        t = Table(title="comparison")
-        t.add_column("metric")
-        for r in results:
-            t.add_column(r.name, justify="right")
-        for col in table.columns[1:]:
-            t.add_row(col, *[("" if v is None or v != v else f"{v:.3g}") for v in table[col]])
-        out.print(t)
+        f = chosen_format(fmt, json_flag)
+        if f == "table":
+            t = Table(title="comparison")
+            t.add_column("metric")
+            for r in results:
+                t.add_column(r.name, justify="right", overflow="fold")
+            for col in table.columns[1:]:
+                t.add_row(col, *[("" if v is None or v != v else f"{v:.3g}") for v in table[col]])
+            out.print(t)
+        else:
+            emit_table(table, f)
         if out_dir is not None:
             path = write_comparison(results, out_dir, force)
             err.print(f"wrote {path}/ (comparison.csv, comparison.html, figures)")
@@ -243,24 +356,28 @@ def compare(files: list[Path] = typer.Argument(..., help="two or more formulatio
 
 
 @app.command()
-def library(kind: str = typer.Argument(..., help=f"one of: {', '.join(LIBRARY_KINDS)}")):
-    """List a library (materials, membranes, drugs, release models ...)."""
+def library(kind: str = typer.Argument(..., help=f"one of: {', '.join(LIBRARY_KINDS)}"),
+            fmt: str = format_option(), json_flag: bool = json_option()):
+    """List a library (materials, membranes, drugs, release models ...); --json: every key with its values and sources."""
 
     def run():
-        from .library_listing import listing
+        import json
+
+        import pandas as pd
+
+        from .library_listing import entries_json, listing
 
         k = kind.strip().lower().replace("_", "-")
         if k not in LIBRARY_KINDS:
             from .errors import did_you_mean
             raise NanocloakError(f"unknown library {kind!r}{did_you_mean(k, list(LIBRARY_KINDS))}; "
                                  f"kinds: {', '.join(LIBRARY_KINDS)}")
+        f = chosen_format(fmt, json_flag)
+        if f == "json":
+            sys.stdout.write(json.dumps(entries_json(k), indent=2, default=str) + "\n")
+            return
         title, columns, rows = listing(k)
-        t = Table(title=title)
-        for c in columns:
-            t.add_column(c, overflow="fold")
-        for row in rows:
-            t.add_row(*[str(v) for v in row])
-        out.print(t)
+        emit_table(pd.DataFrame(rows, columns=columns), f, title, justify_numbers=False)
 
     _guard(run)
 
@@ -367,7 +484,7 @@ def calibrate_particle(out_file: Optional[Path] = typer.Option(None, "--out", he
 def make(file: Path = typer.Argument(..., help="membrane-coated formulation YAML"),
          batch_mg: Optional[float] = typer.Option(None, "--batch-mg", help="core mass of the batch (default: one dose for the subject)"),
          out_dir: Optional[Path] = typer.Option(None, "--out", help="write batch_sheet.html"),
-         force: bool = force_option()):
+         force: bool = force_option(), json_flag: bool = json_option()):
     """Coating calculator: particles, membrane, donor blood or cells, method, expected QC."""
 
     def run():
@@ -376,6 +493,15 @@ def make(file: Path = typer.Argument(..., help="membrane-coated formulation YAML
 
         f = load(file)
         plan = coating_plan(f, batch_mg)
+        if out_dir is not None:
+            from .output_dir import output_folder
+
+            with output_folder(out_dir, "make", force) as staged:
+                (staged / "batch_sheet.html").write_text(batch_sheet_html(f, plan), encoding="utf-8")
+            err.print(f"wrote {out_dir / 'batch_sheet.html'}")
+        if json_flag:
+            print_json(plan)
+            return
         t = Table(title=f"making {f.name}")
         t.add_column("item")
         t.add_column("amount", overflow="fold")
@@ -393,12 +519,6 @@ def make(file: Path = typer.Argument(..., help="membrane-coated formulation YAML
         t.add_row("expected QC", f"{plan.expected_diameter_nm:.0f} nm, {plan.expected_zeta_mV:.0f} mV, protein integrity "
                   f"{plan.protein_integrity:.0%}; markers {', '.join(plan.markers)}")
         out.print(t)
-        if out_dir is not None:
-            from .output_dir import output_folder
-
-            with output_folder(out_dir, "make", force) as staged:
-                (staged / "batch_sheet.html").write_text(batch_sheet_html(f, plan), encoding="utf-8")
-            err.print(f"wrote {out_dir / 'batch_sheet.html'}")
 
     _guard(run)
 
@@ -409,7 +529,7 @@ def qc(file: Path = typer.Argument(..., help="membrane-coated formulation YAML")
        size_after_nm: float = typer.Option(..., "--size-after-nm", help="DLS diameter after coating"),
        zeta_before_mv: float = typer.Option(..., "--zeta-before-mV"),
        zeta_after_mv: float = typer.Option(..., "--zeta-after-mV"),
-       pdi_after: Optional[float] = typer.Option(None, "--pdi-after")):
+       pdi_after: Optional[float] = typer.Option(None, "--pdi-after"), json_flag: bool = json_option()):
     """Infer the coating coverage from measured DLS and zeta, with plain warnings."""
 
     def run():
@@ -420,6 +540,9 @@ def qc(file: Path = typer.Argument(..., help="membrane-coated formulation YAML")
         if f.surface.kind != "membrane":
             raise NanocloakError("surface.kind: QC inference needs a membrane-coated formulation")
         r = infer_coverage(f, size_before_nm, size_after_nm, zeta_before_mv, zeta_after_mv, pdi_after)
+        if json_flag:
+            print_json(r)
+            return
         fmt = lambda c: "n/a" if c is None else f"{c:.0%}"  # noqa: E731
         out.print(f"coverage: {fmt(r.coverage)} (from zeta {fmt(r.coverage_from_zeta)}, from size {fmt(r.coverage_from_size)})")
         for w in r.warnings:
@@ -439,6 +562,8 @@ def release_fit(
     top: int = typer.Option(10, help="rows shown"),
     out_dir: Optional[Path] = typer.Option(None, "--out", help="write fits.csv, fit.png and the release block"),
     force: bool = force_option(),
+    fmt: str = format_option(),
+    json_flag: bool = json_option(),
 ):
     """Fit release models to lab data, rank by AIC and MSC (DDSolver-style)."""
 
@@ -451,13 +576,19 @@ def release_fit(
         chosen = [m.strip() for m in models.split(",")] if models else None
         fits, skipped = fit_all(data, chosen)
         table = fit_table(fits)
-        t = Table(title=f"release fits of {file.name} (ranked by AIC; Korsmeyer-Peppas on <= 60% released)")
-        for c in ("rank", "model", "params (95% CI)", "R2_adj", "AIC", "MSC"):
-            t.add_column(c, overflow="fold")
-        for row in table.head(top).itertuples():
-            t.add_row(str(row.rank), row.model, row[3], f"{row.R2_adj:.4f}", f"{row.AIC:.2f}", f"{row.MSC:.2f}")
-        out.print(t)
-        out.print("best model, ready for the formulation file:\n" + fits[0].release_block(), highlight=False)
+        shown = chosen_format(fmt, json_flag)
+        if shown == "json":
+            print_json({"fits": table.to_dict(orient="records"), "best": fits[0], "warnings": list(data.warnings)})
+        elif shown == "csv":
+            emit_table(table, "csv")
+        else:
+            t = Table(title=f"release fits of {file.name} (ranked by AIC; Korsmeyer-Peppas on <= 60% released)")
+            for c in ("rank", "model", "params (95% CI)", "R2_adj", "AIC", "MSC"):
+                t.add_column(c, overflow="fold")
+            for row in table.head(top).itertuples():
+                t.add_row(str(row.rank), row.model, row[3], f"{row.R2_adj:.4f}", f"{row.AIC:.2f}", f"{row.MSC:.2f}")
+            out.print(t)
+            out.print("best model, ready for the formulation file:\n" + fits[0].release_block(), highlight=False)
         if skipped:
             err.print(f"{len(skipped)} model(s) skipped (too few points or no convergence)")
         if out_dir is not None:
@@ -480,6 +611,7 @@ def release_compare(
     fraction: bool = typer.Option(False, "--fraction"),
     out_dir: Optional[Path] = typer.Option(None, "--out", help="write compare.png"),
     force: bool = force_option(),
+    json_flag: bool = json_option(),
 ):
     """f1, f2, bootstrap f2 (with replicates) and the regulatory-style verdict."""
 
@@ -488,11 +620,10 @@ def release_compare(
 
         ref, tst = read_release_data(reference, time_unit, fraction), read_release_data(test, time_unit, fraction)
         c = compare(ref, tst)
-        out.print(f"f1 = {c.f1:.2f}   f2 = {c.f2:.2f}   ({c.n_points} time points, up to the first above 85% in both)")
-        if c.bootstrap_f2_ci90:
-            out.print(f"bootstrap f2: median {c.bootstrap_f2_median:.2f}, 90% interval {c.bootstrap_f2_ci90[0]:.2f} - "
-                      f"{c.bootstrap_f2_ci90[1]:.2f}")
-        out.print(f"verdict: {c.verdict}")
+        if json_flag:
+            print_json(c)
+        else:
+            _print_comparison(c)
         if out_dir is not None:
             from .output_dir import output_folder
 
@@ -501,6 +632,14 @@ def release_compare(
             err.print(f"wrote {out_dir / 'compare.png'}")
 
     _guard(run)
+
+
+def _print_comparison(c) -> None:
+    out.print(f"f1 = {c.f1:.2f}   f2 = {c.f2:.2f}   ({c.n_points} time points, up to the first above 85% in both)")
+    if c.bootstrap_f2_ci90:
+        out.print(f"bootstrap f2: median {c.bootstrap_f2_median:.2f}, 90% interval {c.bootstrap_f2_ci90[0]:.2f} - "
+                  f"{c.bootstrap_f2_ci90[1]:.2f}")
+    out.print(f"verdict: {c.verdict}")
 
 
 @release_app.command("simulate")
@@ -515,6 +654,7 @@ def release_simulate(
     hours: float = typer.Option(72.0, "--hours"),
     out_dir: Optional[Path] = typer.Option(None, "--out", help="write release.csv and release.png"),
     force: bool = force_option(),
+    json_flag: bool = json_option(),
 ):
     """Predicted in vitro release (sink conditions) of a formulation's payload under given conditions."""
 
@@ -530,12 +670,11 @@ def release_simulate(
         cond = InVitroConditions(ph, temperature_c, ros, gsh, 1.0, parse_windows(laser), parse_windows(ultrasound))
         t, pct = simulate_in_vitro(f.payloads[0].release, cond, hours)
         t_show = [x for x in (1, 2, 4, 8, 12, 24, 48, 72, 168) if x <= hours] + [hours]
-        tab = Table(title=f"{f.payloads[0].drug} released in vitro (pH {ph:g}, {temperature_c:g} C, sink)")
-        tab.add_column("time h", justify="right")
-        tab.add_column("released %", justify="right")
-        for x in dict.fromkeys(t_show):
-            tab.add_row(f"{x:g}", f"{np.interp(x, t, pct):.1f}")
-        out.print(tab)
+        if json_flag:
+            print_json({"drug": f.payloads[0].drug, "t_h": list(dict.fromkeys(t_show)),
+                        "released_pct": [float(np.interp(x, t, pct)) for x in dict.fromkeys(t_show)]})
+        else:
+            _print_release(f, ph, temperature_c, t, pct, t_show)
         if out_dir is not None:
             from .output_dir import output_folder
 
@@ -545,6 +684,15 @@ def release_simulate(
             err.print(f"wrote {out_dir}/ (release.csv, release.png)")
 
     _guard(run)
+
+
+def _print_release(f, ph, temperature_c, t, pct, t_show) -> None:
+    tab = Table(title=f"{f.payloads[0].drug} released in vitro (pH {ph:g}, {temperature_c:g} C, sink)")
+    tab.add_column("time h", justify="right")
+    tab.add_column("released %", justify="right")
+    for x in dict.fromkeys(t_show):
+        tab.add_row(f"{x:g}", f"{np.interp(x, t, pct):.1f}")
+    out.print(tab)
 
 
 def _release_figure(data, fits, path: Path) -> None:

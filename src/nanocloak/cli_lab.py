@@ -29,7 +29,8 @@ def nca_command(
     dose_ug: Optional[float] = typer.Option(None, "--dose-ug",
                                             help="dose per animal in ug (for ug/g, ug/mL ... values)"),
     method: str = typer.Option("linear", "--method", help="AUC rule: linear or linear-up/log-down"),
-    json_out: bool = typer.Option(False, "--json", help="print the results as JSON on stdout"),
+    json_out: bool = typer.Option(False, "--json", help="the same as --format json"),
+    fmt: str = typer.Option("table", "--format", help="table, csv (the nca.csv table) or json, on stdout"),
     out_dir: Optional[Path] = typer.Option(None, "--out", help="write nca.csv and nca.png here"),
     force: bool = typer.Option(False, "--force", help="write into a non-empty folder nanocloak did not write "
                                "(nothing already there is deleted or replaced)"),
@@ -41,15 +42,24 @@ def nca_command(
         from . import load
         from .labdata import load_lab_data
         from .nca import analyse
+        from .output_dir import check_folder
 
+        check_folder(out_dir, force)
         f = load(formulation) if formulation is not None else None
         lab = load_lab_data(data, f, dose_ug=dose_ug)
         analyses = analyse(lab, matrix, method)
         if out_dir is not None:
             _write_outputs(analyses, out_dir, data.name, force)
             err.print(f"wrote {out_dir}/ (nca.csv, nca.png)")
-        if json_out:
+        from .cli import chosen_format
+
+        shown = chosen_format(fmt, json_out)
+        if shown == "json":
             sys.stdout.write(json.dumps(_as_json(lab, analyses, method), indent=2, allow_nan=False) + "\n")
+        elif shown == "csv":
+            import pandas as pd
+
+            sys.stdout.write(pd.concat([a.to_frame() for a in analyses], ignore_index=True).to_csv(index=False))
         else:
             _print_tables(analyses, method, data.name)
 

@@ -50,6 +50,8 @@ def screen_run(
     serial: bool = typer.Option(False, "--serial", help="simulate in this process (no Dask)"),
     force: bool = typer.Option(False, "--force", help="write into a non-empty folder nanocloak did not write "
                                "(nothing already there is deleted or replaced)"),
+    fmt: str = typer.Option("table", "--format", help="the top designs as a table, csv or json, on stdout"),
+    json_flag: bool = typer.Option(False, "--json", help="the same as --format json"),
 ):
     """Simulate every design of a space (resumable), then rank: pareto.csv, top/, figures, summary."""
     from .cli import _guard, err
@@ -58,6 +60,9 @@ def screen_run(
         from .design_space import load_space
         from .screening import run_screen
 
+        from .cli import chosen_format
+
+        shown = chosen_format(fmt, json_flag)
         _runner_options(serial, workers, scheduler)
         space = load_space(space_file)
         if samples is not None or seed is not None:
@@ -74,7 +79,7 @@ def screen_run(
             err.print(f"{outcome.n_failed} design(s) failed; most common reasons:", highlight=False)
             for reason, count in outcome.failure_reasons.items():
                 err.print(f"  {count} x {reason}", highlight=False, markup=False)
-        _print_top(outcome, space)
+        _print_top(outcome, space, shown)
         err.print(f"wrote {out}/ (results/, manifest.json, {', '.join(p.name for p in outcome.files if p.parent == out)}"
                   f"{', top/' if any(p.parent.name == 'top' for p in outcome.files) else ''})", highlight=False)
         if outcome.n_failed:
@@ -102,10 +107,8 @@ def _bar(label: str):
         yield update
 
 
-def _print_top(outcome, space) -> None:
-    from rich.table import Table
-
-    from .cli import err, format_cell, out
+def _print_top(outcome, space, fmt: str = "table") -> None:
+    from .cli import emit_table, err
 
     ranking = outcome.ranking
     d = ranking.designs
@@ -115,44 +118,31 @@ def _print_top(outcome, space) -> None:
         if not ranking.goals.objectives:
             err.print("no objectives in the space: nothing ranked (query the results with `nanocloak screen query`)")
         return
-    t = Table(title=f"top designs of {space.source}")
-    t.add_column("#", justify="right")
-    t.add_column("design", justify="right")
     varied = [c for c, _ in space.column_specs() if not c.endswith("_fraction")]
     goal_cols = list(dict.fromkeys([c for c, _ in ranking.goals.objectives] + [c for c, _, _ in ranking.goals.constraints]))
-    for c in varied + goal_cols:
-        t.add_column(c, justify="right", overflow="fold")
-    t.add_column("front", justify="right")
-    for k, (_, row) in enumerate(ranking.top.iterrows(), start=1):
-        cells = [format_cell(row[c]) for c in varied + goal_cols]
-        t.add_row(str(k), str(int(row["design_id"])), *cells, str(int(row["pareto_rank"])))
-    out.print(t)
+    top = ranking.top.reset_index(drop=True)
+    table = top[["design_id", *varied, *goal_cols, "pareto_rank"]].rename(columns={"pareto_rank": "front"})
+    table.insert(0, "rank", range(1, len(table) + 1))
+    emit_table(table, fmt, f"top designs of {space.source}")
 
 
 def screen_query(
     out_dir: Path = typer.Argument(..., metavar="DIR", help="a screen's output directory"),
     sql: str = typer.Argument(..., help='SQL over the view `results`, e.g. "SELECT design_id, tumor_pct_id_24h '
                                         'FROM results ORDER BY 2 DESC LIMIT 5"'),
-    csv: bool = typer.Option(False, "--csv", help="CSV on stdout instead of a table"),
+    csv: bool = typer.Option(False, "--csv", help="the same as --format csv"),
+    fmt: str = typer.Option("table", "--format", help="table, csv or json, on stdout"),
+    json_flag: bool = typer.Option(False, "--json", help="the same as --format json"),
 ):
     """Query a screen's Parquet results with DuckDB (table `results`: one row per design x animal)."""
-    from .cli import _guard, format_cell, out
+    from .cli import _guard, chosen_format, emit_table
 
     def run():
-        from rich.table import Table
-
         from .distributed import query
 
+        shown = "csv" if csv else chosen_format(fmt, json_flag)
         df = query(out_dir, sql)
-        if csv:
-            sys.stdout.write(df.to_csv(index=False))
-            return
-        t = Table(title=f"{len(df)} row(s)")
-        for c in df.columns:
-            t.add_column(str(c), overflow="fold")
-        for row in df.itertuples(index=False):
-            t.add_row(*[format_cell(v) for v in row])
-        out.print(t)
+        emit_table(df, shown, f"{len(df)} row(s)")
 
     _guard(run)
 

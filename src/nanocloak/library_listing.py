@@ -45,3 +45,18 @@ def listing(kind: str) -> tuple[str, list[str], list[list]]:
     }[kind]
     rows = [[key] + [_v(entry.get(f)) for f in fields] for key, entry in library.entries(table).items()]
     return f"{kind} (* = assumption; sources: `src/nanocloak/data/{table}.yaml`)", columns, rows
+
+
+_TABLE_OF_KIND = {"materials": "materials", "membranes": "membranes", "ligands": "ligands", "drugs": "drugs",
+                  "cell-lines": "cell_lines", "coating-methods": "coating_methods", "species": "species"}
+
+
+def entries_json(kind: str) -> list[dict]:
+    """Every key of a library with all its fields as stored (values with their sources)."""
+    if kind == "release-models":
+        return [{"key": m.name, "equation": m.equation, "source": m.source,
+                 "params": [{"name": p.name, "unit": p.unit, "lower": p.lower, "upper": p.upper} for p in m.parameters]}
+                for m in release_models.RELEASE_MODELS.values()]
+    if kind == "hosts":
+        return [{"key": h, **v} for h, v in library.table("immunology")["hosts"].items()]
+    return [{"key": key, **entry} for key, entry in library.entries(_TABLE_OF_KIND[kind]).items()]

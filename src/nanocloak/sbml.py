@@ -14,18 +14,22 @@ Each (coating class, dose) of the formulation becomes its own copy of the state 
 `e{n}_`), as in nanocloak itself (doses superpose, each with its own uptake clock and clearance
 factor). A dose arrives, mixed through the circulating blood, as the initial amounts (t = 0) or by
 an event at its time (persistent trigger `time >= e{n}_t_dose`, values from the trigger time) that
-adds the bolus amounts (`e{n}_bolus_*`) and starts the copy's uptake clock: `e{n}_tau` (a
-parameter with d tau/dt = 1) is set to `time - e{n}_t_dose`, the time since the dose, in the Hill
-ramp K(tau) = Kmax tau^n / (K50^n + tau^n). Before its dose a copy holds nothing, so its ramp's
-value there does not matter (tau runs from 0 until then; tau >= 0 throughout). Heat-opened tumor
-vessels multiply the tumor's exchange by `e{n}_tumor_perm` (d/dt = 0), which events switch to the
-window's factor and back at the window's edges. No rate law has a piecewise term: every
-discontinuity is an event, where the integrator restarts (a `piecewise(time - t_dose, ...)` clock
-made CVODE stall after a dose). Clock and factor are rate-rule parameters rather than parameters
-only events change, so a simulator's reset (libRoadRunner `reset()`) restores them with the
-species. Species are amounts in %ID of one dose; the compartment is a unit placeholder
-(hasOnlySubstanceUnits). Assignment rules give the spec's partition (blood, organs, excreted,
-degraded) and the lab blood sample.
+adds the bolus amounts (`e{n}_bolus_*`) and starts the copy's uptake clock: it sets the parameter
+`e{n}_clock_start` to the dose time, and the Hill ramp K(tau) = Kmax tau^n / (K50^n + tau^n) of
+whole_body.uptake takes tau = abs(time - e{n}_clock_start), the time since the dose. No rate law
+has a piecewise term: every discontinuity is an event, where the integrator restarts (the former
+`piecewise(time - t_dose, time > t_dose, 0)` clock made CVODE stall just after a dose, issue 11).
+The abs never acts where it matters: an event fires only once time >= t_dose, so after the dose
+tau >= 0; before it the copy holds nothing and its rates are 0 whatever tau is. It is there for a
+simulator's reset (libRoadRunner `reset()` restores species and time but keeps parameters that
+events changed): clock_start then still holds the dose time, and the plain difference would be
+negative before the dose (pow of a negative base: NaN, times 0 still NaN). The clock is a
+parameter, not a rate-rule state: both state forms tried (time since the dose, dose time) slowed
+or failed CVODE just after a dose. Heat-opened tumor vessels multiply the tumor's exchange by `e{n}_tumor_perm`, which
+events switch to the window's factor and back at the window's edges; it is a rate-rule parameter
+(d/dt = 0), so a reset restores it. Species are amounts in %ID of one dose; the compartment is a
+unit placeholder (hasOnlySubstanceUnits). Assignment rules give the spec's partition (blood,
+organs, excreted, degraded) and the lab blood sample.
 
 Output at a dose time: the model gives the amounts just after the bolus (SBML event semantics),
 nanocloak's series the trough just before it; elsewhere they agree within the engine's accuracy.
@@ -49,7 +53,7 @@ NOTES = ("<body xmlns=\"http://www.w3.org/1999/xhtml\"><p>nanocloak particle mod
          "(%ID of the dose; hours). Drug payloads and their release, free drug, ultrasound, heating, photodynamic "
          "doses and tumor growth are not in this model (they do not change the particle curves); heat-opened tumor "
          "vessels are (e{n}_tumor_perm). Each (coating class, dose) is a copy e{n}_ of the states; a dose is an event "
-         "at e{n}_t_dose that adds e{n}_bolus_* and starts that copy's uptake clock (e{n}_tau). At a dose "
+         "at e{n}_t_dose that adds e{n}_bolus_* and starts that copy's uptake clock (e{n}_clock_start). At a dose "
          "time the model gives the amounts just after the bolus, nanocloak the trough before it.</p></body>")
 
 
@@ -106,8 +110,8 @@ class _Builder:
 
     def ode_parameter(self, pid: str, value: float, derivative: str) -> str:
         """A parameter integrated with the states (rate rule), so that a simulator's reset puts it
-        back to its initial value like the species (libRoadRunner's reset() keeps event-changed
-        constant-rate parameters otherwise)."""
+        back to its initial value like the species (libRoadRunner's reset() keeps the values events
+        gave other parameters)."""
         self.parameter(pid, value, constant=False)
         rule = self.model.createRateRule()
         _check(rule.setVariable(pid), pid)
@@ -178,8 +182,8 @@ def _dose_amounts(s, prefix: str, weight: float, organs) -> dict[str, float]:
 def model_values(f: Formulation) -> tuple[dict[str, float], dict[str, float]]:
     """(constant parameter values, initial amounts) of the SBML model of `f`, by id: what a design
     changes when one loaded model is reused for many designs of the same structure (same organs,
-    coating classes, dose count, and heat window present or not). The clocks and heat factors
-    (e{n}_tau, e{n}_tumor_perm) are states, restored by the model's reset."""
+    coating classes, dose count, and heat window present or not). What events set (e{n}_clock_start,
+    e{n}_tumor_perm) needs no value here: the events set it again in every run."""
     system, weights, t_dose = particle_systems(_resolved_with_therapy(f))
     organs = [o for o in wb.ORGANS if o != "tumor" or f.subject.tumor is not None]
     params, init = {}, {}
@@ -236,12 +240,12 @@ def to_sbml(f: Formulation) -> str:
                 sid[f"{o}_{part}"] = b.species(f"{p}{o}_{part}", at_start.get(f"{p}{o}_{part}", 0.0))
         for acc in ("urine", "feces", "degraded"):
             sid[acc] = b.species(p + acc)
-        # the copy's uptake clock tau (d tau/dt = 1), set to the time since the dose by its dose
-        # event; until then it runs from 0 over a copy that holds nothing
-        clock = b.ode_parameter(p + "tau", 0.0, "1")
+        # the copy's uptake clock: tau = abs(time - clock_start), clock_start set to the dose time by
+        # the dose event (0 until then, over a copy that holds nothing)
+        clock = b.parameter(p + "clock_start", 0.0, constant=False)
         if t_dose[e] > 0:
             bolus = {k: b.parameter(_bolus_id(p, k), v) for k, v in doses.items()}
-            b.event(f"{p}dose", f"{p}t_dose", {**{k: f"{k} + {bolus[k]}" for k in doses}, clock: f"time - {p}t_dose"})
+            b.event(f"{p}dose", f"{p}t_dose", {**{k: f"{k} + {bolus[k]}" for k in doses}, clock: f"{p}t_dose"})
         perm = _heat_window(b, s, p, float(t_dose[e])) if has_tumor else None
         # circulation
         b.reaction(p + "venous_to_lung", sid["ven"], sid["lung_cap"], f"{p}k_ven_out * {sid['ven']}")
@@ -259,7 +263,7 @@ def to_sbml(f: Formulation) -> str:
             b.reaction(f"{p}{o}_from_tissue", tis, cap, f"{p}k_tc_{o}{heat} * {tis}")
             # Kupffer cells (liver) act on capillary blood, all other PCs on tissue (Lin 2016)
             src = cap if o == "liver" else tis
-            tau = clock  # time since this copy's dose, >= 0 (its event fires at time >= t_dose)
+            tau = f"abs(time - {clock})"  # time since this copy's dose (see the module docstring for abs)
             b.reaction(f"{p}{o}_uptake", src, pc,
                        f"{p}kmax_{o} * pow({tau}, {p}hill_{o}) / (pow({p}k50_{o}, {p}hill_{o}) + pow({tau}, {p}hill_{o})) * {src}")
             b.reaction(f"{p}{o}_release", pc, src, f"{p}krel_{o} * {pc}")
