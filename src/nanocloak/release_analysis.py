@@ -48,6 +48,7 @@ class ReleaseData:
     sd_pct: np.ndarray | None
     replicates_pct: np.ndarray | None   # (n_times, n_units)
     warnings: tuple[str, ...] = ()
+    source: str = ""        # the file it was read from (named in errors)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -103,8 +104,6 @@ def read_release_data(path: str | Path, time_unit: str | None = None, fraction: 
                                f"(allowed up to {100 + NOISE_ALLOWANCE_PCT:g}%); fractions? pass --fraction")
     if np.nanmin(values) < -NOISE_ALLOWANCE_PCT:
         raise ReleaseDataError(f"{p}: negative release values")
-    if t.size < MIN_POINTS:
-        raise ReleaseDataError(f"{p}: {t.size} time point(s); fitting a release law needs at least {MIN_POINTS}")
     if t.min() < 0 or t.max() > MAX_TIME_H:
         raise ReleaseDataError(f"{p}: times must lie within 0..{MAX_TIME_H:g} h (got {t.min():g}..{t.max():g} h); "
                                "check the time unit")
@@ -115,7 +114,7 @@ def read_release_data(path: str | Path, time_unit: str | None = None, fraction: 
     replicates = values if values.shape[1] > 1 else None
     if sd is None and replicates is not None:
         sd = np.nanstd(values, axis=1, ddof=1)
-    return ReleaseData(p.stem, t, mean, sd, replicates, _monotonic_warnings(p, t, mean))
+    return ReleaseData(p.stem, t, mean, sd, replicates, _monotonic_warnings(p, t, mean), str(p))
 
 
 def _monotonic_warnings(p: Path, t: np.ndarray, mean: np.ndarray) -> tuple[str, ...]:
@@ -268,6 +267,8 @@ def _confidence_intervals(sol, names, ssr, n, p_count) -> dict[str, tuple[float,
 
 def fit_all(data: ReleaseData, models: list[str] | None = None) -> tuple[list[FitResult], list[str]]:
     """Fit the chosen (or every) model; returns fits ranked by AIC (then MSC) and skipped models."""
+    if data.t_h.size < MIN_POINTS:
+        raise ReleaseDataError(f"{data.source or data.name}: {data.t_h.size} time point(s); fitting a release law needs at least {MIN_POINTS}")
     names = models or list(release_models.RELEASE_MODELS)
     fits, skipped = [], []
     for name in names:
