@@ -102,6 +102,10 @@ Host = Annotated[Literal["immunocompetent", "nude", "scid"], Lower]
 Site = Annotated[Literal["subcutaneous", "orthotopic", "brain", "lung_metastasis"], Lower]
 TumorModel = Annotated[Literal["allograft", "xenograft"], Lower]
 
+#: largest tumor per species (mm3): a mouse or rat tumor beyond these exceeds humane end points many
+#: times over; a patient's tumor may be far larger (assumption: ~10% of a mouse's 20 g, ~20% of a
+#: rat's; a human tumor of 2 L)
+TUMOR_VOLUME_MAX_MM3 = {"mouse": 5000.0, "rat": 50_000.0, "human": 2_000_000.0}
 #: plausible body weights per species (g): outside these a typo is far likelier than an animal
 BODY_WEIGHT_RANGE_G = {"mouse": (10.0, 60.0), "rat": (80.0, 900.0), "human": (3_000.0, 250_000.0)}
 
@@ -312,7 +316,7 @@ class TumorSpec(_Strict):
     type: str | None = None
     site: Site = "subcutaneous"
     model: TumorModel | None = None
-    volume_mm3: Mm3 = Field(default=100.0, gt=1, le=5000)
+    volume_mm3: Mm3 = Field(default=100.0, gt=1, le=2_000_000)
 
     _line = field_validator("line", mode="before")(_library_key("cell_lines", "tumor cell line"))
     _type = field_validator("type", mode="before")(
@@ -341,6 +345,10 @@ class Subject(_Strict):
             self.body_weight_g = library.value(library.entry("species", self.species)["body_weight_g"])
         tumor = self.tumor
         if tumor is not None:
+            cap = TUMOR_VOLUME_MAX_MM3.get(self.species)
+            if cap is not None and tumor.volume_mm3 > cap:
+                raise ValueError(f"tumor.volume_mm3: {tumor.volume_mm3:g} mm3 is implausible in a {self.species} "
+                                 f"(at most {cap:g} mm3)")
             line = library.entry("cell_lines", tumor.line)
             line_species = str(line.get("species", "")).lower()
             line_type = _lower(line.get("cancer_type", "other"))
