@@ -14,8 +14,9 @@ from conftest import EXAMPLES, make
 
 
 def _system(path=EXAMPLES[0]):
+    """One element (the first coating class of the first dose) of an example's system."""
     r = resolve(nanocloak.load(path))
-    return particle_systems(r)[0]
+    return particle_systems(r)[0].take(np.array([0]))
 
 
 def _random_system(seed, batch=3):

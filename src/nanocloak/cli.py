@@ -752,6 +752,7 @@ def _register_extensions() -> None:
 
     for name in ("cli_lab", "cli_screen", "cli_fit", "cli_learn"):
         importlib.import_module(f"nanocloak.{name}").register(app)
+    importlib.import_module("nanocloak.cli_evidence").register(app, calibrate_app)
 
 
 _register_extensions()

@@ -397,6 +397,22 @@ class ModelOptions(_Strict):
     # defaults per tumor site (docs/calibration.md); "learned" = predicted for this particle and
     # tumor by the Nano-Tumor Database model (nanocloak.learn, docs/learning.md). Overrides win.
     tumor_parameters: Literal["library", "learned"] = "library"
+    # the calibration the model runs under: an id of the package's calibrations or a calibration
+    # file's path (calibration.py); None = the package default. Results name the one used.
+    calibration: str | None = None
+
+    @field_validator("calibration")
+    @classmethod
+    def _known_calibration(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        from . import calibration as cal
+
+        try:
+            cal.table(v)
+        except cal.CalibrationError as exc:
+            raise ValueError(str(exc).removeprefix("model.calibration: ")) from None
+        return v
 
 
 class SimulateOptions(_Strict):

@@ -130,6 +130,9 @@ class ResolvedFormulation:
     #: temperature T(t) for hyperthermia-triggered release
     heat_windows: list = field(default_factory=list)
     tumor_temperature: object = None
+    #: per coating class: the MPS uptake ramp's half-time when it differs from the organs' (the
+    #: opsonised share, captured at once), else None
+    class_t50_h: list = field(default_factory=list)
 
     @property
     def n_elements(self) -> int:
@@ -142,8 +145,8 @@ class ResolvedFormulation:
         return resolve(self.formulation, describe=True).params.table()
 
 
-def _calibrated(ps: ParameterSet, name: str, unit: str, description: str) -> float:
-    c = calibration.entry(name)
+def _calibrated(ps: ParameterSet, name: str, unit: str, description: str, cal: str | None = None) -> float:
+    c = calibration.entry(name, cal)
     return ps.set(f"calibration.{name}", c.value, unit, c.source, description)
 
 
@@ -263,19 +266,24 @@ def resolve(f: Formulation, describe: bool = True) -> ResolvedFormulation:
            f"materials.{f.core.material}.degradation_site: {site}", "in blood and tissue")
 
     # --- effect factors -----------------------------------------------------------------------
-    mps_scale = _calibrated(ps, "mps_uptake_scale", "-", "scales tabulated PC uptake rates (Lin 2016) to a bare core")
-    mps_t50 = _calibrated(ps, "mps_uptake_t50_h", "h", "time since dose of half-maximal phagocytic uptake")
-    mps_hill = _calibrated(ps, "mps_uptake_hill", "-", "Hill coefficient of the uptake ramp")
-    classes = phagocytosis.coating_classes(f)
-    main = max(range(len(classes)), key=lambda i: (classes[i].coverage, classes[i].weight))
-    rbc_factor = _calibrated(ps, "rbc_phagocytic_uptake_factor", "x bare", "MPS uptake of a fully RBC-coated particle")
-    recognition = [phagocytosis.recognition_factor(f, c, rbc_factor) for c in classes]
+    cal = f.model.calibration
+    mps_scale = _calibrated(ps, "mps_uptake_scale", "-", "scales tabulated PC uptake rates (Lin 2016) to a bare core", cal)
+    mps_t50 = _calibrated(ps, "mps_uptake_t50_h", "h", "time since dose of half-maximal phagocytic uptake", cal)
+    mps_hill = _calibrated(ps, "mps_uptake_hill", "-", "Hill coefficient of the uptake ramp", cal)
+    classes = phagocytosis.with_early_capture(f, phagocytosis.coating_classes(f))
+    main = max(range(len(classes)), key=lambda i: (not classes[i].opsonised, classes[i].coverage, classes[i].weight))
+    rbc_factor = _calibrated(ps, "rbc_phagocytic_uptake_factor", "x bare", "MPS uptake of a fully RBC-coated particle", cal)
+    early_factor = _calibrated(ps, "early_capture_uptake_factor", "x", "MPS uptake of the opsonised share over its class", cal)
+    early_t50 = _calibrated(ps, "early_capture_t50_h", "h", "half-time of the opsonised share's capture ramp", cal)
+    spleen_factor = _calibrated(ps, "spleen_uptake_factor", "x", "splenic macrophage uptake over the tabulated rate", cal)
+    recognition = [phagocytosis.recognition_factor(f, c, rbc_factor) * (early_factor if c.opsonised else 1.0)
+                   for c in classes]
     rec_main = ps.set("effect.surface_recognition_factor", recognition[main], "x bare",
                       "phagocytosis.recognition_factor (membrane: calibrated RBC scale x membranes.yaml; PEG: surface_effects.yaml)",
                       "MPS uptake of the main coating class relative to a bare core")
-    charge = ps.set("effect.charge_factor", phagocytosis.charge_factor(zeta), "x", "phagocytosis.charge_factor")
-    size_liver = ps.set("effect.liver_size_factor", phagocytosis.liver_size_factor(d_h), "x", "phagocytosis.liver_size_factor")
-    size_spleen = ps.set("effect.spleen_size_factor", phagocytosis.spleen_size_factor(d_h), "x", "phagocytosis.spleen_size_factor")
+    charge = ps.set("effect.charge_factor", phagocytosis.charge_factor(zeta, cal), "x", "phagocytosis.charge_factor")
+    size_liver = ps.set("effect.liver_size_factor", phagocytosis.liver_size_factor(d_h, cal), "x", "phagocytosis.liver_size_factor")
+    size_spleen = ps.set("effect.spleen_size_factor", phagocytosis.spleen_size_factor(d_h, cal), "x", "phagocytosis.spleen_size_factor")
     ligand_mps = ps.set("effect.ligand_mps_factor", phagocytosis.ligand_recognition_factor(f), "x", "ligands.yaml")
     sieving = ps.set("effect.glomerular_sieving", extravasation.glomerular_sieving(d_h), "fraction",
                      "pore theory, vascular_beds.glomerulus (Choi 2007 cut-off)")
@@ -291,7 +299,7 @@ def resolve(f: Formulation, describe: bool = True) -> ResolvedFormulation:
         ps.set(f"{name}.pa_L_per_h", base_pa * perm, "L/h",
                lambda: f"{organ_src(name, 'permeability_coefficient')()} x flow x size factor",
                "permeability-surface area product")
-        size = size_liver if name == "liver" else size_spleen if name == "spleen" else 1.0
+        size = size_liver if name == "liver" else size_spleen * spleen_factor if name == "spleen" else 1.0
         kmax = o.pc_kmax_per_h * mps_scale * rec_main * charge * size * ligand_mps
         ps.set(f"{name}.pc_uptake_max_per_h", kmax, "1/h",
                lambda: f"{organ_src(name, 'pc_uptake_max_per_h')()} x calibrated scale x effect factors",
@@ -330,7 +338,9 @@ def resolve(f: Formulation, describe: bool = True) -> ResolvedFormulation:
     masses = {name: ps[f"{name}.volume_L"] * 1000.0 for name in MPS_ORGANS}
     if tumor is not None:
         masses["tumor"] = tumor_volume_L * 1000.0
-    return ResolvedFormulation(f, ps, phys, classes, uptake_ratio, class_tumor_ratio, list(f.dose.times_h), factors, masses)
+    class_t50 = [early_t50 if c.opsonised else None for c in classes]
+    return ResolvedFormulation(f, ps, phys, classes, uptake_ratio, class_tumor_ratio, list(f.dose.times_h), factors, masses,
+                               class_t50_h=class_t50)
 
 
 def _resolve_tumor(f, ps, classes, main, d_h, site, class_tumor_ratio):
@@ -403,6 +413,17 @@ def circulation(ps: ParameterSet, has_tumor: bool) -> Circulation:
                        ps["cardiac_output_L_per_h"], ps["blood_volume_L"])
 
 
+def _class_k50(r: ResolvedFormulation, k50: np.ndarray, class_of: np.ndarray, n: int) -> np.ndarray:
+    """(organs, elements) uptake-ramp half-times: the organs' values, or a class's own in the MPS
+    organs (the opsonised share's fast ramp; the tumor keeps its own)."""
+    out = np.repeat(k50[:, None], n, axis=1)
+    for e, c in enumerate(class_of):
+        t50 = r.class_t50_h[c] if c < len(r.class_t50_h) else None
+        if t50 is not None:
+            out[[j for j in range(N_ORGANS) if j != TUMOR], e] = t50
+    return out
+
+
 def particle_systems(r: ResolvedFormulation) -> tuple[ParticleSystem, np.ndarray, np.ndarray]:
     """One ParticleSystem element per (coating class, dose); returns (system, weights, dose times).
 
@@ -442,7 +463,7 @@ def particle_systems(r: ResolvedFormulation) -> tuple[ParticleSystem, np.ndarray
         v_blood_total=full(ps["blood_volume_L"]), q_cardiac=full(ps["cardiac_output_L_per_h"]),
         q_in=col(q_in), v_cap=col(v_cap), v_tis=col(v_tis), pa=col(pa), partition=col(part),
         kmax_cap=np.where(from_cap, kmax_all, 0.0), kmax_tis=np.where(from_cap, 0.0, kmax_all),
-        k50=col(k50), hill=col(hill),
+        k50=_class_k50(r, k50, class_of, n), hill=col(hill),
         krel_cap=np.where(from_cap, col(krel), 0.0), krel_tis=np.where(from_cap, 0.0, col(krel)),
         cl_urine=full(ps["kidney.urine_clearance_L_per_h"]), cl_bile=full(ps["liver.bile_clearance_L_per_h"]),
         k_deg=full(ps["particle.degradation_rate_per_h"]),

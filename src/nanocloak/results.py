@@ -143,6 +143,7 @@ class SimulationResult:
             "nanocloak": 1,
             "version": __version__,
             "name": self.name,
+            "calibration": self.calibration_id,
             "metrics": cleaned,
             "timecourse": {
                 "t_h": _clean(self.t_h.tolist()),
@@ -150,6 +151,14 @@ class SimulationResult:
                 "pct_id": {k: _clean(self.series[k].tolist()) for k in partition_keys},
             },
         }
+
+    @property
+    def calibration_id(self) -> str:
+        """The id of the calibration this result was computed under (calibration.py)."""
+        from . import calibration
+
+        f = self.resolved.formulation if self.resolved is not None else None
+        return calibration.calibration_id(f.model.calibration if f is not None else None)
 
     def to_json(self, indent: int | None = None) -> str:
         return json.dumps(self.to_dict(), indent=indent)

@@ -272,4 +272,4 @@ def _simulate_chunks(items, rtol, atol, workers, chunk_size, on_progress):
 
 def _elements_per_formulation(f: Formulation) -> int:
     classes = 2 if f.surface.kind == "membrane" else 1
-    return classes * len(f.dose.times_h)
+    return 2 * classes * len(f.dose.times_h)        # each class with its opsonised share

@@ -43,7 +43,8 @@ def _arm_times(study: Study, arm: str) -> list[float]:
     return times
 
 
-def arm_formulation(study: Study, arm: str, doses: int | None = None, overrides: dict | None = None):
+def arm_formulation(study: Study, arm: str, doses: int | None = None, overrides: dict | None = None,
+                    calibration: str | None = None):
     """The arm's formulation, simulated long enough and sampled at its measurement times."""
     f = study.formulations[arm].model_copy(deep=True)
     times = _arm_times(study, arm)
@@ -55,6 +56,8 @@ def arm_formulation(study: Study, arm: str, doses: int | None = None, overrides:
     f.simulate.output_times_h = sorted({round(t, 9) for t in times if t <= end})
     if overrides:
         f.model.overrides = {**f.model.overrides, **overrides}
+    if calibration is not None:
+        f.model.calibration = calibration
     return f
 
 
@@ -71,12 +74,12 @@ def needed_arms(points: list[tuple[Study, Point]]) -> list[ArmKey]:
 
 
 def simulate_arms(keys: list[ArmKey], studies: dict[str, Study], overrides: dict | None = None,
-                  on_progress=None) -> dict[ArmKey, object]:
+                  on_progress=None, calibration: str | None = None) -> dict[ArmKey, object]:
     """SimulationResults of the arms (one batch); an arm that fails is left out (its points say why)."""
     from .. import simulate_many
     from ..errors import NanocloakError
 
-    forms = [arm_formulation(studies[k.study], k.arm, k.doses, overrides) for k in keys]
+    forms = [arm_formulation(studies[k.study], k.arm, k.doses, overrides, calibration) for k in keys]
     try:
         results = simulate_many(forms, on_progress=on_progress)
         return dict(zip(keys, results))
@@ -244,8 +247,8 @@ def _released(f, m) -> float | None:
 
 
 def model_values(pairs: list[tuple[Study, Point]], overrides: dict | None = None,
-                 on_progress=None) -> dict[tuple[str, int], float | None]:
+                 on_progress=None, calibration: str | None = None) -> dict[tuple[str, int], float | None]:
     """The model's value of every (study, point), simulating each needed arm once."""
     studies = {s.id: s for s, _ in pairs}
-    results = simulate_arms(needed_arms(pairs), studies, overrides, on_progress)
+    results = simulate_arms(needed_arms(pairs), studies, overrides, on_progress, calibration)
     return {(s.id, p.index): value(s, p, results) for s, p in pairs}
