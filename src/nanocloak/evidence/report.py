@@ -13,7 +13,6 @@ from . import calibrate as cal
 from . import ntd_source, observables, scorecard
 from .studies import Study, load_base
 
-LOSO_MAX_NFEV = 15      # a held-out refit starts at the full fit's optimum and converges in a few steps
 
 
 @dataclass
@@ -76,25 +75,20 @@ def run(loso: bool = False, calibration: str | None = None,
 
 
 def _loso(pairs, studies, calibration, on_progress):
-    """Each study predicted from a calibration fitted without it (random effect 0 for it)."""
-    full = cal.fit(pairs, max_nfev=60)
-    rows, fits = [], {}
-    for k, sid in enumerate(studies):
-        if on_progress:
-            on_progress("leave-one-study-out", k, len(studies))
-        train = [(s, p) for s, p in pairs if s.id != sid]
-        held = [(s, p) for s, p in pairs if s.id == sid]
-        fit = cal.fit(train, x0=full.x, max_nfev=LOSO_MAX_NFEV)
-        trials = cal.TrialCalibrations()
-        try:
-            path = trials.write(fit.values())
-            values = observables.model_values(held, calibration=path)
-        finally:
-            trials.close()
-        rows.extend(scorecard.score_points(held, values, held_out=True))
-        fits[sid] = fit.values()
-    if on_progress:
-        on_progress("leave-one-study-out", len(studies), len(studies))
+    """Each study predicted, with its random effect 0, from the parameters refitted without it."""
+    fits = cal.leave_one_out(pairs, calibration,
+                             on_progress=lambda k, n: on_progress and on_progress("sensitivities", k, n))
+    rows = []
+    trials = cal.TrialCalibrations()
+    try:
+        for k, sid in enumerate(studies):
+            if on_progress:
+                on_progress("leave-one-study-out", k, len(studies))
+            held = [(s, p) for s, p in pairs if s.id == sid]
+            values = observables.model_values(held, calibration=trials.write(fits[sid]))
+            rows.extend(scorecard.score_points(held, values, held_out=True))
+    finally:
+        trials.close()
     return rows, fits
 
 

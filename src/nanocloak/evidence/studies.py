@@ -130,6 +130,11 @@ class Study:
         return f"{found} (the review it was read in)" if found else None
 
     @property
+    def citable(self) -> bool:
+        """A DOI, PMID or PMC id was read (or, lacking one, a second reader confirmed volume:pages)."""
+        return self.identifier is not None or _confirmed_volume_pages(self)
+
+    @property
     def citation_text(self) -> str:
         c = self.data.citation
         parts = [c.authors or "", str(c.year or ""), c.journal or "", c.volume_pages or ""]
@@ -223,6 +228,8 @@ def fill_assumed(form: dict, proxies_used: list[str] | None = None) -> dict:
         species = str(subject.get("species", "mouse")).lower()
         by_type = defaults()["tumor_line_by_cancer_type"]
         kind = str(tumor.get("type", "")).lower()
+        if _known("cancer_types", kind):
+            kind = library.resolve_key("cancer_types", kind)
         # a xenograft host (nude, scid) or a human carries a human line; others the host's own
         human_first = species == "human" or str(subject.get("host", "")).lower() in ("nude", "scid")
         order = ("human", "mouse") if human_first else (species, "mouse", "human")
@@ -312,7 +319,7 @@ def read_study(path: Path) -> Study:
 
 def _usable(study: Study, m: Measurement) -> tuple[bool, str]:
     """Whether a row may be used for calibration and scoring, and if not, why (docs/evidence.md)."""
-    if study.identifier is None and not _confirmed_volume_pages(study):
+    if not study.citable:
         return False, "no DOI, PMID or confirmed volume:pages was read for the study"
     if not study.data.url_read:
         return False, "no url_read"
