@@ -29,10 +29,10 @@ import numpy as np
 from scipy.integrate import solve_ivp
 
 import nanocloak
-from nanocloak import whole_body as wb
-from nanocloak.formulation import from_dict
-from nanocloak.parameters import particle_systems, resolve
-from nanocloak.simulation import DEFAULT_ATOL, DEFAULT_RTOL, output_grid
+from nanocloak.model import particle as wb
+from nanocloak.spec.formulation import from_dict
+from nanocloak.model.parameters import particle_systems, resolve
+from nanocloak.simulate.simulation import DEFAULT_ATOL, DEFAULT_RTOL, output_grid
 
 ACC_RTOL, ACC_ATOL = 1e-4, 1e-6
 KEYS = ("blood_sample", "liver", "spleen", "tumor", "blood")
@@ -90,7 +90,7 @@ class RoadRunnerBench:
     def __init__(self, template, rtol, atol):
         import roadrunner
 
-        from nanocloak.sbml import to_sbml
+        from nanocloak.io.sbml import to_sbml
 
         self.rr = roadrunner.RoadRunner(to_sbml(template))
         self.rr.integrator.relative_tolerance = rtol
@@ -99,7 +99,7 @@ class RoadRunnerBench:
         self.selections = ["time"] + list(KEYS)
 
     def run(self, f):
-        from nanocloak.sbml import model_values
+        from nanocloak.io.sbml import model_values
 
         params, init = model_values(f)
         rr = self.rr
@@ -119,8 +119,8 @@ def worst_error(got: dict, ref: dict) -> float:
 
 def _kernel_rate(forms, rtol, atol, repeats=3):
     """Designs per second of the batched engine alone (parameters packed beforehand), best of repeats."""
-    from nanocloak import particle_kernel
-    from nanocloak.simulation import _plan
+    from nanocloak.model import particle_kernel
+    from nanocloak.simulate.simulation import _plan
 
     _, system, tau_out = _plan([resolve(f, describe=False) for f in forms])
     particle_kernel.integrate(system, tau_out, rtol, atol)  # compile / warm caches
@@ -147,7 +147,7 @@ def _memory_per_design(forms, rtol, atol) -> float:
 def _payload_rates(n: int, baseline_n: int):
     """The payload model (RBC-PLGA carrying doxorubicin, pH-triggered first-order release):
     compiled engine vs the scipy BDF reference, per formulation, drug states only."""
-    from nanocloak import payload
+    from nanocloak.model import payload
 
     base = nanocloak.load(Path(__file__).resolve().parents[1] / "examples" / "rbc_plga.yaml")
     rng = np.random.default_rng(3)

@@ -55,8 +55,9 @@ def main() -> None:
     ap.add_argument("--keep-payloads", action="store_true")
     args = ap.parse_args()
 
-    from nanocloak import distributed, screening
-    from nanocloak.design_space import load_space
+    from nanocloak.screen import distributed
+    from nanocloak.screen import screening
+    from nanocloak.screen.space import load_space
 
     space = load_space(space_dict(args.n, args.keep_payloads))
     out = args.out or Path(tempfile.mkdtemp(prefix="bench_screen_"))

@@ -7,7 +7,7 @@ import sys
 import pytest
 from typer.testing import CliRunner
 
-from nanocloak.cli import LIBRARY_KINDS, app
+from nanocloak.cli.main import LIBRARY_KINDS, app
 
 from conftest import EXAMPLES, ROOT
 
@@ -22,7 +22,7 @@ PARTITION = {"blood", "liver", "spleen", "lung", "kidney", "heart", "brain", "tu
 
 def _cli(*args):
     """Run the installed entry point in a subprocess, to see stdout and stderr apart."""
-    return subprocess.run([sys.executable, "-m", "nanocloak.cli", *args], capture_output=True, text=True, cwd=ROOT)
+    return subprocess.run([sys.executable, "-m", "nanocloak.cli.main", *args], capture_output=True, text=True, cwd=ROOT)
 
 
 def test_simulate_json_follows_the_spec():

@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from nanocloak import distributed
-from nanocloak.design_space import load_space
-from nanocloak.simulation import DEFAULT_ATOL, DEFAULT_RTOL
+from nanocloak.screen import distributed
+from nanocloak.screen.space import load_space
+from nanocloak.simulate.simulation import DEFAULT_ATOL, DEFAULT_RTOL
 
 from test_screen import space_dict
 

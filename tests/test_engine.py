@@ -5,10 +5,10 @@ import pytest
 from scipy.integrate import solve_ivp
 
 import nanocloak
-from nanocloak import whole_body as wb
-from nanocloak.formulation import from_dict
-from nanocloak.integrator import integrate
-from nanocloak.parameters import particle_systems, resolve
+from nanocloak.model import particle as wb
+from nanocloak.spec.formulation import from_dict
+from nanocloak.solvers.rodas4 import integrate
+from nanocloak.model.parameters import particle_systems, resolve
 
 from conftest import EXAMPLES, make
 
@@ -119,8 +119,8 @@ def test_parallel_workers_give_the_same_results():
 def test_compiled_kernel_matches_the_numpy_reference_engine():
     """simulate() runs the compiled kernel; the numpy engine is the readable reference: same steps,
     same results to rounding."""
-    from nanocloak import particle_kernel
-    from nanocloak.simulation import _plan
+    from nanocloak.model import particle_kernel
+    from nanocloak.simulate.simulation import _plan
 
     forms = [f for f in map(nanocloak.load, EXAMPLES) if not f.core.is_free_drug]
     forms[0].dose.times_h = [0.0, 30.0]

@@ -12,9 +12,9 @@ import yaml
 from typer.testing import CliRunner
 
 import nanocloak
-import nanocloak.calibration
+import nanocloak.library.calibrations
 from conftest import ROOT
-from nanocloak.cli import app
+from nanocloak.cli.main import app
 from nanocloak.evidence import load_base, ntd_source, observables, scorecard, studies
 from nanocloak.evidence import calibrate as evcal
 
@@ -91,7 +91,7 @@ def _two_arm_study(times=(0.0, 168.0)):
                 "t_h": 4.0, "value": 1.0},
                {"observable": "blood_pct_id", "arm": "b", "t_h": 4.0, "value": 1.0}]}
     data = studies.StudyFile.model_validate(doc)
-    forms = {a.id: nanocloak.formulation.from_dict(a.formulation) for a in data.arms}
+    forms = {a.id: nanocloak.spec.formulation.from_dict(a.formulation) for a in data.arms}
     s = studies.Study("synthetic", "paper", data, forms, {}, {"a": [], "b": []})
     s.points = [studies.Point("synthetic", i, m, True) for i, m in enumerate(data.measurements)]
     return s
@@ -150,7 +150,7 @@ def test_study_random_effects_are_profiled_exactly():
 def test_a_calibration_is_named_in_results_and_selectable_by_id(tmp_path):
     f = nanocloak.load(ROOT / "examples" / "peg_plga.yaml")
     default = nanocloak.simulate(f)
-    assert json.loads(default.to_json())["calibration"] == nanocloak.calibration.calibration_id()
+    assert json.loads(default.to_json())["calibration"] == nanocloak.library.calibrations.calibration_id()
     old = f.model_copy(deep=True)
     old.model.calibration = "hu2011-half-lives-2026-11-21"
     r = nanocloak.simulate(old)

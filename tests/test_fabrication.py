@@ -6,9 +6,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nanocloak import coating, library, simulate
-from nanocloak.fabrication import coating_plan, infer_coverage
-from nanocloak.formulation import Formulation
+from nanocloak import simulate
+from nanocloak.surface import coating
+from nanocloak.library import tables as library
+from nanocloak.lab.fabrication import coating_plan, infer_coverage
+from nanocloak.spec.formulation import Formulation
 
 from conftest import EXAMPLES, make
 
@@ -139,7 +141,7 @@ def test_calculator_rejects_non_membrane_formulation():
 def test_make_and_qc_commands(tmp_path):
     from typer.testing import CliRunner
 
-    from nanocloak.cli import app
+    from nanocloak.cli.main import app
 
     runner = CliRunner()
     example = next(p for p in EXAMPLES if p.name == "rbc_plga.yaml")

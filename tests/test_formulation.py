@@ -6,7 +6,7 @@ import pytest
 
 import nanocloak
 from nanocloak.errors import FormulationError
-from nanocloak.formulation import from_dict, load
+from nanocloak.spec.formulation import from_dict, load
 
 from conftest import EXAMPLES, make
 

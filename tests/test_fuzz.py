@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from conftest import ROOT
-from nanocloak.cli import app
+from nanocloak.cli.main import app
 
 RUNNER = CliRunner()
 BASE = yaml.safe_load((ROOT / "examples" / "rbc_plga.yaml").read_text())
@@ -99,7 +99,7 @@ def mutated_formulation(draw):
             del target[key]
         text = yaml.safe_dump(doc, sort_keys=False)
     else:
-        text = yaml.safe_dump(doc, sort_keys=False) + f"name: another name\n"
+        text = yaml.safe_dump(doc, sort_keys=False) + "name: another name\n"
         path = ("name",)
     return kind, path, text
 

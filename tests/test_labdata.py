@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 import nanocloak
-from nanocloak.labdata import LabDataError, load_lab_data, parse_unit
+from nanocloak.lab.labdata import LabDataError, load_lab_data, parse_unit
 
 from conftest import ROOT
 

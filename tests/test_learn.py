@@ -9,8 +9,8 @@ import pytest
 from typer.testing import CliRunner
 
 import nanocloak
-from nanocloak import ntd
-from nanocloak.cli import app
+from nanocloak.learn import ntd
+from nanocloak.cli.main import app
 from nanocloak.errors import FormulationError, NanocloakError
 from nanocloak.learn import DeliveryModel, cross_validate, descriptors_of, tumor_overrides
 from nanocloak.learn.cross_validation import grouped_folds, scores
@@ -212,7 +212,7 @@ def test_learned_tumor_parameters_in_the_simulator():
         "Organic", "Passive", "Allograft Heterotopic", "breast", "Spherical")
     assert desc["TW"] == pytest.approx(0.15) and desc["BW"] == 20 and desc["Dose"] == 5
     learned = tumor_overrides(f)
-    table = nanocloak.parameters.resolve(f).parameter_table()
+    table = nanocloak.model.parameters.resolve(f).parameter_table()
     labelled = table[table["name"].isin(learned)]
     assert len(labelled) == len(learned) and labelled["source"].str.contains("learned").all()
     r_learned, r_library = nanocloak.simulate(f), nanocloak.simulate(nanocloak.Formulation.model_validate(base))
@@ -222,7 +222,7 @@ def test_learned_tumor_parameters_in_the_simulator():
     # an override still wins over the learned value
     pinned = nanocloak.Formulation.model_validate({**base, "model": {"tumor_parameters": "learned",
                                                                      "overrides": {"tumor.KTRESmax": 0.5}}})
-    assert nanocloak.parameters.resolve(pinned).params["tumor.KTRESmax"] == 0.5
+    assert nanocloak.model.parameters.resolve(pinned).params["tumor.KTRESmax"] == 0.5
 
 
 def test_learned_tumor_parameters_refuse_other_species():

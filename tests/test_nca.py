@@ -11,10 +11,9 @@ from scipy import stats
 from typer.testing import CliRunner
 
 import nanocloak
-from nanocloak.cli_lab import register
-from nanocloak.labdata import load_lab_data
-from nanocloak.nca import (NCAError, analyse, bailer, bailer_from_frame, fit_lambda_z, interval_areas, nca,
-                           serial_nca, trapezoid_weights)
+from nanocloak.cli.lab import register
+from nanocloak.lab.labdata import load_lab_data
+from nanocloak.lab.nca import NCAError, analyse, bailer, bailer_from_frame, fit_lambda_z, interval_areas, nca, serial_nca, trapezoid_weights
 
 from conftest import ROOT
 

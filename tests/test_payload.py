@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import nanocloak
-from nanocloak.formulation import from_dict
+from nanocloak.spec.formulation import from_dict
 
 from conftest import EXAMPLES, ROOT, make
 
@@ -60,7 +60,7 @@ def test_nir_light_in_vivo_releases_more_in_the_tumor():
 
 
 def test_drug_dose_follows_the_basis():
-    from nanocloak.payload import drug_dose_ug
+    from nanocloak.model.payload import drug_dose_ug
 
     particle = from_dict(make(payloads=[{"drug": "doxorubicin", "loading_wt_pct": 20}], dose={"mg_per_kg": 5}))
     drug = from_dict(make(payloads=[{"drug": "doxorubicin", "loading_wt_pct": 20}], dose={"basis": "drug", "mg_per_kg": 5}))
@@ -70,9 +70,9 @@ def test_drug_dose_follows_the_basis():
 
 
 def _engines_agree(f, hook=None):
-    from nanocloak import payload
-    from nanocloak.parameters import resolve
-    from nanocloak.simulation import output_grid
+    from nanocloak.model import payload
+    from nanocloak.model.parameters import resolve
+    from nanocloak.simulate.simulation import output_grid
 
     r = resolve(f)
     r.tumor_temperature = hook

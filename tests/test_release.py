@@ -5,11 +5,10 @@ import math
 import numpy as np
 import pytest
 
-from nanocloak import release_models
-from nanocloak.formulation import Release
-from nanocloak.release_analysis import (InVitroConditions, ReleaseData, ReleaseDataError, compare, f1, f2, fit_all,
-                                        fit_model, read_release_data, simulate_in_vitro)
-from nanocloak.release_kinetics import release_rate
+from nanocloak.model import release_laws as release_models
+from nanocloak.spec.formulation import Release
+from nanocloak.lab.release_fit import InVitroConditions, ReleaseData, ReleaseDataError, compare, f1, f2, fit_all, fit_model, read_release_data, simulate_in_vitro
+from nanocloak.model.release_in_body import release_rate
 
 
 def test_library_has_about_forty_models_each_with_equation_and_source():
@@ -133,7 +132,7 @@ def test_release_cli_fit_and_bad_file_exit_codes(tmp_path):
     from typer.testing import CliRunner
 
     from conftest import ROOT
-    from nanocloak.cli import app
+    from nanocloak.cli.main import app
 
     runner = CliRunner()
     res = runner.invoke(app, ["release", "fit", str(ROOT / "examples/release_data/rbc_plga_dox_release.csv"), "--out", str(tmp_path)])

@@ -11,9 +11,9 @@ import pandas as pd
 import pytest
 from matplotlib.colors import to_rgba
 
-from nanocloak import report
-from nanocloak.formulation import load
-from nanocloak.simulation import simulate
+from nanocloak.io import report
+from nanocloak.spec.formulation import load
+from nanocloak.simulate.simulation import simulate
 
 ROOT = Path(__file__).resolve().parents[1]
 RTOL = 1e-6

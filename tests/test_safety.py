@@ -15,8 +15,8 @@ import yaml
 from typer.testing import CliRunner
 
 from conftest import ROOT
-from nanocloak import output_dir
-from nanocloak.cli import app
+from nanocloak.io import output_dir
+from nanocloak.cli.main import app
 
 RUNNER = CliRunner()
 EXAMPLE = ROOT / "examples" / "rbc_plga.yaml"
@@ -258,7 +258,7 @@ def test_piped_progress_prints_plain_lines():
 
     from rich.console import Console
 
-    from nanocloak.cli import LineProgress
+    from nanocloak.cli.main import LineProgress
 
     buf = io.StringIO()
     progress = LineProgress(Console(file=buf, width=80), every_s=0.0)

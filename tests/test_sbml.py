@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 import nanocloak
-from nanocloak import whole_body as wb
+from nanocloak.model import particle as wb
 from nanocloak.errors import NanocloakError
-from nanocloak.parameters import particle_systems, resolve
-from nanocloak.sbml import SbmlExportError, model_values, to_sbml
+from nanocloak.model.parameters import particle_systems, resolve
+from nanocloak.io.sbml import SbmlExportError, model_values, to_sbml
 
 from conftest import EXAMPLES as ALL_EXAMPLES, PARTICLE_EXAMPLES as EXAMPLES
 
@@ -177,7 +177,7 @@ def test_one_loaded_model_runs_another_design_of_the_same_structure():
 def test_free_drug_is_refused_with_the_field():
     from typer.testing import CliRunner
 
-    from nanocloak.cli import app
+    from nanocloak.cli.main import app
 
     path = _example("free_doxorubicin.yaml")
     with pytest.raises(SbmlExportError, match=r"^core\.material: .*particle model only") as info:

@@ -11,9 +11,10 @@ import yaml
 from typer.testing import CliRunner
 
 import nanocloak
-from nanocloak import distributed, screening
-from nanocloak.cli_screen import register
-from nanocloak.design_space import SpaceError, compositions, load_space, parse_path
+from nanocloak.screen import distributed
+from nanocloak.screen import screening
+from nanocloak.cli.screen import register
+from nanocloak.screen.space import SpaceError, compositions, load_space, parse_path
 from nanocloak.errors import NanocloakError
 
 from conftest import ROOT, make
@@ -288,7 +289,7 @@ def test_query_runs_sql_over_the_results(tmp_path):
 
 
 def fake_population(f, n, seed):
-    """Stand-in for nanocloak.virtual_animals.population: animals differ in body weight."""
+    """Stand-in for nanocloak.body.virtual_animals.population: animals differ in body weight."""
     rng = np.random.default_rng(seed)
     out = []
     for w in rng.uniform(18, 24, n):
@@ -299,7 +300,7 @@ def fake_population(f, n, seed):
 
 
 def test_population_statistics(tmp_path, monkeypatch):
-    import nanocloak.virtual_animals as va
+    import nanocloak.body.virtual_animals as va
 
     monkeypatch.setattr(va, "population", fake_population)
     space = load_space(space_dict(sampling={"method": "lhs", "n": 6, "seed": 1},

@@ -9,9 +9,9 @@ import typer
 import yaml
 from typer.testing import CliRunner
 
-from nanocloak import sensitivity
-from nanocloak.cli_screen import register
-from nanocloak.design_space import load_space
+from nanocloak.screen import sensitivity
+from nanocloak.cli.screen import register
+from nanocloak.screen.space import load_space
 from nanocloak.errors import NanocloakError
 
 from test_screen import base, space_dict

@@ -5,8 +5,9 @@ import numpy as np
 import pytest
 
 import nanocloak
-from nanocloak import photothermal, tumor_growth
-from nanocloak.formulation import from_dict
+from nanocloak.model.therapy import photothermal
+from nanocloak.model.therapy import growth as tumor_growth
+from nanocloak.spec.formulation import from_dict
 
 from conftest import ROOT, make
 
@@ -98,7 +99,7 @@ def test_metrics_follow_the_spec_definitions(arms):
 
 
 def test_days_to_double_is_null_when_the_tumor_never_doubles():
-    from nanocloak.therapy import TherapyResult, therapy_metrics
+    from nanocloak.model.therapy.outcome import TherapyResult, therapy_metrics
 
     t = np.linspace(0, 168, 20)
     th = TherapyResult(t, np.full(t.size, 90.0), 100 * 2 ** (t / 60), doubling_time_days=2.5)

@@ -7,9 +7,9 @@ import pytest
 
 import nanocloak
 from nanocloak.errors import FormulationError
-from nanocloak.formulation import from_dict
-from nanocloak.parameters import resolve
-from nanocloak.virtual_animals import lognormal_sigma, population, spreads
+from nanocloak.spec.formulation import from_dict
+from nanocloak.model.parameters import resolve
+from nanocloak.body.virtual_animals import lognormal_sigma, population, spreads
 
 from conftest import EXAMPLES, make
 

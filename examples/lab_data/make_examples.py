@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 import nanocloak
-from nanocloak.labdata import reference_from_formulation
+from nanocloak.lab.labdata import reference_from_formulation
 
 HERE = Path(__file__).resolve().parent
 FORMULATION = HERE.parent / "rbc_plga.yaml"

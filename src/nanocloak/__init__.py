@@ -8,8 +8,8 @@
 
 __version__ = "0.1.0"
 
-from .formulation import Formulation, load  # noqa: E402
-from .simulation import simulate, simulate_many, simulate_particles  # noqa: E402
-from .errors import FormulationError, NanocloakError  # noqa: E402
+from nanocloak.spec.formulation import Formulation, load  # noqa: E402
+from nanocloak.simulate.simulation import simulate, simulate_many, simulate_particles  # noqa: E402
+from nanocloak.errors import FormulationError, NanocloakError  # noqa: E402
 
 __all__ = ["Formulation", "load", "simulate", "simulate_many", "simulate_particles", "FormulationError", "NanocloakError", "__version__"]

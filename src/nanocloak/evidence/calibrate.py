@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import math
-import os
 import subprocess
 import tempfile
 from dataclasses import dataclass, field
@@ -30,9 +29,10 @@ from typing import Callable
 import numpy as np
 import yaml
 
-from .. import calibration, library
-from .observables import model_values
-from .studies import RATIO_SCALE, Point, Study, load_base
+from nanocloak.library import calibrations as calibration
+from nanocloak.library import tables as library
+from nanocloak.evidence.observables import model_values
+from nanocloak.evidence.studies import Point, Study, load_base
 
 MODEL_LOG_SD = 0.5      # assumption: between-study scatter of nanoparticle PK at fixed design (~1.6-fold)
 STUDY_EFFECT_SD = 0.5   # tau, the sd of a study's common log offset (assumption, same scale)
@@ -63,7 +63,7 @@ class Parameter:
 
 @lru_cache(maxsize=1)
 def parameters() -> tuple[Parameter, ...]:
-    from ..safe_yaml import loads
+    from nanocloak.spec.safe_yaml import loads
 
     text = resources.files("nanocloak").joinpath("data", "evidence", "calibrated_parameters.yaml").read_text()
     spec = loads(text, "evidence/calibrated_parameters.yaml")
@@ -288,7 +288,7 @@ def leave_one_out(pairs: list[tuple[Study, Point]], calibration: str | None = No
 
 def calibration_values(calibration: str | None = None) -> dict[str, float]:
     """The calibrated parameters' values under a calibration (its own, else the tables')."""
-    from .. import calibration as calibrations
+    from nanocloak.library import calibrations
 
     table = calibrations.table(calibration)["values"]
     out = {}
@@ -302,7 +302,7 @@ def calibration_values(calibration: str | None = None) -> dict[str, float]:
 
 def evidence_commit() -> str:
     """The git commit that last changed the evidence base (the frozen base), or 'unknown'."""
-    from .studies import studies_dir
+    from nanocloak.evidence.studies import studies_dir
 
     try:
         out = subprocess.run(["git", "log", "-1", "--format=%H", "--", str(studies_dir())], capture_output=True,
@@ -314,7 +314,7 @@ def evidence_commit() -> str:
 
 def calibration_yaml(result: Fit, commit: str | None = None) -> str:
     """The calibration file `calibrate evidence --out` writes."""
-    from ..output_dir import GENERATED_MARK
+    from nanocloak.io.output_dir import GENERATED_MARK
 
     commit = commit or evidence_commit()
     stamp = _dt.date.today().isoformat()

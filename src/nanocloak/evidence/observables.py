@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .studies import Point, Study
+from nanocloak.evidence.studies import Point, Study
 
 DEFAULT_END_H = {"mouse": 168.0, "rat": 168.0, "human": 504.0}
 
@@ -76,8 +76,8 @@ def needed_arms(points: list[tuple[Study, Point]]) -> list[ArmKey]:
 def simulate_arms(keys: list[ArmKey], studies: dict[str, Study], overrides: dict | None = None,
                   on_progress=None, calibration: str | None = None) -> dict[ArmKey, object]:
     """SimulationResults of the arms (one batch); an arm that fails is left out (its points say why)."""
-    from .. import simulate_many
-    from ..errors import NanocloakError
+    from nanocloak import simulate_many
+    from nanocloak.errors import NanocloakError
 
     forms = [arm_formulation(studies[k.study], k.arm, k.doses, overrides, calibration) for k in keys]
     try:
@@ -186,7 +186,7 @@ def value(study: Study, p: Point, results: dict[ArmKey, object], of: str | None 
 
 def _half_life(result, method: str | None) -> float | None:
     if (method or "").lower() == "nca":
-        from ..nca import fit_lambda_z
+        from nanocloak.lab.nca import fit_lambda_z
 
         t, y = _blood(result)
         lab_times = np.array([x for x in LAB_SAMPLING_H if x <= t[-1]])   # what a lab samples, not the grid
@@ -231,7 +231,7 @@ def _therapy_at(result, t_h: float | None, what: str) -> float | None:
 
 
 def _released(f, m) -> float | None:
-    from ..release_analysis import InVitroConditions, simulate_in_vitro
+    from nanocloak.lab.release_fit import InVitroConditions, simulate_in_vitro
 
     if not f.payloads or f.payloads[0].release is None or m.t_h is None:
         return None

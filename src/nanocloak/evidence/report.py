@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from . import calibrate as cal
-from . import ntd_source, observables, scorecard
-from .studies import Study, load_base
+from nanocloak.evidence import calibrate as cal
+from nanocloak.evidence import ntd_source, observables, scorecard
+from nanocloak.evidence.studies import Study, load_base
 
 
 
@@ -57,7 +57,7 @@ def unused_points() -> dict[str, int]:
 
 def run(loso: bool = False, calibration: str | None = None,
         on_progress: Callable[[str, int, int], None] | None = None) -> ScoreRun:
-    from .. import calibration as calibrations
+    from nanocloak.library import calibrations
 
     pairs = cal.fit_points()
     studies = sorted({s.id for s, _ in pairs})
@@ -104,7 +104,7 @@ def rows_frame(rows: list[scorecard.Scored]):
 
 
 def predicted_vs_observed(rows: list[scorecard.Scored], title: str):
-    from ..report import _plt
+    from nanocloak.io.report import _plt
 
     plt = _plt()
     fig, ax = plt.subplots(figsize=(6.2, 5.6))
@@ -136,7 +136,7 @@ def predicted_vs_observed(rows: list[scorecard.Scored], title: str):
 
 def study_overlay(study: Study, rows: list[scorecard.Scored]):
     """A study's measured values beside the model's, one bar pair per point."""
-    from ..report import _plt
+    from nanocloak.io.report import _plt
 
     plt = _plt()
     mine = [r for r in rows if r.study == study.id]
@@ -155,8 +155,8 @@ def study_overlay(study: Study, rows: list[scorecard.Scored]):
 
 
 def write_outputs(result: ScoreRun, out_dir: str | Path, force: bool = False) -> Path:
-    from ..output_dir import output_folder
-    from ..report import _png
+    from nanocloak.io.output_dir import output_folder
+    from nanocloak.io.report import _png
 
     summary = result.to_dict()
     out = Path(out_dir)
@@ -176,7 +176,7 @@ def write_outputs(result: ScoreRun, out_dir: str | Path, force: bool = False) ->
 
 def markdown(result: ScoreRun, in_sample: ScoreRun | None = None) -> str:
     """docs/validation.md: the scorecard in words and tables (held out beside in sample)."""
-    from ..output_dir import GENERATED_MARK
+    from nanocloak.io.output_dir import GENERATED_MARK
 
     s = result.to_dict()
     ins = s["in_sample"]

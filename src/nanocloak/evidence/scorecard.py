@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
-from .studies import RATIO_SCALE, Point, Study
+from nanocloak.evidence.studies import RATIO_SCALE, Point, Study
 
 TIE_RATIO = 1.1
 BODY_TEMPERATURE_C = 37.0

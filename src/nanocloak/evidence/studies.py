@@ -18,8 +18,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from ..errors import FormulationError, NanocloakError
-from .. import library
+from nanocloak.errors import FormulationError, NanocloakError
+from nanocloak.library import tables as library
 
 OBSERVABLES = ("blood_retention_pct", "blood_pct_id", "organ_pct_id", "organ_pct_id_per_g", "tumor_pct_id",
                "tumor_pct_id_per_g", "t_half_h", "auc", "tumor_temperature_C", "tumor_volume_mm3", "tgi_pct",
@@ -185,7 +185,7 @@ def identifier(c: Citation, urls: list[str] | str | None = None) -> str | None:
 # ---------------------------------------------------------------------------------------------
 @lru_cache(maxsize=1)
 def defaults() -> dict:
-    from ..safe_yaml import loads
+    from nanocloak.spec.safe_yaml import loads
 
     text = resources.files("nanocloak").joinpath("data", "evidence", "defaults.yaml").read_text(encoding="utf-8")
     return loads(text, "evidence/defaults.yaml")
@@ -291,8 +291,8 @@ def studies_dir() -> Path:
 
 
 def read_study(path: Path) -> Study:
-    from .. import formulation as spec
-    from ..safe_yaml import load_file
+    from nanocloak.spec import formulation as spec
+    from nanocloak.spec.safe_yaml import load_file
 
     raw = load_file(path)
     try:
@@ -381,7 +381,7 @@ def load_base() -> tuple[Study, ...]:
 
 
 def study(study_id: str) -> Study:
-    from ..errors import did_you_mean
+    from nanocloak.errors import did_you_mean
 
     found = {s.id: s for s in load_base()}
     if study_id not in found:

@@ -7,8 +7,8 @@ Stable API::
     pred = m.predict(descriptors_df)   # DE24, DE168, Demax (%ID), indexed like the input
 """
 
-from .cross_validation import CrossValidation, cross_validate
-from .delivery_model import DeliveryModel
-from .formulation_descriptors import descriptors_of, pretrained, tumor_overrides
+from nanocloak.learn.cross_validation import CrossValidation, cross_validate
+from nanocloak.learn.delivery_model import DeliveryModel
+from nanocloak.learn.formulation_descriptors import descriptors_of, pretrained, tumor_overrides
 
 __all__ = ["CrossValidation", "DeliveryModel", "cross_validate", "descriptors_of", "pretrained", "tumor_overrides"]

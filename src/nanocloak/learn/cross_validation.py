@@ -17,10 +17,10 @@ from sklearn.ensemble import RandomForestRegressor
 from sklearn.metrics import r2_score
 from sklearn.model_selection import GroupKFold
 
-from .. import ntd
-from ..errors import NanocloakError
-from . import features
-from .delivery_model import OUTCOMES, DeliveryModel
+from nanocloak.learn import ntd
+from nanocloak.errors import NanocloakError
+from nanocloak.learn import features
+from nanocloak.learn.delivery_model import OUTCOMES, DeliveryModel
 
 MODELS = ("nanocloak", "random_forest", "median")
 RF_TREES = 500  # enough for the out-of-fold scores to settle (Breiman 2001: error converges with trees)

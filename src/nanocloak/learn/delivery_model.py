@@ -15,10 +15,10 @@ import numpy as np
 import pandas as pd
 from sklearn.preprocessing import StandardScaler
 
-from .. import ntd
-from ..errors import NanocloakError
-from . import features
-from .matching_gp import MatchingGP
+from nanocloak.learn import ntd
+from nanocloak.errors import NanocloakError
+from nanocloak.learn import features
+from nanocloak.learn.matching_gp import MatchingGP
 
 OUTCOMES = tuple(ntd.OUTCOMES)
 # VTC is not learned: it is the tumor's weight over the body's, which the formulation states

@@ -14,10 +14,13 @@ from functools import lru_cache
 
 import pandas as pd
 
-from .. import coating, library, ntd, targeting
-from ..errors import FormulationError, Problem
-from ..formulation import Formulation
-from .delivery_model import LEARNED_TUMOR_PARAMETERS, DeliveryModel
+from nanocloak.surface import coating
+from nanocloak.library import tables as library
+from nanocloak.learn import ntd
+from nanocloak.surface import targeting
+from nanocloak.errors import FormulationError, Problem
+from nanocloak.spec.formulation import Formulation
+from nanocloak.learn.delivery_model import LEARNED_TUMOR_PARAMETERS, DeliveryModel
 
 NTD_TYPE = {"organic": "Organic", "inorganic": "Inorganic", "hybrid": "Hybrid"}
 # formulation shapes -> NTD shapes: shells are spheres; nanocages are cubes ("Other"); sheets are plates
@@ -56,7 +59,7 @@ def descriptors_of(f: Formulation) -> pd.DataFrame:
 def pretrained(ntd_dir: str | None = None) -> DeliveryModel:
     """The delivery model trained on the whole Nano-Tumor Database: trained once, then read from
     the user cache (keyed by the data's hash and the nanocloak and scikit-learn versions)."""
-    from .model_cache import cached_model
+    from nanocloak.learn.model_cache import cached_model
 
     return cached_model(ntd_dir, lambda: DeliveryModel().fit(ntd.load_datasets(ntd_dir), ntd.load_timecourse(ntd_dir)))
 

@@ -14,7 +14,7 @@ import pickle
 from pathlib import Path
 from typing import Any, Callable
 
-from .. import ntd
+from nanocloak.learn import ntd
 
 CACHE_ENV = "NANOCLOAK_CACHE_DIR"
 
@@ -30,7 +30,7 @@ def cache_dir() -> Path:
 def model_key(ntd_dir: str | Path | None) -> str:
     import sklearn
 
-    from .. import __version__
+    from nanocloak import __version__
 
     digest = hashlib.sha256()
     directory = Path(ntd_dir or ntd.default_directory())

@@ -1,0 +1,286 @@
+"""Design: a form for the formulation with library-backed choices and units, a YAML view kept in
+sync both ways, the contract's own validation messages beside the fields, load and save."""
+
+from __future__ import annotations
+
+import dash
+from dash import ALL, Input, Output, State, dcc, html
+
+from .. import backend, formspec
+from ..formspec import FIELDS, GROUPS, N_PARAM_SLOTS
+from ..ui import hidden
+
+FIELD = {"type": "field", "path": ALL}
+FERR = {"type": "ferr", "path": ALL}
+GROUP = {"type": "group", "id": ALL}
+GERR = {"type": "gerr", "id": ALL}
+PARAM = {"type": "param", "i": ALL}
+PLABEL = {"type": "plabel", "i": ALL}
+PUNIT = {"type": "punit", "i": ALL}
+PROW = {"type": "prow", "i": ALL}
+
+
+# ---------------------------------------------------------------------------------------------
+# derived state: what the page shows for a document
+# ---------------------------------------------------------------------------------------------
+def _options(f: formspec.Field) -> list[dict]:
+    if isinstance(f.options, tuple):
+        return [{"label": v, "value": v} for v in f.options]
+    return [{"label": lab, "value": val} for val, lab in backend.choices(f.options)]
+
+
+def _normalise_select(values: dict) -> dict:
+    """Show a library key as the library writes it ('rbc', '4T1') whatever case the YAML used."""
+    out = dict(values)
+    for f in FIELDS:
+        v = out.get(f.path)
+        if f.kind == "select" and isinstance(v, str) and v:
+            for o in _options(f):
+                if str(o["value"]).lower() == v.lower():
+                    out[f.path] = o["value"]
+                    break
+    return out
+
+
+def form_values(doc: dict) -> dict:
+    return _normalise_select(formspec.doc_to_values(doc))
+
+
+def param_names(doc: dict) -> list[dict]:
+    model = formspec.get_path(doc, formspec.parse_path(f"{formspec.REL}.model"))
+    return backend.release_parameters(model if isinstance(model, str) else None)[:N_PARAM_SLOTS]
+
+
+def derive(doc: dict, values: dict) -> dict:
+    """Everything the page shows beside the values: visibility, messages, parameter labels."""
+    f, problems = backend.validate(doc)
+    warnings = backend.warnings_of(f) if f is not None else []
+    params = param_names(doc)
+    field_errors: dict[str, list[str]] = {}
+    group_errors: dict[str, list[str]] = {}
+    param_errors: list[str] = []
+    general: list[str] = []
+    for path, message in problems:
+        where, key = formspec.place_problem(path, message)
+        if where == "group" and not formspec.group_active(key, values):
+            where = "general"
+        shown = f"{path}: {message}" if path else message
+        if where == "field":
+            field_errors.setdefault(key, []).append(message)
+        elif where == "params":
+            param_errors.append(message)
+        elif where == "group":
+            group_errors.setdefault(key, []).append(shown)
+        else:
+            general.append(shown)
+    if problems:
+        status = html.Span(f"\u2717 {len(problems)} problem{'s' if len(problems) > 1 else ''}: not simulated",
+                           className="status-bad", id="design-valid", **{"data-valid": "false"})
+    else:
+        status = html.Span("\u2713 valid formulation", className="status-ok", id="design-valid", **{"data-valid": "true"})
+    listing = [html.Li([html.Code(p or "(file)"), " ", m], className="problem") for p, m in problems]
+    listing += [html.Li([html.Code(p), " ", m, " (warning: allowed)"], className="warning") for p, m in warnings]
+    return {
+        "field_errors": field_errors, "group_errors": group_errors, "param_errors": param_errors, "general": general,
+        "status": status, "problems": html.Ul(listing, className="problems") if listing else None,
+        "params": params, "groups": {g.id: formspec.group_active(g.id, values) for g in GROUPS},
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# layout
+# ---------------------------------------------------------------------------------------------
+def _input(f: formspec.Field, value) -> object:
+    fid = {"type": "field", "path": f.path}
+    if f.kind == "select":
+        return dcc.Dropdown(id=fid, options=_options(f), value=value or None, placeholder=f.placeholder, clearable=True,
+                            searchable=True, className="fselect")
+    return dcc.Input(id=fid, type="text", value=value, placeholder=f.placeholder, debounce=True, className="finput",
+                     autoComplete="off", spellCheck=False)
+
+
+def _row(f: formspec.Field, value, errors: list[str]) -> html.Div:
+    return html.Div([
+        html.Label(f.label, className="flabel", title=f.path),
+        html.Div(_input(f, value), className="fcontrol", **{"data-path": f.path}),
+        html.Span(f.unit, className="funit"),
+        html.Div("; ".join(errors), id={"type": "ferr", "path": f.path}, className="ferr", **{"data-path": f.path}),
+        html.Div(f.help, className="fhelp") if f.help else None,
+    ], className="frow")
+
+
+def _param_rows(doc: dict, derived: dict) -> list:
+    params = derived["params"]
+    values = formspec.param_values(doc, [p["name"] for p in params])
+    rows = []
+    for i in range(N_PARAM_SLOTS):
+        p = params[i] if i < len(params) else None
+        rows.append(html.Div([
+            html.Label(p["name"] if p else "", id={"type": "plabel", "i": i}, className="flabel"),
+            html.Div(dcc.Input(id={"type": "param", "i": i}, type="text", value=values[i], debounce=True,
+                               className="finput", placeholder="required", autoComplete="off"),
+                     className="fcontrol", **{"data-param": str(i)}),
+            html.Span(p["unit"] if p else "", id={"type": "punit", "i": i}, className="funit"),
+        ], id={"type": "prow", "i": i}, className="frow", style=hidden(p is not None)))
+    rows.append(html.Div("; ".join(derived["param_errors"]), id="perr", className="ferr"))
+    return rows
+
+
+def form(doc: dict) -> html.Div:
+    values = form_values(doc)
+    derived = derive(doc, values)
+    by_group: dict[str, list] = {g.id: [] for g in GROUPS}
+    for f in FIELDS:
+        by_group[f.group].append(_row(f, values.get(f.path), derived["field_errors"].get(f.path, [])))
+    by_group["release"][1:1] = [html.Div("parameters of the release law", className="fsub")] + _param_rows(doc, derived)
+    sets = []
+    for g in GROUPS:
+        sets.append(html.Fieldset([
+            html.Legend(g.title or "Size, shape and charge"),
+            html.Div(g.note, className="fhelp") if g.note and g.id != "particle" else None,
+            html.Div("; ".join(derived["group_errors"].get(g.id, [])), id={"type": "gerr", "id": g.id}, className="gerr"),
+            *by_group[g.id],
+        ], id={"type": "group", "id": g.id}, className=f"fgroup fgroup-{g.id}", style=hidden(derived["groups"][g.id])))
+    return html.Div(sets, className="form"), derived
+
+
+def layout(doc: dict) -> html.Div:
+    the_form, derived = form(doc)
+    yaml_text = backend.dump_yaml(doc)
+    return html.Div([
+        html.H2("Design"),
+        html.Div([
+            dcc.Dropdown(id="design-example", options=[{"label": lab, "value": key} for key, lab in backend.example_designs()],
+                         value=backend.default_design_key(), clearable=False, className="wide-select"),
+            html.Button("Load", id="design-load", className="btn"),
+            dcc.Upload(html.Button("Open YAML file\u2026", className="btn"), id="design-upload", accept=".yaml,.yml",
+                       max_size=backend.CLIENT_MAX_UPLOAD_BYTES, multiple=False),
+            html.Button("Save YAML", id="design-save", className="btn"),
+            dcc.Download(id="design-download"),
+            html.Span(className="spacer"),
+            html.Button("Add to comparison", id="design-add-compare", className="btn"),
+            html.Button("Simulate", id="simulate", className="btn btn-primary"),
+        ], className="toolbar"),
+        html.Div([html.Div(derived["status"], id="design-status"),
+                  html.Div(id="simulate-msg", className="msg"), html.Div(id="design-msg", className="msg")],
+                 className="statusbar"),
+        html.Div([html.Div(derived["general"] and html.Ul([html.Li(m) for m in derived["general"]]), id="design-general",
+                           className="gerr"),
+                  html.Div(derived["problems"], id="design-problems")]),
+        html.Div([
+            html.Div(the_form, className="col-form"),
+            html.Div([
+                html.H3("YAML (the formulation file)"),
+                html.Div("Edit here and press Apply (or leave the box): the form follows. The form writes here as you "
+                         "change it. Fields the form has no place for (more list entries, model.overrides) are kept.",
+                         className="fhelp"),
+                dcc.Textarea(id="yaml-text", value=yaml_text, spellCheck=False, className="yaml"),
+                html.Div([html.Button("Apply YAML", id="yaml-apply", className="btn")], className="toolbar"),
+                html.Div(id="yaml-error", className="ferr"),
+            ], className="col-yaml"),
+        ], className="design-cols"),
+    ], className="page")
+
+
+# ---------------------------------------------------------------------------------------------
+# callbacks
+# ---------------------------------------------------------------------------------------------
+def _ids(outputs_or_inputs, key: str) -> list:
+    return [x["id"][key] for x in outputs_or_inputs]
+
+
+def register(app, state) -> None:
+    @app.callback(
+        Output(FIELD, "value"), Output(PARAM, "value"), Output(PLABEL, "children"), Output(PUNIT, "children"),
+        Output(PROW, "style"), Output(GROUP, "style"), Output(FERR, "children"), Output(GERR, "children"),
+        Output("perr", "children"), Output("yaml-text", "value"), Output("doc", "data"), Output("design-problems", "children"),
+        Output("design-status", "children"), Output("yaml-error", "children"), Output("design-general", "children"),
+        Input(FIELD, "value"), Input(PARAM, "value"), Input("yaml-apply", "n_clicks"), Input("yaml-text", "n_blur"),
+        Input("design-load", "n_clicks"), Input("design-upload", "contents"), Input("design-open", "data"),
+        State("yaml-text", "value"), State("doc", "data"), State("design-example", "value"),
+        prevent_initial_call=True,
+    )
+    def sync(field_values, param_raw, _apply, _blur, _load, upload, opened, yaml_text, doc, example):
+        cb = dash.callback_context
+        trig = cb.triggered_id
+        field_paths = _ids(cb.inputs_list[0], "path")
+        values = dict(zip(field_paths, field_values))
+        no = dash.no_update
+        from_form = isinstance(trig, dict) and trig.get("type") in ("field", "param")
+        yaml_error = ""
+        if from_form:
+            old_model = formspec.get_path(doc, formspec.parse_path(f"{formspec.REL}.model"))
+            names_before = [p["name"] for p in param_names(doc)]
+            new_doc = formspec.values_to_doc(values, doc, names_before, param_raw)
+            model_changed = formspec.get_path(new_doc, formspec.parse_path(f"{formspec.REL}.model")) != old_model
+            if model_changed:     # a new release law: its own parameters (kept if it shares their names)
+                old_params = formspec.get_path(doc, formspec.parse_path(formspec.PARAMS_PATH)) or {}
+                names_after = [p["name"] for p in param_names(new_doc)]
+                kept = {n: old_params[n] for n in names_after if isinstance(old_params, dict) and n in old_params}
+                if formspec.get_path(new_doc, formspec.parse_path(f"{formspec.REL}.model")) is not None:
+                    formspec.set_path(new_doc, formspec.parse_path(formspec.PARAMS_PATH), kept)
+            doc = new_doc
+            out_values = [no] * len(field_paths)
+            out_params = (formspec.param_values(doc, [p["name"] for p in param_names(doc)]) if model_changed
+                          else [no] * N_PARAM_SLOTS)
+            out_yaml = backend.dump_yaml(doc)
+        else:
+            try:
+                if trig == "design-load":
+                    new_doc = backend.example_doc(example)
+                elif trig == "design-upload":
+                    new_doc = backend.parse_yaml(backend.decode_text(backend.decode_upload(upload, "YAML file"), "YAML file"),
+                                                 "uploaded file")
+                elif trig == "design-open":
+                    if not opened or "yaml" not in opened:
+                        raise dash.exceptions.PreventUpdate
+                    new_doc = backend.parse_yaml(opened["yaml"])
+                else:                                  # the YAML view
+                    if yaml_text == backend.dump_yaml(doc):
+                        raise dash.exceptions.PreventUpdate
+                    new_doc = backend.parse_yaml(yaml_text or "", "YAML")
+                if not isinstance(new_doc, dict):
+                    raise backend.AppInputError("the YAML must be a mapping (nanocloak: 1, name: ..., core: ...)")
+            except backend.user_error_types() as exc:
+                wild = [[no] * len(o) for o in cb.outputs_list[:8]]      # pattern outputs take lists
+                return (*wild, no, no, no, no, no, str(exc), no)
+            doc = new_doc
+            values = form_values(doc)
+            out_values = [values.get(p) or (None if formspec.FIELD_BY_PATH[p].kind == "select" else "") for p in field_paths]
+            out_params = formspec.param_values(doc, [p["name"] for p in param_names(doc)])
+            out_yaml = backend.dump_yaml(doc) if trig != "yaml-text" and trig != "yaml-apply" else no
+        d = derive(doc, values)
+        params = d["params"]
+        labels = [params[i]["name"] if i < len(params) else "" for i in range(N_PARAM_SLOTS)]
+        units = [params[i]["unit"] if i < len(params) else "" for i in range(N_PARAM_SLOTS)]
+        rows = [hidden(i < len(params)) for i in range(N_PARAM_SLOTS)]
+        group_styles = [hidden(d["groups"][gid]) for gid in _ids(cb.outputs_list[5], "id")]
+        ferr = ["; ".join(d["field_errors"].get(p, [])) for p in _ids(cb.outputs_list[6], "path")]
+        gerr = ["; ".join(d["group_errors"].get(g, [])) for g in _ids(cb.outputs_list[7], "id")]
+        general = html.Ul([html.Li(m) for m in d["general"]]) if d["general"] else None
+        return (out_values, out_params, labels, units, rows, group_styles, ferr, gerr, "; ".join(d["param_errors"]),
+                out_yaml, doc, d["problems"], d["status"], yaml_error, general)
+
+    @app.callback(Output("design-download", "data"), Input("design-save", "n_clicks"), State("doc", "data"),
+                  prevent_initial_call=True)
+    def save(_n, doc):
+        name = (doc or {}).get("name", "design") if isinstance(doc, dict) else "design"
+        return dcc.send_string(backend.dump_yaml(doc), backend.safe_filename(name, ".yaml"))
+
+    @app.callback(Output("result-version", "data"), Output("url", "pathname"), Output("simulate-msg", "children"),
+                  Input("simulate", "n_clicks"), State("doc", "data"), State("sid", "data"), prevent_initial_call=True)
+    def run(_n, doc, sid):
+        s = state.store.get(sid)
+        f, problems = backend.validate(doc)
+        if f is None:
+            return dash.no_update, dash.no_update, html.Span(
+                f"Not simulated: {len(problems)} problem(s) in the formulation (listed below).", className="status-bad")
+        try:
+            r = backend.simulate(f)
+        except backend.user_error_types() as exc:
+            return dash.no_update, dash.no_update, html.Span(f"Not simulated: {exc}", className="status-bad")
+        with s.lock:
+            s.result, s.result_doc = r, doc
+            s.result_version += 1
+            version = s.result_version
+        return version, "/results", ""

@@ -1,0 +1,67 @@
+"""Small building blocks shared by the pages: tables, number formatting, progress bars, notes."""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Sequence
+
+from dash import html
+
+
+def fmt(v: Any, digits: int = 4) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, float):
+        if not math.isfinite(v):
+            return ""
+        if v != 0 and (abs(v) >= 1e6 or abs(v) < 1e-3):
+            return f"{v:.{digits - 1}e}"
+        return f"{v:.{digits}g}"
+    try:
+        import numpy as np
+
+        if isinstance(v, np.generic):
+            return fmt(v.item(), digits)
+    except ImportError:
+        pass
+    return str(v)
+
+
+def table(columns: Sequence[str], rows: Sequence[Sequence[Any]], id: str | None = None, className: str = "tbl",
+          numeric: bool = True) -> html.Table:
+    head = html.Thead(html.Tr([html.Th(c) for c in columns]))
+    body = html.Tbody([html.Tr([html.Td(fmt(c) if numeric else str(c), className="num" if isinstance(c, (int, float)) else "")
+                                for c in row]) for row in rows])
+    kwargs = {"id": id} if id else {}
+    return html.Table([head, body], className=className, **kwargs)
+
+
+def frame_table(df, id: str | None = None, max_rows: int = 500) -> html.Table:
+    cols = [str(c) for c in df.columns]
+    rows = df.head(max_rows).itertuples(index=False, name=None)
+    return table(cols, list(rows), id=id)
+
+
+def progress(done: int, total: int, text: str = "") -> html.Div:
+    pct = 0.0 if not total else max(0.0, min(100.0, 100.0 * done / total))
+    return html.Div([
+        html.Div(html.Div(style={"width": f"{pct:.1f}%"}, className="bar-fill"), className="bar"),
+        html.Span(text or (f"{done} / {total}" if total else ""), className="bar-text"),
+    ], className="progress", **{"data-done": str(done), "data-total": str(total)})
+
+
+def note(text, kind: str = "info", id: str | None = None) -> html.Div:
+    kwargs = {"id": id} if id else {}
+    return html.Div(text, className=f"note note-{kind}", **kwargs)
+
+
+def error(text) -> html.Div:
+    return note(text, "error")
+
+
+def hidden(show: bool) -> dict:
+    return {} if show else {"display": "none"}

@@ -1,0 +1,199 @@
+"""Therapy and outcome: heating under each laser, the heat's effect on vessels and release, light
+doses for photodynamic kill, chemotherapy from the free drug in the tumor, and tumor growth of a
+treated and an untreated arm.
+
+Order for one formulation (each step uses what the previous produced):
+1. the untreated arm's growth (tumor size at each laser);
+2. heating per laser from the particles and dyes in the tumor at that time (photothermal.py);
+3. if a laser brings the tumor to mild hyperthermia, its vessels open for a while (therapy.yaml):
+   the particle model is run again with that window, then the heating recomputed;
+4. the payload model with the tumor's temperature (hyperthermia triggers) and light (nir);
+5. photodynamic doses from photosensitisers in the tumor (photodynamic.py);
+6. growth of the treated arm: chemotherapy kill k2 C_free(t), thermal and photodynamic kill as
+   impulses at each exposure (tumor_growth.py).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from nanocloak.library import tables as library
+from nanocloak.model.therapy import photodynamic
+from nanocloak.model.therapy import photothermal
+from nanocloak.model.therapy import growth as tumor_growth
+
+DRUG_KILL_KINDS = ("chemotherapy", "kinase_inhibitor")
+
+
+def _d(key: str) -> float:
+    return library.value(library.table("therapy")["damage"][key], f"therapy.damage.{key}")
+
+
+@dataclass
+class TherapyResult:
+    t_h: np.ndarray
+    treated_mm3: np.ndarray
+    control_mm3: np.ndarray
+    heating: list = field(default_factory=list)          # photothermal.Heating per laser
+    pdt: list = field(default_factory=list)              # photodynamic.PdtDose per laser
+    thermal_kill: list = field(default_factory=list)
+    doubling_time_days: float = float("nan")
+
+
+def particle_core_mg_per_dose(f) -> float:
+    bw = f.subject.body_weight_g / 1000.0
+    dose_mg = f.dose.mg_per_kg * bw
+    if f.core.is_free_drug:
+        return 0.0
+    if f.dose.basis == "particle":
+        return dose_mg
+    lo = f.payloads[0].loading_wt_pct
+    return dose_mg * (100.0 - lo) / lo
+
+
+def growth_grid(end_h: float, t_h: np.ndarray) -> np.ndarray:
+    return np.unique(np.r_[t_h, np.linspace(0.0, end_h, max(int(end_h / 2), 50) + 1)])
+
+
+def absorbers_at(result, t_h: float, tumor_volume_mm3: float) -> photothermal.Absorbers:
+    f = result.resolved.formulation
+    tumor_pct = float(np.interp(t_h, result.t_h, result.series["tumor"])) if "tumor" in result.series else 0.0
+    core_mg = particle_core_mg_per_dose(f)
+    volume_L = tumor_volume_mm3 * 1e-6
+    conc = tumor_pct / 100.0 * core_mg / 1000.0 / volume_L if core_mg else 0.0
+    dyes = {}
+    for drug, p in result.payloads.items():
+        entry = library.entry("drugs", drug)
+        mw = entry.get("molecular_weight_g_per_mol")
+        optical = isinstance(entry.get("absorption_peak_nm"), dict) and isinstance(entry.get("molar_extinction_at_peak_per_M_per_cm"), dict)
+        if not optical or not isinstance(mw, dict):
+            continue
+        ug = float(np.interp(t_h, p.t_h, p.bound_ug.get("tumor", 0 * p.t_h) + p.free_ug.get("tumor", 0 * p.t_h)))
+        dyes[drug] = ug * 1e-6 / library.value(mw) / volume_L
+    return photothermal.Absorbers(conc, dyes)
+
+
+def temperature_function(heatings):
+    """Tumor temperature (C) at absolute time t: the exposures' curves, 37 C elsewhere."""
+    def temp(t_h: float) -> float:
+        for h in heatings:
+            if h.t_h[0] <= t_h <= h.t_h[-1]:
+                return float(np.interp(t_h, h.t_h, h.tumor_C))
+        return photothermal.BODY_C
+    return temp
+
+
+def heat_windows(heatings) -> list[tuple[float, float, float]]:
+    """Windows of opened tumor vessels after exposures that reached mild hyperthermia."""
+    out = []
+    for h in heatings:
+        if h.tumor_max_C >= _d("mild_hyperthermia_threshold_C"):
+            start = h.laser.at_h
+            out.append((start, start + h.laser.duration_min / 60.0 + _d("heat_permeability_duration_h"), _d("heat_permeability_factor")))
+    return out
+
+
+def kill_rate_table(result):
+    """k2 C_free(t) summed over the chemotherapy payloads, from the free drug in the tumor: (times h,
+    rate 1/day), or None without a killing drug."""
+    f = result.resolved.formulation
+    line = f.subject.tumor.line
+    terms = []
+    for drug, p in result.payloads.items():
+        entry = library.entry("drugs", drug)
+        if entry.get("kind") not in DRUG_KILL_KINDS or "tumor" not in p.free_ug:
+            continue
+        k2 = tumor_growth.potency_per_uM_per_day(drug, line)
+        mw = library.value(entry["molecular_weight_g_per_mol"])
+        uM = p.free_ug["tumor"] / p.organ_mass_g["tumor"] / mw * 1000.0       # ug/g -> umol/kg ~ uM
+        terms.append((k2, p.t_h, uM))
+    if not terms:
+        return None
+    times = np.unique(np.concatenate([t for _, t, _ in terms]))
+    return times, sum(k2 * np.interp(times, t, c) for k2, t, c in terms)
+
+
+@lru_cache(maxsize=256)
+def _control_growth_cached(line: str, v0: float, t_bytes: bytes) -> tumor_growth.GrowthResult:
+    t = np.frombuffer(t_bytes)
+    grown = tumor_growth.simulate_growth(tumor_growth.growth_parameters(line), v0, t)
+    grown.volume_mm3.flags.writeable = False                # shared between results
+    return grown
+
+
+def _control_growth(line: str, v0: float, t: np.ndarray) -> tumor_growth.GrowthResult:
+    """The untreated arm depends only on the line, the start volume and the grid: shared by the
+    designs of a screen."""
+    return _control_growth_cached(line, float(v0), np.ascontiguousarray(t, dtype=float).tobytes())
+
+
+def run(result, rerun_particles) -> TherapyResult | None:
+    """The therapy chain for one simulated formulation (mutates result's payloads when heat acts).
+
+    rerun_particles(windows) re-simulates the particle model with heat-opened vessel windows and
+    returns the new result's series, payloads included.
+    """
+    f = result.resolved.formulation
+    if f.subject.tumor is None:
+        return None
+    params = tumor_growth.growth_parameters(f.subject.tumor.line)
+    v0 = f.subject.tumor.volume_mm3
+    t = growth_grid(f.simulate.end_h, result.t_h)
+    control = _control_growth(f.subject.tumor.line, v0, t)
+    lasers = sorted(f.treatment.lasers, key=lambda las: las.at_h)
+
+    def heat_all(res):
+        out = []
+        for las in lasers:
+            size = float(np.interp(las.at_h, control.t_h, control.volume_mm3))
+            out.append(photothermal.heat(f, las, size, absorbers_at(res, las.at_h, size)))
+        return out
+
+    heatings = heat_all(result)
+    windows = heat_windows(heatings)
+    heat_sensitive = any(t.kind == "hyperthermia" for p in f.payloads if p.release for t in p.release.triggers)
+    if windows or (heatings and heat_sensitive):
+        result = rerun_particles(windows, temperature_function(heatings))
+        heatings = heat_all(result)
+    pdt = []
+    for las, h in zip(lasers, heatings):
+        size = float(np.interp(las.at_h, control.t_h, control.volume_mm3))
+        pdt.append(photodynamic.singlet_oxygen_dose(f, las, h.budget, size))
+    impulses = []
+    thermal_kills = []
+    for las, h, p in zip(lasers, heatings, pdt):
+        thermal = photothermal.thermal_kill_fraction(h.cem43_min)
+        thermal_kills.append(thermal)
+        survive = (1.0 - thermal) * (1.0 - p.kill_fraction)
+        if survive < 1.0:
+            impulses.append((las.at_h + las.duration_min / 60.0, 1.0 - survive))
+    kill = kill_rate_table(result)
+    treated = control if kill is None and not impulses else tumor_growth.simulate_growth(params, v0, t, kill, impulses)
+    out = TherapyResult(t, treated.volume_mm3, control.volume_mm3, heatings, pdt, thermal_kills, params.doubling_time_days)
+    return out, result
+
+
+def therapy_metrics(th: TherapyResult, v0: float) -> dict:
+    m: dict = {}
+    end_t, end_c = float(th.treated_mm3[-1]), float(th.control_mm3[-1])
+    m["tumor_volume_mm3_end"] = end_t
+    m["control_tumor_volume_mm3_end"] = end_c
+    m["tgi_pct"] = 100.0 * (1.0 - (end_t - v0) / (end_c - v0)) if end_c != v0 else 0.0
+    above = np.flatnonzero(th.treated_mm3 >= 2.0 * v0)
+    if above.size:
+        i = int(above[0])
+        t2 = th.t_h[i] if i == 0 else float(np.interp(2.0 * v0, th.treated_mm3[i - 1: i + 1], th.t_h[i - 1: i + 1]))
+        m["days_to_2x_volume"] = t2 / 24.0
+    else:
+        m["days_to_2x_volume"] = None
+    if th.heating:
+        m["tumor_temperature_max_C"] = max(h.tumor_max_C for h in th.heating)
+        m["skin_temperature_max_C"] = max(h.skin_max_C for h in th.heating)
+        m["thermal_dose_cem43_min"] = float(sum(h.cem43_min for h in th.heating))
+        if any(p.singlet_oxygen_mM > 0 for p in th.pdt):
+            m["singlet_oxygen_dose_mM"] = float(sum(p.singlet_oxygen_mM for p in th.pdt))
+    return m

@@ -1,0 +1,196 @@
+"""Photothermal heating of the tumor under a laser, and the thermal damage it does.
+
+Light: the laser's power density I falls on the tumor's cross-section (pi R^2, the beam covering the
+tumor), is attenuated by the skin above it (exp(-mu_eff d), diffusion theory) and absorbed in the
+tumor by the particles (ln10 x mass extinction x concentration), loaded dyes (ln10 x molar
+extinction x molarity) and the tissue itself (mu_a), over a diffuse path of DPF x 4R/3 (mean chord of
+a sphere times the differential pathlength factor, Delpy 1988). Particles and dyes turn absorbed
+light into heat with their photothermal conversion efficiency; tissue absorption becomes heat.
+
+Heat: a lumped Pennes bioheat balance (Pennes HH 1948, J Appl Physiol 1:93) for two nodes, tumor and
+the skin over it:
+
+    C_T dT/dt = Q_T - G_body (T - 37) - w_T rho_b c_b V_T (T - 37) - G_TS (T - S)
+    C_S dS/dt = Q_S - h A (S - T_air)  - w_S rho_b c_b V_S (S - 37) + G_TS (T - S)
+
+G_body is conduction into the body: from the base of a subcutaneous tumor (a disk of radius R on a
+half-space, 4 k R) or from the whole surface of an embedded one (a sphere, 4 pi k R) (Carslaw &
+Jaeger 1959). Thermal damage: CEM43 = sum R^(43 - T) dt, R = 0.5 above 43 C and 0.25 below
+(Sapareto & Dewey 1984, Int J Radiat Oncol Biol Phys 10:787).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.integrate import solve_ivp
+
+from nanocloak.library import tables as library
+from nanocloak.spec.formulation import Formulation, Laser
+
+BODY_C = 37.0
+SITE_EXTRA_DEPTH_MM = {"subcutaneous": 0.0, "orthotopic": 0.5, "brain": 1.0, "lung_metastasis": 5.0}
+EMBEDDED_SITES = ("brain", "lung_metastasis")
+
+
+def _t(group: str, key: str) -> float:
+    return library.value(library.table("therapy")[group][key], f"therapy.{group}.{key}")
+
+
+def tissue_optics(wavelength_nm: float) -> tuple[float, float]:
+    """(mu_a, mu_eff) of soft tissue (1/cm) at the tabulated wavelength nearest the laser's."""
+    table = library.table("therapy")["thermal"]["tissue_absorption"]
+    nearest = min(table, key=lambda w: abs(float(w) - wavelength_nm))
+    node = table[nearest]
+    return library.value(node["mua_per_cm"]), library.value(node["mueff_per_cm"])
+
+
+def material_extinction(material: str, wavelength_nm: float) -> tuple[float, float]:
+    """(mass extinction L/(g cm), photothermal efficiency) of a core at the nearest tabulated wavelength."""
+    m = library.entry("materials", material)
+    options = {w: f"mass_extinction_coefficient_{w}_L_per_g_cm" for w in (660, 808, 1064)}
+    best = min((w for w, k in options.items() if isinstance(m.get(k), dict)), key=lambda w: abs(w - wavelength_nm), default=None)
+    ext = library.value(m[options[best]]) if best is not None else 0.0
+    if best is not None and abs(best - wavelength_nm) > 150:
+        ext = 0.0          # no tabulated value near this wavelength: treat the core as transparent there
+    eff = m.get("photothermal_conversion_efficiency")
+    return ext, library.value(eff) if isinstance(eff, dict) else 0.0
+
+
+def dye_absorption(drug: str, wavelength_nm: float) -> tuple[float, float, float]:
+    """(molar extinction at the laser wavelength 1/(M cm), photothermal efficiency, singlet oxygen yield)."""
+    d = library.entry("drugs", drug)
+    peak, eps = d.get("absorption_peak_nm"), d.get("molar_extinction_at_peak_per_M_per_cm")
+    if not isinstance(peak, dict) or not isinstance(eps, dict):
+        return 0.0, 0.0, 0.0
+    width = _t("photodynamic", "absorption_bandwidth_nm")
+    match = math.exp(-0.5 * ((wavelength_nm - library.value(peak)) / width) ** 2)
+    eff = d.get("photothermal_conversion_efficiency")
+    phi = d.get("singlet_oxygen_quantum_yield")
+    return (library.value(eps) * match, library.value(eff) if isinstance(eff, dict) else 0.0,
+            library.value(phi) if isinstance(phi, dict) else 0.0)
+
+
+@dataclass
+class Absorbers:
+    """What sits in the tumor when the light comes on."""
+
+    particle_g_per_L: float                       # core mass concentration in the tumor
+    dyes_M: dict[str, float]                      # molar concentration of each loaded dye / photosensitiser
+
+
+@dataclass
+class LightBudget:
+    incident_W: float
+    skin_transmission: float
+    absorbed_fraction: float
+    heat_tumor_W: float
+    heat_skin_W: float
+    absorbed_by_dye_W: dict[str, float]
+
+
+def light_budget(f: Formulation, laser: Laser, tumor_volume_mm3: float, absorbers: Absorbers) -> LightBudget:
+    radius_cm = (3.0 * tumor_volume_mm3 / (4.0 * math.pi)) ** (1 / 3) / 10.0
+    area_cm2 = math.pi * radius_cm**2
+    incident = laser.power_W_per_cm2 * area_cm2
+    mua, mueff = tissue_optics(laser.wavelength_nm)
+    site = f.subject.tumor.site
+    depth_cm = (_t("thermal", "skin_thickness_mm") + SITE_EXTRA_DEPTH_MM[site]) / 10.0
+    transmission = math.exp(-mueff * depth_cm)
+    ext, eff = (0.0, 0.0) if f.core.is_free_drug else material_extinction(f.core.material, laser.wavelength_nm)
+    mu_particles = math.log(10) * ext * absorbers.particle_g_per_L
+    mu_dyes, heat_weight = {}, mu_particles * eff + mua
+    for drug, molar in absorbers.dyes_M.items():
+        eps, dye_eff, _ = dye_absorption(drug, laser.wavelength_nm)
+        mu_dyes[drug] = math.log(10) * eps * molar
+        heat_weight += mu_dyes[drug] * dye_eff
+    mu_total = mua + mu_particles + sum(mu_dyes.values())
+    path = _t("thermal", "differential_pathlength_factor") * 4.0 * radius_cm / 3.0
+    absorbed = 1.0 - math.exp(-mu_total * path)
+    into_tumor = incident * transmission
+    heat_tumor = into_tumor * absorbed * heat_weight / mu_total
+    skin_mua = mua                                 # skin's own absorption of the light passing it
+    heat_skin = incident * skin_mua * _t("thermal", "skin_thickness_mm") / 10.0 * _t("thermal", "differential_pathlength_factor")
+    by_dye = {d: into_tumor * absorbed * mu / mu_total for d, mu in mu_dyes.items()}
+    return LightBudget(incident, transmission, absorbed, heat_tumor, min(heat_skin, incident), by_dye)
+
+
+@dataclass
+class Heating:
+    laser: Laser
+    t_h: np.ndarray            # absolute time (h)
+    tumor_C: np.ndarray
+    skin_C: np.ndarray
+    cem43_min: float           # tumor thermal dose of this exposure
+    budget: LightBudget
+
+    @property
+    def tumor_max_C(self) -> float:
+        return float(self.tumor_C.max())
+
+    @property
+    def skin_max_C(self) -> float:
+        return float(self.skin_C.max())
+
+
+def _conductances(f: Formulation, tumor_volume_mm3: float) -> dict[str, float]:
+    radius_m = (3.0 * tumor_volume_mm3 / (4.0 * math.pi)) ** (1 / 3) / 1000.0
+    k = _t("thermal", "tissue_conductivity_W_per_m_K")
+    rho_c_blood = _t("thermal", "blood_volumetric_heat_capacity_J_per_mL_K")
+    v_tumor_mL = tumor_volume_mm3 / 1000.0
+    area_m2 = math.pi * radius_m**2
+    skin_m = _t("thermal", "skin_thickness_mm") / 1000.0
+    v_skin_mL = area_m2 * skin_m * 1e6
+    embedded = f.subject.tumor.site in EMBEDDED_SITES
+    return {
+        "body": (4.0 * math.pi if embedded else 4.0) * k * radius_m,
+        "perf_tumor": _t("thermal", "tumor_perfusion_mL_per_min_per_g") / 60.0 * v_tumor_mL * rho_c_blood,
+        "perf_skin": _t("thermal", "skin_perfusion_mL_per_min_per_g") / 60.0 * v_skin_mL * rho_c_blood,
+        "tumor_skin": k * area_m2 / (skin_m / 2.0 + radius_m / 2.0),
+        "air": _t("thermal", "air_heat_transfer_W_per_m2_K") * area_m2,
+        "c_tumor": _t("thermal", "tissue_density_g_per_cm3") * _t("thermal", "tissue_heat_capacity_J_per_g_K") * v_tumor_mL,
+        "c_skin": _t("thermal", "tissue_density_g_per_cm3") * _t("thermal", "tissue_heat_capacity_J_per_g_K") * v_skin_mL,
+    }
+
+
+def cem43(t_h: np.ndarray, temp_C: np.ndarray) -> float:
+    """Cumulative equivalent minutes at 43 C (Sapareto & Dewey 1984)."""
+    r = np.where(temp_C >= 43.0, 0.5, 0.25)
+    return float(np.trapezoid(r ** (43.0 - temp_C), t_h * 60.0)) if hasattr(np, "trapezoid") else \
+        float(np.trapz(r ** (43.0 - temp_C), t_h * 60.0))
+
+
+def heat(f: Formulation, laser: Laser, tumor_volume_mm3: float, absorbers: Absorbers) -> Heating:
+    """Tumor and skin temperature through one exposure and the cooldown after it."""
+    g = _conductances(f, tumor_volume_mm3)
+    budget = light_budget(f, laser, tumor_volume_mm3, absorbers)
+    air = _t("thermal", "ambient_temperature_C")
+    on_s = laser.duration_min * 60.0
+    total_s = on_s + _t("thermal", "cooldown_min") * 60.0
+
+    def rhs(t, y, powered):
+        tt, ss = y
+        q_t, q_s = (budget.heat_tumor_W, budget.heat_skin_W) if powered else (0.0, 0.0)
+        d_t = (q_t - (g["body"] + g["perf_tumor"]) * (tt - BODY_C) - g["tumor_skin"] * (tt - ss)) / g["c_tumor"]
+        d_s = (q_s - g["air"] * (ss - air) - g["perf_skin"] * (ss - BODY_C) + g["tumor_skin"] * (tt - ss)) / g["c_skin"]
+        return [d_t, d_s]
+
+    # start from the unheated steady state (the skin sits a little below 37 C, cooled by the air)
+    a = np.array([[-(g["body"] + g["perf_tumor"] + g["tumor_skin"]), g["tumor_skin"]],
+                  [g["tumor_skin"], -(g["air"] + g["perf_skin"] + g["tumor_skin"])]])
+    b = -np.array([(g["body"] + g["perf_tumor"]) * BODY_C, g["air"] * air + g["perf_skin"] * BODY_C])
+    y0 = np.linalg.solve(a, b)
+    on = solve_ivp(rhs, (0, on_s), y0, args=(True,), t_eval=np.linspace(0, on_s, 121), rtol=1e-8, atol=1e-8)
+    off = solve_ivp(rhs, (on_s, total_s), on.y[:, -1], args=(False,), t_eval=np.linspace(on_s, total_s, 61)[1:],
+                    rtol=1e-8, atol=1e-8)
+    t_s = np.concatenate([on.t, off.t])
+    temps = np.concatenate([on.y, off.y], axis=1)
+    t_h = laser.at_h + t_s / 3600.0
+    return Heating(laser, t_h, temps[0], temps[1], cem43(t_h, temps[0]), budget)
+
+
+def thermal_kill_fraction(cem: float) -> float:
+    """Fraction of tumor cells killed by a thermal dose: half at CEM43_50 (log-linear survival)."""
+    return 1.0 - 2.0 ** (-cem / _t("damage", "cem43_for_half_kill_min"))

@@ -1,0 +1,180 @@
+"""Simulation results: metrics, tidy time course, and the spec's JSON."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from nanocloak import __version__
+from nanocloak.simulate import metrics
+from nanocloak.model.particle import OBSERVABLES
+
+BLOOD_SAMPLE_TIMES_H = (1, 4, 24, 72)
+
+
+@dataclass
+class SimulationResult:
+    """The outcome of simulating one formulation (see FORMULATION_SPEC.md, 'Definitions')."""
+
+    name: str
+    t_h: np.ndarray
+    series: dict[str, np.ndarray]        # observable -> %ID at t_h (partition, blood_sample, auc)
+    n_doses_given: np.ndarray
+    organ_masses_g: dict[str, float]
+    metrics: dict[str, Any] = field(default_factory=dict)
+    resolved: Any = None                 # parameters.ResolvedFormulation
+    payloads: dict[str, Any] = field(default_factory=dict)   # drug -> payload.PayloadResult
+    therapy: Any = None                                       # therapy.TherapyResult
+    tumor_mass_g: np.ndarray | None = None                    # grown tumor mass at t_h (treated arm)
+
+    def attach_therapy(self, th) -> None:
+        """Add the outcome: growth metrics, temperatures, and %ID/g on the grown tumor mass."""
+        from nanocloak.model.therapy.outcome import therapy_metrics
+
+        self.therapy = th
+        v0 = self.resolved.formulation.subject.tumor.volume_mm3
+        self.metrics.update(therapy_metrics(th, v0))
+        self.tumor_mass_g = np.interp(self.t_h, th.t_h, th.treated_mm3) / 1000.0
+        v24 = metrics.value_at(self.t_h, self.series["tumor"], 24)
+        if v24 is not None:
+            mass24 = float(np.interp(24.0, self.t_h, self.tumor_mass_g))
+            self.metrics["tumor_pct_id_per_g_24h"] = v24 / mass24
+            if "organ_pct_id_per_g_24h" in self.metrics:
+                self.metrics["organ_pct_id_per_g_24h"]["tumor"] = v24 / mass24
+
+    def attach_payloads(self, payloads: dict) -> None:
+        """Add the drug results and their metrics (first payload at top level, all under 'payloads')."""
+        from nanocloak.model.payload import payload_metrics
+
+        self.payloads = payloads
+        has_tumor = self.resolved.formulation.subject.tumor is not None
+        per_drug = {drug: payload_metrics(p, has_tumor) for drug, p in payloads.items()}
+        if per_drug:
+            self.metrics.update(next(iter(per_drug.values())))
+        if len(per_drug) > 1:
+            self.metrics["payloads"] = per_drug
+
+    @classmethod
+    def build(cls, resolved, grid: np.ndarray, total: np.ndarray, n_given: np.ndarray,
+              half_life: float | None | str = "compute") -> "SimulationResult":
+        """`half_life` may be passed in when computed for a whole batch (metrics.terminal_half_lives)."""
+        f = resolved.formulation
+        rows = np.ascontiguousarray(total.T)            # one contiguous row per observable
+        rows[OBSERVABLES.index("rest")] += rows[OBSERVABLES.index("muscle")]
+        # the spec's partition: "rest" = muscle and all else; no tumor row without a tumor
+        series = {name: rows[i] for i, name in enumerate(OBSERVABLES)
+                  if name != "muscle" and (name != "tumor" or f.subject.tumor is not None)}
+        masses = dict(resolved.organ_masses_g)
+        masses["rest"] = masses["rest"] + masses.pop("muscle")
+        r = cls(f.name, grid, series, n_given, masses, resolved=resolved)
+        if half_life == "compute":
+            half_life = metrics.terminal_half_life(grid, series["blood_sample"], max(resolved.dose_times_h))
+        r.metrics = r._compute_metrics(half_life)
+        return r
+
+    # ---- metrics ---------------------------------------------------------------------------
+    def _compute_metrics(self, half: float | None) -> dict[str, Any]:
+        t, s = self.t_h, self.series
+        ps = self.resolved.params
+        m: dict[str, Any] = {}
+        for key in ("hydrodynamic_diameter_nm", "zeta_coated_mV"):   # absent for a free drug (no particle)
+            v = _num(ps[f"particle.{key}"])
+            if v is not None:
+                m[key] = v
+        for h in BLOOD_SAMPLE_TIMES_H:
+            v = metrics.value_at(t, s["blood_sample"], h)
+            if v is not None:
+                m[f"blood_pct_id_{h}h"] = v
+        m["blood_auc_pct_id_h"] = float(s["blood_sample_auc"][-1])
+        if half is not None:
+            m["blood_t_half_h"] = half
+        if "tumor" in s:
+            for h in (24, 168):
+                v = metrics.value_at(t, s["tumor"], h)
+                if v is not None:
+                    m[f"tumor_pct_id_{h}h"] = v
+            m["tumor_pct_id_max"] = float(np.max(s["tumor"]))
+            v = metrics.value_at(t, s["tumor"], 24)
+            if v is not None:
+                m["tumor_pct_id_per_g_24h"] = v / self.organ_masses_g["tumor"]
+        if t[-1] >= 24 - 1e-9:
+            keys = [k for k in ("liver", "spleen", "lung", "kidney", "heart", "brain", "tumor", "blood", "rest") if k in s]
+            m["organ_pct_id_24h"] = {k: metrics.value_at(t, s[k], 24) for k in keys}
+            m["organ_pct_id_per_g_24h"] = {k: metrics.value_at(t, s[k], 24) / self.organ_masses_g[k]
+                                           for k in metrics.ORGAN_KEYS if k in s}
+        m["excreted_pct_id_end"] = float(s["excreted_urine"][-1] + s["excreted_feces"][-1])
+        m["mass_balance_error"] = metrics.mass_balance_error(t, self.partition_sum(), self.n_doses_given)
+        return m
+
+    def partition_sum(self) -> np.ndarray:
+        return sum(self.series[k] for k in metrics.PARTITION if k in self.series)
+
+    # ---- views -----------------------------------------------------------------------------
+    @property
+    def timecourse(self) -> pd.DataFrame:
+        """Tidy: t_h, compartment, pct_id, pct_id_per_g (per g of organ; NaN where no mass applies)."""
+        frames = []
+        for name, y in self.series.items():
+            if name == "blood_sample_auc":
+                continue
+            mass = self.organ_masses_g.get(name)
+            if name in ("blood", "blood_sample"):
+                mass = self.resolved.params["blood_volume_L"] * 1000.0
+            if name == "tumor" and self.tumor_mass_g is not None:
+                mass = self.tumor_mass_g                      # the grown tumor (spec: mass at that time)
+            per_g = y / mass if mass is not None else np.full_like(y, np.nan)
+            frames.append(pd.DataFrame({"t_h": self.t_h, "compartment": name, "pct_id": y, "pct_id_per_g": per_g}))
+        return pd.concat(frames, ignore_index=True)
+
+    @property
+    def parameters(self) -> pd.DataFrame:
+        return self.resolved.parameter_table()
+
+    def to_dict(self) -> dict[str, Any]:
+        partition_keys = [k for k in metrics.PARTITION if k in self.series]
+        cleaned = _clean(self.metrics)
+        if "days_to_2x_volume" in self.metrics:          # null when the tumor never doubles (spec)
+            cleaned["days_to_2x_volume"] = self.metrics["days_to_2x_volume"]
+        return {
+            "nanocloak": 1,
+            "version": __version__,
+            "name": self.name,
+            "calibration": self.calibration_id,
+            "metrics": cleaned,
+            "timecourse": {
+                "t_h": _clean(self.t_h.tolist()),
+                "blood_sample_pct_id": _clean(self.series["blood_sample"].tolist()),
+                "pct_id": {k: _clean(self.series[k].tolist()) for k in partition_keys},
+            },
+        }
+
+    @property
+    def calibration_id(self) -> str:
+        """The id of the calibration this result was computed under (calibration.py)."""
+        from nanocloak.library import calibrations as calibration
+
+        f = self.resolved.formulation if self.resolved is not None else None
+        return calibration.calibration_id(f.model.calibration if f is not None else None)
+
+    def to_json(self, indent: int | None = None) -> str:
+        return json.dumps(self.to_dict(), indent=indent)
+
+
+def _num(x: float) -> float | None:
+    return None if x is None or (isinstance(x, float) and not math.isfinite(x)) else float(x)
+
+
+def _clean(obj):
+    """JSON has no NaN: drop non-finite numbers from dicts (absent, per spec) and map them to None in lists."""
+    if isinstance(obj, dict):
+        return {k: _clean(v) for k, v in obj.items() if not (isinstance(v, float) and not math.isfinite(v)) and v is not None}
+    if isinstance(obj, list):
+        return [_clean(v) if not isinstance(v, float) or math.isfinite(v) else None for v in obj]
+    if isinstance(obj, (np.floating,)):
+        return float(obj)
+    return obj

@@ -1,0 +1,594 @@
+"""The formulation file (docs: ../shared/docs/FORMULATION_SPEC.md), parsed and validated with pydantic.
+
+Units live in field names. A value may also be written as a string with an explicit unit
+("0.02 kg" for body_weight_g): pint converts it at this edge, and a unit of the wrong dimension is
+rejected. Library keys and enumerated values are case-insensitive.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from nanocloak.library import tables as library
+from nanocloak.model import release_laws as release_models
+from nanocloak.errors import FormulationError, Problem, did_you_mean
+
+FORMAT_VERSION = 1
+FRACTION_TOLERANCE = 1e-6
+
+
+# ---------------------------------------------------------------------------------------------
+# edge conversions: case-insensitive enumerations and numbers with units
+# ---------------------------------------------------------------------------------------------
+def _lower(value: Any) -> Any:
+    return value.strip().lower() if isinstance(value, str) else value
+
+
+@lru_cache(maxsize=1)
+def _units():
+    import pint  # imported lazily: only needed when a value carries its own unit
+
+    return pint.UnitRegistry()
+
+
+def _finite(value: Any) -> Any:
+    """Numbers are numbers: no booleans (YAML's yes/true), no NaN or infinity."""
+    if isinstance(value, bool):
+        raise ValueError(f"expected a number, got {str(value).lower()}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"must be a finite number (got {value})")
+    return value
+
+
+def _with_unit(unit: str):
+    """Accept a plain number (already in `unit`) or a string like '0.07 um' converted to `unit`."""
+
+    def convert(value: Any) -> Any:
+        if not isinstance(value, str):
+            return _finite(value)
+        text = value.strip()
+        try:
+            return _finite(float(text))
+        except ValueError as exc:
+            if "finite" in str(exc):
+                raise
+        import pint
+
+        try:
+            quantity = _units().Quantity(text)
+            return _finite(float(quantity.to(unit).magnitude))
+        except pint.DimensionalityError:
+            raise ValueError(f"{text!r} has the wrong unit: this field is in {unit}") from None
+        except ValueError as exc:
+            if "finite" in str(exc):
+                raise
+            raise ValueError(f"{text!r} is not a number (this field is in {unit})") from None
+        except Exception:  # pint's parser raises many kinds on free text
+            raise ValueError(f"{text!r} is not a number (this field is in {unit})") from None
+
+    return BeforeValidator(convert)
+
+
+Lower = BeforeValidator(_lower)
+Num = Annotated[float, BeforeValidator(_finite)]
+Nm = Annotated[float, _with_unit("nm")]
+Hours = Annotated[float, _with_unit("hour")]
+Minutes = Annotated[float, _with_unit("minute")]
+Grams = Annotated[float, _with_unit("gram")]
+MilliVolts = Annotated[float, _with_unit("millivolt")]
+KiloDalton = Annotated[float, _with_unit("kilodalton")]
+Density = Annotated[float, _with_unit("g/cm**3")]
+MgPerKg = Annotated[float, _with_unit("mg/kg")]
+WattPerCm2 = Annotated[float, _with_unit("W/cm**2")]
+Mm3 = Annotated[float, _with_unit("mm**3")]
+
+Shape = Annotated[Literal["sphere", "rod", "cage", "shell", "sheet"], Lower]
+SurfaceKind = Annotated[Literal["none", "peg", "membrane"], Lower]
+Cell = Annotated[
+    Literal["rbc", "platelet", "cancer", "cancer_stem", "mesenchymal_stem", "macrophage", "neutrophil",
+            "t_cell", "nk_cell", "leukocyte", "exosome", "bacterial_omv"], Lower]
+Donor = Annotated[Literal["syngeneic", "allogeneic", "xenogeneic"], Lower]
+Method = Annotated[Literal["coextrusion", "sonication", "microfluidic_electroporation"], Lower]
+LigandName = Annotated[
+    Literal["folate", "rgd", "tpp", "cetuximab", "transferrin", "hyaluronic_acid", "trastuzumab", "azide"], Lower]
+TriggerKind = Annotated[Literal["ph", "nir", "hyperthermia", "ros", "gsh", "enzyme", "ultrasound"], Lower]
+Species = Annotated[Literal["mouse", "rat", "human"], Lower]
+Host = Annotated[Literal["immunocompetent", "nude", "scid"], Lower]
+Site = Annotated[Literal["subcutaneous", "orthotopic", "brain", "lung_metastasis"], Lower]
+TumorModel = Annotated[Literal["allograft", "xenograft"], Lower]
+
+#: largest tumor per species (mm3): a mouse or rat tumor beyond these exceeds humane end points many
+#: times over; a patient's tumor may be far larger (assumption: ~10% of a mouse's 20 g, ~20% of a
+#: rat's; a human tumor of 2 L)
+TUMOR_VOLUME_MAX_MM3 = {"mouse": 5000.0, "rat": 50_000.0, "human": 2_000_000.0}
+#: plausible body weights per species (g): outside these a typo is far likelier than an animal
+BODY_WEIGHT_RANGE_G = {"mouse": (10.0, 60.0), "rat": (80.0, 900.0), "human": (3_000.0, 250_000.0)}
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, validate_default=True)
+
+
+def _library_key(table: str, kind: str):
+    def check(value: Any) -> Any:
+        if not isinstance(value, str):
+            raise ValueError(f"expected a {kind} key (text)")
+        try:
+            return library.resolve_key(table, value, kind)
+        except library.LibraryError as exc:
+            raise ValueError(str(exc)) from None
+
+    return check
+
+
+# ---------------------------------------------------------------------------------------------
+# blocks
+# ---------------------------------------------------------------------------------------------
+class Core(_Strict):
+    material: str
+    diameter_nm: Nm | None = Field(default=None, ge=1, le=1000)
+    shape: Shape | None = None
+    aspect_ratio: Num | None = Field(default=None, ge=1, le=20)
+    zeta_mV: MilliVolts | None = Field(default=None, ge=-100, le=100)
+    density_g_per_cm3: Density | None = Field(default=None, gt=0, le=25)
+
+    _material = field_validator("material", mode="before")(_library_key("materials", "core material"))
+
+    @property
+    def is_free_drug(self) -> bool:
+        return self.material == "free"
+
+    @model_validator(mode="after")
+    def _check(self) -> "Core":
+        if self.is_free_drug:
+            given = [k for k in ("diameter_nm", "shape", "aspect_ratio", "zeta_mV", "density_g_per_cm3")
+                     if getattr(self, k) is not None]
+            if given:
+                raise ValueError(f"a free drug (material: free) has no particle: remove {', '.join(given)}")
+            return self
+        if self.diameter_nm is None:
+            raise ValueError("diameter_nm is required (1..1000 nm) unless material is free")
+        if self.aspect_ratio is not None and (self.shape or self.default_shape()) != "rod":
+            raise ValueError("aspect_ratio is only allowed for rods (shape: rod)")
+        return self
+
+    def default_shape(self) -> str:
+        return str(library.entry("materials", self.material).get("default_shape", "sphere"))
+
+
+class Peg(_Strict):
+    mw_kDa: KiloDalton = Field(default=2.0, ge=0.5, le=40)
+
+
+class MembraneSource(_Strict):
+    cell: Cell
+    fraction: Num | None = Field(default=None, gt=0, le=1)
+    line: str | None = None
+    donor: Donor = "syngeneic"
+
+    _line = field_validator("line", mode="before")(
+        lambda v: v if v is None else _library_key("cell_lines", "cell line")(v))
+
+    @model_validator(mode="after")
+    def _check(self) -> "MembraneSource":
+        if self.cell in ("cancer", "cancer_stem") and not self.line:
+            raise ValueError(f"a {self.cell} membrane needs its source cell line (line: e.g. 4T1, B16F10, MCF-7)")
+        return self
+
+
+Storage = Annotated[Literal["fresh", "4c", "-80c", "lyophilized"], Lower]
+
+
+class Membrane(_Strict):
+    sources: list[MembraneSource] = Field(min_length=1)
+    method: Method = "coextrusion"
+    membrane_to_core_mass_ratio: Num | None = Field(default=None, gt=0, le=100)
+    # added to the spec (issue 5): how long and how the coated batch was kept before use
+    storage: Storage = "fresh"
+    storage_days: Num = Field(default=0.0, ge=0, le=3650)
+
+    @model_validator(mode="after")
+    def _check(self) -> "Membrane":
+        if len(self.sources) == 1:
+            if self.sources[0].fraction is None:
+                self.sources[0].fraction = 1.0
+            elif abs(self.sources[0].fraction - 1.0) > FRACTION_TOLERANCE:
+                raise ValueError("sources[0].fraction: a single membrane source has fraction 1 (or omit it)")
+            return self
+        missing = [i for i, s in enumerate(self.sources) if s.fraction is None]
+        if missing:
+            raise ValueError(f"sources[{missing[0]}].fraction is required for a hybrid membrane (fractions sum to 1)")
+        total = sum(s.fraction for s in self.sources)
+        if abs(total - 1.0) > FRACTION_TOLERANCE:
+            raise ValueError(f"hybrid membrane fractions must sum to 1 (within 1e-6); they sum to {total:.6g}")
+        return self
+
+
+class Ligand(_Strict):
+    name: LigandName
+    per_particle: Num = Field(gt=0, le=1e6)
+
+
+class Surface(_Strict):
+    kind: SurfaceKind = "none"
+    peg: Peg | None = None
+    membrane: Membrane | None = None
+    ligands: list[Ligand] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _check(self) -> "Surface":
+        if self.kind != "peg" and self.peg is not None:
+            raise ValueError("peg: only allowed with kind: peg")
+        if self.kind != "membrane" and self.membrane is not None:
+            raise ValueError("membrane: only allowed with kind: membrane")
+        if self.kind == "membrane" and self.membrane is None:
+            raise ValueError("kind: membrane needs a membrane: block (sources, method)")
+        if self.kind == "peg" and self.peg is None:
+            self.peg = Peg()
+        names = [lig.name for lig in self.ligands]
+        if len(set(names)) != len(names):
+            raise ValueError("ligands: each ligand may be listed once")
+        return self
+
+
+class Trigger(_Strict):
+    kind: TriggerKind
+    threshold: Num | None = None
+    factor: Num = Field(gt=0, le=1e4)
+
+    @model_validator(mode="after")
+    def _check(self) -> "Trigger":
+        needs = {"ph": (0.0, 14.0), "hyperthermia": (20.0, 100.0), "ros": (0.0, 1e3), "gsh": (0.0, 1e3), "enzyme": (0.0, 1e3)}
+        if self.kind in needs:
+            lo, hi = needs[self.kind]
+            if self.threshold is None:
+                unit = {"ph": "pH units", "hyperthermia": "degrees C"}.get(self.kind, "x normal tissue level")
+                raise ValueError(f"a {self.kind} trigger needs a threshold ({unit})")
+            if not lo <= self.threshold <= hi:
+                raise ValueError(f"threshold {self.threshold} out of range for {self.kind} ({lo}..{hi})")
+        elif self.threshold is not None:
+            raise ValueError(f"a {self.kind} trigger takes no threshold (active while applied)")
+        return self
+
+
+class Release(_Strict):
+    model: str
+    params: dict[str, Num] = Field(default_factory=dict)
+    triggers: list[Trigger] = Field(default_factory=list)
+
+    @field_validator("model", mode="before")
+    @classmethod
+    def _model(cls, v: Any) -> Any:
+        try:
+            return release_models.get(v).name
+        except KeyError as exc:
+            raise ValueError(exc.args[0]) from None
+
+    @model_validator(mode="after")
+    def _check(self) -> "Release":
+        spec = release_models.get(self.model)
+        wanted = spec.parameter_names
+        unknown = [k for k in self.params if k not in wanted]
+        if unknown:
+            raise ValueError(f"params: {unknown[0]!r} is not a parameter of {self.model}{did_you_mean(unknown[0], wanted)}; "
+                             f"it takes {', '.join(f'{p.name} ({p.unit})' for p in spec.parameters)}")
+        missing = [k for k in wanted if k not in self.params]
+        if missing:
+            raise ValueError(f"params: {self.model} needs {', '.join(missing)}")
+        for p in spec.parameters:
+            v = self.params[p.name]
+            if not (p.lower <= v <= p.upper) or not math.isfinite(v):
+                raise ValueError(f"params.{p.name} = {v} out of range ({p.lower}..{p.upper} {p.unit})")
+        return self
+
+
+class Payload(_Strict):
+    drug: str
+    loading_wt_pct: Num = Field(gt=0, le=100)   # 100 only for a free drug (no carrier)
+    release: Release | None = None
+
+    _drug = field_validator("drug", mode="before")(_library_key("drugs", "drug"))
+
+
+class Dose(_Strict):
+    basis: Annotated[Literal["particle", "drug"], Lower] = "particle"
+    mg_per_kg: MgPerKg = Field(gt=0, le=1000)
+    times_h: list[Hours] = Field(default_factory=lambda: [0.0], min_length=1, max_length=100)
+    route: Annotated[Literal["iv"], Lower] = "iv"
+
+    @field_validator("times_h")
+    @classmethod
+    def _times(cls, v: list[float]) -> list[float]:
+        if any(t < 0 or not math.isfinite(t) for t in v):
+            raise ValueError("dose times must be >= 0 h")
+        if len(set(v)) != len(v):
+            raise ValueError("dose times must be distinct")
+        return sorted(v)
+
+
+class TumorSpec(_Strict):
+    line: str
+    type: str | None = None
+    site: Site = "subcutaneous"
+    model: TumorModel | None = None
+    volume_mm3: Mm3 = Field(default=100.0, gt=1, le=2_000_000)
+
+    _line = field_validator("line", mode="before")(_library_key("cell_lines", "tumor cell line"))
+    _type = field_validator("type", mode="before")(
+        lambda v: v if v is None else _library_key("cancer_types", "cancer type")(v))
+
+
+class Subject(_Strict):
+    species: Species = "mouse"
+    body_weight_g: Grams | None = Field(default=None, gt=0)
+    host: Host | None = None
+    tumor: TumorSpec | None = None
+
+    @field_validator("body_weight_g")
+    @classmethod
+    def _weight(cls, v: float | None, info) -> float | None:
+        species = info.data.get("species")
+        if v is not None and species in BODY_WEIGHT_RANGE_G:
+            lo, hi = BODY_WEIGHT_RANGE_G[species]
+            if not lo <= v <= hi:
+                raise ValueError(f"{v:g} g is implausible for a {species} ({lo:g}..{hi:g} g)")
+        return v
+
+    @model_validator(mode="after")
+    def _check(self) -> "Subject":
+        if self.body_weight_g is None:
+            self.body_weight_g = library.value(library.entry("species", self.species)["body_weight_g"])
+        tumor = self.tumor
+        if tumor is not None:
+            cap = TUMOR_VOLUME_MAX_MM3.get(self.species)
+            if cap is not None and tumor.volume_mm3 > cap:
+                raise ValueError(f"tumor.volume_mm3: {tumor.volume_mm3:g} mm3 is implausible in a {self.species} "
+                                 f"(at most {cap:g} mm3)")
+            line = library.entry("cell_lines", tumor.line)
+            line_species = str(line.get("species", "")).lower()
+            line_type = _lower(line.get("cancer_type", "other"))
+            if tumor.type is None:
+                tumor.type = line_type
+            elif line_type not in (tumor.type, "other") and tumor.type != "other":
+                raise ValueError(f"tumor.type: {tumor.type!r} disagrees with tumor.line {tumor.line}, a {line_type} "
+                                 f"cancer line; leave type out to take the line's ({line_type})")
+            if tumor.model is None:
+                tumor.model = "allograft" if line_species == self.species else "xenograft"
+            if self.host is None:
+                self.host = "nude" if tumor.model == "xenograft" else "immunocompetent"
+            if tumor.model == "xenograft" and self.host == "immunocompetent" and self.species != "human":
+                raise ValueError(f"tumor: a xenograft ({tumor.line}, a {line_species} line) is rejected by an "
+                                 "immunocompetent host; use host: nude or scid")
+            if tumor.model == "allograft" and line_species and line_species != self.species:
+                raise ValueError(f"tumor.model: {tumor.line} is a {line_species} line, so in a {self.species} it is a xenograft")
+        if self.host is None:
+            self.host = "immunocompetent"
+        return self
+
+
+class Laser(_Strict):
+    at_h: Hours = Field(ge=0)
+    wavelength_nm: Nm = Field(ge=400, le=1400)
+    power_W_per_cm2: WattPerCm2 = Field(gt=0, le=10)
+    duration_min: Minutes = Field(gt=0, le=120)
+
+
+class Ultrasound(_Strict):
+    """Ultrasound applied to the tumor (drives `ultrasound` release triggers; added to the spec)."""
+
+    at_h: Hours = Field(ge=0)
+    duration_min: Minutes = Field(gt=0, le=240)
+    intensity_W_per_cm2: WattPerCm2 = Field(default=1.0, gt=0, le=10)
+
+
+class Treatment(_Strict):
+    lasers: list[Laser] = Field(default_factory=list)
+    ultrasound: list[Ultrasound] = Field(default_factory=list)
+
+
+class ModelOptions(_Strict):
+    overrides: dict[str, Num] = Field(default_factory=dict)
+    # tumor compartment parameters (tumor.QTC, PATC, KTRES*...): "library" = the NTD-calibrated
+    # defaults per tumor site (docs/calibration.md); "learned" = predicted for this particle and
+    # tumor by the Nano-Tumor Database model (nanocloak.learn, docs/learning.md). Overrides win.
+    tumor_parameters: Literal["library", "learned"] = "library"
+    # the calibration the model runs under: an id of the package's calibrations or a calibration
+    # file's path (calibration.py); None = the package default. Results name the one used.
+    calibration: str | None = None
+
+    @field_validator("calibration")
+    @classmethod
+    def _known_calibration(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        from nanocloak.library import calibrations as cal
+
+        try:
+            cal.table(v)
+        except cal.CalibrationError as exc:
+            raise ValueError(str(exc).removeprefix("model.calibration: ")) from None
+        return v
+
+
+class SimulateOptions(_Strict):
+    end_h: Hours = Field(default=168.0, gt=0, le=24 * 365)
+    output_times_h: list[Hours] = Field(default_factory=list, max_length=2000)
+
+
+class Formulation(_Strict):
+    """One nanomedicine experiment: particle, coating, drug, dose, animal, treatment, simulation."""
+
+    nanocloak: Annotated[Literal[1], BeforeValidator(_finite)]
+    name: str = Field(min_length=1, max_length=200)
+    core: Core
+    surface: Surface = Field(default_factory=Surface)
+    payloads: list[Payload] = Field(default_factory=list)
+    dose: Dose
+    subject: Subject = Field(default_factory=Subject)
+    treatment: Treatment = Field(default_factory=Treatment)
+    model: ModelOptions = Field(default_factory=ModelOptions)
+    simulate: SimulateOptions = Field(default_factory=SimulateOptions)
+
+    @model_validator(mode="after")
+    def _check(self) -> "Formulation":
+        end = self.simulate.end_h
+        if self.core.is_free_drug:
+            if self.surface.kind != "none" or self.surface.ligands:
+                raise ValueError("surface: a free drug (core.material: free) has no surface")
+            if not self.payloads:
+                raise ValueError("payloads: a free drug formulation needs its drug in payloads")
+            if self.dose.basis != "drug":
+                raise ValueError("dose.basis: a free drug is dosed by its drug mass (basis: drug)")
+        if self.dose.basis == "drug" and not self.payloads:
+            raise ValueError("dose.basis: drug needs a payload (the dose counts the first payload's drug)")
+        late = [t for t in self.dose.times_h if t > end]
+        if late:
+            raise ValueError(f"dose.times_h: {late[0]:g} h is after simulate.end_h ({end:g} h)")
+        bad = [t for t in self.simulate.output_times_h if not 0 <= t <= end]
+        if bad:
+            raise ValueError(f"simulate.output_times_h: {bad[0]:g} h is outside 0..end_h ({end:g} h)")
+        late_laser = [l.at_h for l in self.treatment.lasers if l.at_h > end]
+        if late_laser:
+            raise ValueError(f"treatment.lasers: a laser at {late_laser[0]:g} h is after simulate.end_h ({end:g} h)")
+        if sum(p.loading_wt_pct for p in self.payloads) >= 100 and not self.core.is_free_drug:
+            raise ValueError("payloads: loading_wt_pct (drug / (drug + core) x 100) must stay below 100 in total "
+                             "for a particle; 100 means a free drug (core.material: free)")
+        _check_loading(self)
+        return self
+
+    # convenience ------------------------------------------------------------------------------
+    @property
+    def has_tumor(self) -> bool:
+        return self.subject.tumor is not None
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.model_dump(mode="json", exclude_none=True), sort_keys=False)
+
+
+def _check_loading(f: "Formulation") -> None:
+    """Total drug loading within the physical maximum of the core material (materials.yaml,
+    max_loading_wt_pct, sourced): a PLGA or lipid core cannot be 99.999% drug."""
+    if f.core.is_free_drug or not f.payloads:
+        return
+    node = library.entry("materials", f.core.material).get("max_loading_wt_pct")
+    if node is None:
+        return
+    cap = library.sourced(node, f"materials.{f.core.material}.max_loading_wt_pct")
+    total = sum(p.loading_wt_pct for p in f.payloads)
+    if total > cap.value:
+        where = "payloads[0].loading_wt_pct" if len(f.payloads) == 1 else "payloads: the loadings' sum"
+        raise ValueError(f"{where}: {total:g} wt% is beyond what a {f.core.material} core can hold (at most "
+                         f"{cap.value:g} wt%: {cap.source}); a particle that is essentially drug is "
+                         "core.material: drug_nanocrystal")
+
+
+def plausibility_warnings(f: "Formulation") -> list[Problem]:
+    """Atypical but possible inputs, said plainly (the CLI prints them; nothing is refused)."""
+    warnings: list[Problem] = []
+    if not f.core.is_free_drug:
+        typical = library.entry("materials", f.core.material).get("drug_capacity_wt_pct")
+        total = sum(p.loading_wt_pct for p in f.payloads)
+        if typical is not None and f.payloads and total > 3 * library.value(typical):
+            warnings.append(Problem("payloads[0].loading_wt_pct",
+                                    f"{total:g} wt% is over 3x the typical {library.value(typical):g} wt% of a "
+                                    f"{f.core.material} core; check the number (drug / (drug + core) x 100)"))
+    return warnings
+
+
+# ---------------------------------------------------------------------------------------------
+# loading with clear errors
+# ---------------------------------------------------------------------------------------------
+def _error_path(loc: tuple) -> str:
+    parts: list[str] = []
+    for item in loc:
+        if isinstance(item, int):
+            parts[-1:] = [f"{parts[-1]}[{item}]"] if parts else [f"[{item}]"]
+        elif isinstance(item, str) and (item.startswith("function-") or item in {"literal", "float", "int"}
+                                        or item.startswith("literal[") or "[" in item and item.endswith("]")):
+            continue  # pydantic's internal union/type tags are not field names
+        else:
+            parts.append(str(item))
+    return ".".join(parts)
+
+
+def _allowed_fields(loc: tuple, root: Any = None) -> list[str]:
+    """Field names of the block holding loc[-1], searched from `root` (default Formulation)."""
+    model: Any = root or Formulation
+    for item in loc[:-1]:
+        if isinstance(item, int):
+            continue
+        field = getattr(model, "model_fields", {}).get(item)
+        if field is None:
+            return []
+        model = _inner_model(field.annotation)
+        if model is None:
+            return []
+    return list(getattr(model, "model_fields", {}))
+
+
+def _inner_model(annotation: Any):
+    import typing
+
+    stack = [annotation]
+    while stack:
+        a = stack.pop()
+        if isinstance(a, type) and issubclass(a, BaseModel):
+            return a
+        stack.extend(typing.get_args(a))
+    return None
+
+
+def problems_from(exc: ValidationError, root: Any = None) -> list[Problem]:
+    """One Problem per pydantic error; `root` is the model validated (default Formulation)."""
+    problems = []
+    for err in exc.errors():
+        loc = err.get("loc", ())
+        path = _error_path(loc)
+        kind = err.get("type", "")
+        msg = str(err.get("msg", ""))
+        if msg.startswith("Value error, "):
+            msg = msg[len("Value error, "):]
+        if kind == "extra_forbidden":
+            allowed = _allowed_fields(loc, root)
+            name = str(loc[-1]) if loc else ""
+            msg = f"unknown field{did_you_mean(name, allowed)}" + (f"; allowed here: {', '.join(allowed)}" if allowed else "")
+            if any(name.endswith(suf) for suf in ("_um", "_mm", "_s", "_min", "_kg", "_mg", "_d", "_days")):
+                msg += " (units are part of field names; use the unit the spec names)"
+        elif kind == "missing":
+            msg = "required field is missing"
+        elif kind in ("literal_error", "enum"):
+            msg = f"{msg} (got {err.get('input')!r})"
+        elif kind.endswith("_parsing") or kind.endswith("_type"):
+            msg = f"{msg} (got {err.get('input')!r})"
+        problems.append(Problem(path, msg))
+    return problems
+
+
+def from_dict(data: Any, source: str | None = None) -> Formulation:
+    """Validate a mapping into a Formulation, raising FormulationError with readable problems."""
+    if not isinstance(data, dict):
+        raise FormulationError([Problem("", "the file must hold a YAML mapping (nanocloak: 1, name: ..., core: ...)")], source)
+    try:
+        return Formulation.model_validate(data)
+    except ValidationError as exc:
+        raise FormulationError(problems_from(exc), source) from None
+    except RecursionError:
+        raise FormulationError([Problem("", "nesting too deep")], source) from None
+
+
+def load(path: str | Path) -> Formulation:
+    """Read and validate a formulation YAML file."""
+    from nanocloak.spec import safe_yaml
+
+    p = Path(path)
+    try:
+        data = safe_yaml.load_file(p)
+    except safe_yaml.YamlError as exc:
+        raise FormulationError([Problem("", str(exc).removeprefix(f"{p}: "))], str(p)) from None
+    return from_dict(data, str(p))

@@ -1,0 +1,291 @@
+"""The app in a real browser: Debian's Chromium driven by Playwright (no browser download).
+
+Skipped, with the reason, when Playwright, Chromium or the [app] extra is missing. One app server
+for the module (a subprocess, as a user starts it); each test opens its own browser context, i.e.
+its own session. Screenshots go to tests/artifacts/ (not versioned)."""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import subprocess
+import sys
+import time
+import urllib.request
+import zipfile
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("dash", reason="the app's [app] extra (dash) is not installed")
+sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright; "
+                               "PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1)")
+
+import nanocloak  # noqa: E402
+from nanocloak.app import backend  # noqa: E402
+
+from test_app_server import free_port, stop, wait_until_up  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+CHROMIUM = os.environ.get("NANOCLOAK_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser") \
+    or "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
+TIMEOUT_MS = 30_000
+RESPONSIVE_S = 1.0
+
+if not Path(CHROMIUM).exists():
+    pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install -y chromium)", allow_module_level=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# fixtures
+# ---------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def server():
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "nanocloak.app", "--port", str(port)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        wait_until_up(url, proc)
+        yield url
+    finally:
+        stop(proc)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_api.sync_playwright() as p:
+        try:
+            b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        except Exception as exc:  # noqa: BLE001 - an unusable browser is a skip, not a failure
+            pytest.skip(f"Chromium at {CHROMIUM} does not start under Playwright: {exc}")
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser, server):
+    context = browser.new_context(viewport={"width": 1440, "height": 1000}, accept_downloads=True)
+    pg = context.new_page()
+    pg.set_default_timeout(TIMEOUT_MS)
+    errors: list[str] = []
+    pg.on("pageerror", lambda e: errors.append(str(e)))
+    pg.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    pg.errors = errors
+    pg.goto(server + "design")
+    pg.wait_for_selector("#design-valid")
+    yield pg
+    context.close()
+    assert not [e for e in errors if "Callback error" in e or "500" in e], errors
+
+
+def shot(pg, name: str) -> None:
+    pg.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def set_field(pg, path: str, value: str) -> None:
+    box = pg.locator(f'[data-path="{path}"] input')
+    box.fill(value)
+    box.press("Enter")
+
+
+def wait_yaml(pg, needle: str) -> None:
+    pg.wait_for_function("n => document.querySelector('#yaml-text').value.includes(n)", arg=needle)
+
+
+def figure_data(pg, graph_id: str) -> list[dict]:
+    """The traces of a plotly figure on the page, as the browser holds them."""
+    pg.wait_for_function("id => { const g = document.querySelector('#' + id + ' .js-plotly-plot');"
+                         " return !!(g && g.data && g.data.length > 0); }", arg=graph_id)
+    return pg.evaluate("id => document.querySelector('#' + id + ' .js-plotly-plot').data"
+                       ".map(t => ({meta: t.meta, name: t.name, x: Array.from(t.x), y: Array.from(t.y)}))", graph_id)
+
+
+def same(a, b) -> bool:
+    if a is None or b is None or (isinstance(b, float) and math.isnan(b)):
+        return (a is None or (isinstance(a, float) and math.isnan(a))) and (b is None or math.isnan(b))
+    return math.isclose(a, b, rel_tol=1e-12, abs_tol=1e-300)
+
+
+def api_result(yaml_text: str):
+    f, problems = backend.validate(backend.parse_yaml(yaml_text))
+    assert f is not None, problems
+    return nanocloak.simulate(f)
+
+
+# ---------------------------------------------------------------------------------------------
+# tests
+# ---------------------------------------------------------------------------------------------
+def test_edit_simulate_and_the_figures_hold_the_apis_numbers(page):
+    set_field(page, "core.diameter_nm", "90")
+    wait_yaml(page, "diameter_nm: 90")
+    set_field(page, "dose.mg_per_kg", "8")
+    wait_yaml(page, "mg_per_kg: 8")
+    yaml_text = page.locator("#yaml-text").input_value()
+    page.click("#simulate")
+    page.wait_for_url("**/results")
+    page.wait_for_selector("#res-name")
+    r = api_result(yaml_text)
+    tc = r.timecourse
+    traces = figure_data(page, "fig-curves")
+    assert {t["meta"] for t in traces} >= {"blood_sample", "liver", "spleen", "tumor"}
+    for t in traces:
+        rows = tc[tc["compartment"] == t["meta"]]
+        assert t["x"] == rows["t_h"].tolist()
+        assert all(same(a, b) for a, b in zip(t["y"], rows["pct_id"].tolist())), t["meta"]
+    bars = figure_data(page, "fig-organs")
+    at24 = next(b for b in bars if b["meta"] == "24")
+    liver = tc[(tc["compartment"] == "liver") & (tc["t_h"] == 24.0)]["pct_id"].item()
+    assert same(at24["y"][at24["x"].index("liver")], liver)
+    tumor = {t["meta"]: t for t in figure_data(page, "fig-tumor")}
+    rows = tc[tc["compartment"] == "tumor"]
+    assert all(same(a, b) for a, b in zip(tumor["tumor.pct_id_per_g"]["y"], rows["pct_id_per_g"].tolist()))
+    volume = {t["meta"]: t for t in figure_data(page, "fig-volume")}
+    assert all(same(a, float(b)) for a, b in zip(volume["treated_mm3"]["y"], r.therapy.treated_mm3))
+    page.click('#res-measure input[value="pct_id_per_g"]')         # the per-gram view of the same curves
+    page.wait_for_function("() => document.querySelector('#fig-curves .js-plotly-plot').layout.yaxis.title.text"
+                           ".includes('per g')")
+    liver_g = next(t for t in figure_data(page, "fig-curves") if t["meta"] == "liver")
+    assert all(same(a, b) for a, b in zip(liver_g["y"], tc[tc["compartment"] == "liver"]["pct_id_per_g"].tolist()))
+    assert page.locator("#res-parameter-table tr").count() > 20
+    shot(page, "results")
+
+
+def test_a_bad_value_shows_the_contracts_message_beside_the_field(page):
+    set_field(page, "core.diameter_nm", "-5")
+    err = page.locator('.ferr[data-path="core.diameter_nm"]')
+    sync_api.expect(err).to_contain_text("greater than or equal to 1")
+    sync_api.expect(page.locator("#design-valid")).to_have_attribute("data-valid", "false")
+    page.click("#simulate")
+    sync_api.expect(page.locator("#simulate-msg")).to_contain_text("Not simulated")
+    assert page.url.endswith("/design")
+    shot(page, "design_inline_error")
+    # the YAML view: a misspelt field is named with the allowed ones, in its block of the form
+    text = page.locator("#yaml-text").input_value().replace("diameter_nm: -5", "diametre_nm: 70")
+    page.locator("#yaml-text").fill(text)
+    page.click("#yaml-apply")
+    sync_api.expect(page.locator("#design-problems")).to_contain_text("did you mean 'diameter_nm'")
+    sync_api.expect(page.locator(".fgroup-core .gerr")).to_contain_text("diametre_nm")
+    sync_api.expect(page.locator('[data-path="core.diameter_nm"] input')).to_have_value("")
+
+
+def test_compare_two_designs(page):
+    page.click("#design-add-compare")
+    sync_api.expect(page.locator("#design-msg")).to_contain_text("1 designs")
+    first = page.locator("#yaml-text").input_value()
+    set_field(page, "name", "RBC-PLGA 150 nm")
+    set_field(page, "core.diameter_nm", "150")
+    wait_yaml(page, "diameter_nm: 150")
+    second = page.locator("#yaml-text").input_value()
+    page.click("#design-add-compare")
+    sync_api.expect(page.locator("#design-msg")).to_contain_text("2 designs")
+    page.click("#nav-compare")
+    page.wait_for_selector("#cmp-metrics-table")
+    traces = figure_data(page, "fig-compare")
+    assert [t["name"] for t in traces] == ["1: RBC-PLGA-DOX", "2: RBC-PLGA 150 nm"]
+    for t, text in zip(traces, (first, second)):
+        rows = api_result(text).timecourse
+        rows = rows[rows["compartment"] == "blood_sample"]
+        assert all(same(a, b) for a, b in zip(t["y"], rows["pct_id"].tolist()))
+    header = page.locator("#cmp-metrics-table th").all_inner_texts()
+    assert header[-2:] == ["1: RBC-PLGA-DOX", "2: RBC-PLGA 150 nm"]
+    shot(page, "compare")
+
+
+def test_download_the_report(page, tmp_path):
+    page.click("#simulate")
+    page.wait_for_selector("#res-name")
+    with page.expect_download() as d:
+        page.click("#res-dl-zip-btn")
+    path = tmp_path / d.value.suggested_filename
+    d.value.save_as(path)
+    assert path.name == "RBC-PLGA-DOX_report.zip"
+    names = set(zipfile.ZipFile(path).namelist())
+    assert {"report.html", "timecourse.csv", "metrics.json", "result.json", "formulation.yaml"} <= names
+    with page.expect_download() as d:
+        page.click("#res-dl-html-btn")
+    html_path = tmp_path / d.value.suggested_filename
+    d.value.save_as(html_path)
+    assert "RBC-PLGA-DOX" in html_path.read_text(encoding="utf-8")
+    with page.expect_download() as d:
+        page.click("#res-dl-yaml-btn")
+    saved = tmp_path / "f.yaml"
+    d.value.save_as(saved)
+    assert nanocloak.load(saved).name == "RBC-PLGA-DOX"
+
+
+def test_a_screen_in_one_session_leaves_another_sessions_page_answering_within_1_s(browser, server, page):
+    # session A: a screen of 192 designs in the background
+    page.click("#nav-screen")
+    page.locator("#scr-space").fill(backend.DEFAULT_SPACE_TEXT.replace("n: 64", "n: 192"))
+    page.click("#scr-run")
+    page.wait_for_selector('#scr-state[data-state="running"]')
+    # session B: its own browser context, used while A's screen runs
+    other = browser.new_context(viewport={"width": 1440, "height": 1000}).new_page()
+    other.set_default_timeout(TIMEOUT_MS)
+    other.goto(server + "design")
+    other.wait_for_selector("#design-valid")
+    timings = []
+    for k, diameter in enumerate(("81", "82", "83")):
+        assert page.locator("#scr-state").get_attribute("data-state") == "running"
+        start = time.perf_counter()
+        set_field(other, "core.diameter_nm", diameter)
+        wait_yaml(other, f"diameter_nm: {diameter}")
+        timings.append(("edit", time.perf_counter() - start))
+        start = time.perf_counter()
+        with urllib.request.urlopen(server + "_dash-layout", timeout=5) as resp:
+            assert resp.status == 200
+        timings.append(("layout", time.perf_counter() - start))
+    start = time.perf_counter()
+    other.click("#simulate")
+    other.wait_for_selector("#res-name")
+    figure_data(other, "fig-curves")
+    timings.append(("simulate", time.perf_counter() - start))
+    still_running = page.locator("#scr-state").get_attribute("data-state") == "running"
+    shot(other, "responsive_other_session")
+    other.context.close()
+    assert still_running, "the screen finished before the other session's checks: make it larger"
+    slow = [(what, round(t, 3)) for what, t in timings if t > RESPONSIVE_S]
+    assert not slow, f"answers slower than {RESPONSIVE_S} s while a screen ran: {slow} (all: {timings})"
+    # A's screen finishes with its Pareto scatter
+    page.wait_for_selector('#scr-state[data-state="done"]', timeout=120_000)
+    pareto = figure_data(page, "fig-pareto")
+    assert sum(len(t["x"]) for t in pareto) == 192
+    assert any(t["meta"] == "Pareto front" for t in pareto)
+    shot(page, "screen")
+
+
+def test_lab_data_upload_shows_nca_and_refuses_big_files(page, tmp_path):
+    src = backend.example_file("lab_data/rbc_plga_serial.csv")
+    if src is None:
+        pytest.skip("examples/lab_data is not present")
+    page.click("#nav-lab")
+    page.set_input_files("#lab-upload input[type=file]", str(src))
+    page.wait_for_selector("#lab-nca-table")
+    f = nanocloak.load(ROOT / "examples" / "rbc_plga.yaml")
+    mean = backend.nca(backend.load_lab(src, f), None, "linear")[0].result.mean
+    row = page.locator("#lab-nca-table tr", has_text="t1/2").inner_text().split("\t")
+    assert math.isclose(float(row[-1]), mean.t_half_h, rel_tol=1e-3)
+    shot(page, "lab_nca")
+    big = tmp_path / "big.csv"
+    big.write_bytes(b"animal,time_h,matrix,value,unit\n" + b"A1,1,blood,1,%ID/mL\n" * 120_000)
+    page.set_input_files("#lab-upload input[type=file]", str(big))
+    sync_api.expect(page.locator("#lab-msg")).to_contain_text("larger than 2 MB")
+
+
+def test_make_and_evidence_pages(page):
+    page.click("#nav-make")
+    page.wait_for_selector("#make-plan-table")
+    sync_api.expect(page.locator("#make-donor-table")).to_contain_text("rbc")
+    page.click("#nav-evidence")
+    page.click("#ev-study")
+    page.keyboard.type("dams2000")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#ev-table")
+    assert len(figure_data(page, "fig-evidence")) > 1
+    shot(page, "evidence")
