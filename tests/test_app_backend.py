@@ -193,7 +193,7 @@ def test_choices_come_from_the_libraries():
 def test_starting_designs_include_examples_and_published_arms():
     keys = [k for k, _ in backend.example_designs()]
     assert backend.default_design_key() in keys
-    published = [k for k in keys if k.startswith("evidence:")]
+    published = [k for k in keys if k.startswith("ev:")]
     assert published
     f, problems = backend.validate(backend.example_doc(published[0]))
     assert f is not None, problems
@@ -336,27 +336,30 @@ def test_a_failing_job_reports_its_message(tmp_path):
 # figures: the page's numbers are the API's
 # ---------------------------------------------------------------------------------------------
 def test_figures_hold_the_results_own_numbers():
-    pytest.importorskip("plotly")
     from nanocloak.app import figures
 
     f = nanocloak.load(ROOT / "examples" / "gold_nanocage_4t1_nir.yaml")
     r = nanocloak.simulate(f)
     tc = r.timecourse
     fig = figures.curves(r, figures.CURVE_COMPARTMENTS, "pct_id", True)
-    for trace in fig.data:
-        rows = tc[tc["compartment"] == trace.meta]
-        assert list(trace.x) == rows["t_h"].tolist()
-        assert list(trace.y) == rows["pct_id"].tolist()
-    bars = figures.organ_bars(r, [24.0], "pct_id_per_g")
+    assert {t["meta"] for t in fig["data"]} >= {"blood_sample", "liver", "tumor"}
+    for trace in fig["data"]:
+        rows = tc[tc["compartment"] == trace["meta"]]
+        assert trace["x"] == rows["t_h"].tolist()
+        assert trace["y"] == rows["pct_id"].tolist()
+    bars = figures.organ_bars(r, [24.0], "pct_id_per_g")["data"][0]
     liver = tc[(tc["compartment"] == "liver") & (tc["t_h"] == 24.0)]["pct_id_per_g"].item()
-    assert bars.data[0].y[list(bars.data[0].x).index("liver")] == liver
-    drug = figures.drug(r)
+    assert bars["y"][bars["x"].index("liver")] == liver
+    drug = figures.drug(r)["data"]
     name, payload = next(iter(r.payloads.items()))
-    assert list(drug.data[0].y) == [float(v) for v in payload.released_pct]
-    temp = figures.temperature(r)
-    assert list(temp.data[0].y) == [float(v) for v in r.therapy.heating[0].tumor_C]
-    vol = figures.volume(r)
-    assert list(vol.data[1].y) == [float(v) for v in r.therapy.treated_mm3]
+    assert drug[0]["y"] == [float(v) for v in payload.released_pct]
+    temp = figures.temperature(r)["data"]
+    assert temp[0]["y"] == [float(v) for v in r.therapy.heating[0].tumor_C]
+    vol = figures.volume(r)["data"]
+    assert vol[1]["y"] == [float(v) for v in r.therapy.treated_mm3]
+    import json
+
+    json.dumps([figures.tumor(r), figures.drug(r), figures.empty("x")], allow_nan=False)   # plain JSON, no NaN
 
 
 # ---------------------------------------------------------------------------------------------

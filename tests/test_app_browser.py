@@ -6,6 +6,7 @@ its own session. Screenshots go to tests/artifacts/ (not versioned)."""
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import shutil
@@ -35,6 +36,7 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
                  "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
 TIMEOUT_MS = 30_000
 RESPONSIVE_S = 1.0
+SCREEN_DESIGNS = 256          # Sobol' sampling: a power of 2; long enough to measure another session during it
 
 if not Path(CHROMIUM).exists():
     pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install -y chromium)", allow_module_level=True)
@@ -46,14 +48,17 @@ if not Path(CHROMIUM).exists():
 @pytest.fixture(scope="module")
 def server():
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "nanocloak.app", "--port", str(port)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    ARTIFACTS.mkdir(exist_ok=True)
+    log = open(ARTIFACTS / "server.log", "wb")          # read it when a test fails
+    proc = subprocess.Popen([sys.executable, "-m", "nanocloak.app", "--port", str(port)], stdout=log, stderr=log,
+                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
     url = f"http://127.0.0.1:{port}/"
     try:
         wait_until_up(url, proc)
         yield url
     finally:
         stop(proc)
+        log.close()
 
 
 @pytest.fixture(scope="module")
@@ -121,7 +126,7 @@ def api_result(yaml_text: str):
 # ---------------------------------------------------------------------------------------------
 # tests
 # ---------------------------------------------------------------------------------------------
-def test_edit_simulate_and_the_figures_hold_the_apis_numbers(page):
+def test_edit_simulate_the_figures_hold_the_apis_numbers_and_the_report_downloads(page, tmp_path):
     set_field(page, "core.diameter_nm", "90")
     wait_yaml(page, "diameter_nm: 90")
     set_field(page, "dose.mg_per_kg", "8")
@@ -154,6 +159,30 @@ def test_edit_simulate_and_the_figures_hold_the_apis_numbers(page):
     assert all(same(a, b) for a, b in zip(liver_g["y"], tc[tc["compartment"] == "liver"]["pct_id_per_g"].tolist()))
     assert page.locator("#res-parameter-table tr").count() > 20
     shot(page, "results")
+    # downloads: the report (zip and HTML) and the formulation, as simulated
+    with page.expect_download() as d:
+        page.click("#res-dl-zip-btn")
+    path = tmp_path / d.value.suggested_filename
+    d.value.save_as(path)
+    assert path.name == "RBC-PLGA-DOX_report.zip"
+    names = set(zipfile.ZipFile(path).namelist())
+    assert {"report.html", "timecourse.csv", "metrics.json", "result.json", "formulation.yaml"} <= names
+    with page.expect_download() as d:
+        page.click("#res-dl-html-btn")
+    html_path = tmp_path / d.value.suggested_filename
+    d.value.save_as(html_path)
+    assert "RBC-PLGA-DOX" in html_path.read_text(encoding="utf-8")
+    with page.expect_download() as d:
+        page.click("#res-dl-yaml-btn")
+    saved = tmp_path / "saved.yaml"
+    d.value.save_as(saved)
+    f = nanocloak.load(saved)
+    assert f.core.diameter_nm == 90 and f.dose.mg_per_kg == 8
+    with page.expect_download() as d:
+        page.click("#res-dl-csv-btn")
+    csv = tmp_path / "tc.csv"
+    d.value.save_as(csv)
+    assert csv.read_text(encoding="utf-8") == r.timecourse.to_csv(index=False)
 
 
 def test_a_bad_value_shows_the_contracts_message_beside_the_field(page):
@@ -197,73 +226,69 @@ def test_compare_two_designs(page):
     shot(page, "compare")
 
 
-def test_download_the_report(page, tmp_path):
-    page.click("#simulate")
-    page.wait_for_selector("#res-name")
-    with page.expect_download() as d:
-        page.click("#res-dl-zip-btn")
-    path = tmp_path / d.value.suggested_filename
-    d.value.save_as(path)
-    assert path.name == "RBC-PLGA-DOX_report.zip"
-    names = set(zipfile.ZipFile(path).namelist())
-    assert {"report.html", "timecourse.csv", "metrics.json", "result.json", "formulation.yaml"} <= names
-    with page.expect_download() as d:
-        page.click("#res-dl-html-btn")
-    html_path = tmp_path / d.value.suggested_filename
-    d.value.save_as(html_path)
-    assert "RBC-PLGA-DOX" in html_path.read_text(encoding="utf-8")
-    with page.expect_download() as d:
-        page.click("#res-dl-yaml-btn")
-    saved = tmp_path / "f.yaml"
-    d.value.save_as(saved)
-    assert nanocloak.load(saved).name == "RBC-PLGA-DOX"
-
-
 def test_a_screen_in_one_session_leaves_another_sessions_page_answering_within_1_s(browser, server, page):
-    # session A: a screen of 192 designs in the background
-    page.click("#nav-screen")
-    page.locator("#scr-space").fill(backend.DEFAULT_SPACE_TEXT.replace("n: 64", "n: 192"))
-    page.click("#scr-run")
-    page.wait_for_selector('#scr-state[data-state="running"]')
-    # session B: its own browser context, used while A's screen runs
+    """While session A's screen runs in the worker, session B's requests are answered within 1 s
+    (server time of each of its callbacks, and its page layout), and B's edits show on its page
+    within 1 s (the browser's own work included)."""
+    # session B: its own browser context, loaded and used once before (the browser's first-time
+    # work, such as compiling plotly.js, is not what is measured)
     other = browser.new_context(viewport={"width": 1440, "height": 1000}).new_page()
     other.set_default_timeout(TIMEOUT_MS)
     other.goto(server + "design")
     other.wait_for_selector("#design-valid")
-    timings = []
-    for k, diameter in enumerate(("81", "82", "83")):
-        assert page.locator("#scr-state").get_attribute("data-state") == "running"
+    other.click("#simulate")
+    figure_data(other, "fig-curves")
+    other.click("#nav-design")
+    answers: list[tuple[str, float]] = []
+
+    def answered(req):
+        if "_dash-update-component" in req.url:
+            t = req.timing
+            answers.append((json.loads(req.post_data)["output"][:50], (t["responseEnd"] - t["requestStart"]) / 1000))
+
+    # session A: a screen in a worker process
+    page.click("#nav-screen")
+    page.locator("#scr-space").fill(backend.DEFAULT_SPACE_TEXT.replace("n: 64", f"n: {SCREEN_DESIGNS}"))
+    page.click("#scr-run")
+    page.wait_for_selector('#scr-state[data-state="running"]')
+    other.on("requestfinished", answered)
+    edits, layouts = [], []
+    for diameter in ("81", "82", "83"):
         start = time.perf_counter()
         set_field(other, "core.diameter_nm", diameter)
         wait_yaml(other, f"diameter_nm: {diameter}")
-        timings.append(("edit", time.perf_counter() - start))
+        edits.append(time.perf_counter() - start)
         start = time.perf_counter()
         with urllib.request.urlopen(server + "_dash-layout", timeout=5) as resp:
             assert resp.status == 200
-        timings.append(("layout", time.perf_counter() - start))
-    start = time.perf_counter()
+        layouts.append(time.perf_counter() - start)
+    before = other.locator("#res-header").inner_text()
     other.click("#simulate")
-    other.wait_for_selector("#res-name")
+    other.wait_for_function("t => document.querySelector('#res-header').innerText !== t", arg=before)
     figure_data(other, "fig-curves")
-    timings.append(("simulate", time.perf_counter() - start))
     still_running = page.locator("#scr-state").get_attribute("data-state") == "running"
+    done = page.locator("#scr-state .progress").get_attribute("data-done")
     shot(other, "responsive_other_session")
     other.context.close()
-    assert still_running, "the screen finished before the other session's checks: make it larger"
-    slow = [(what, round(t, 3)) for what, t in timings if t > RESPONSIVE_S]
-    assert not slow, f"answers slower than {RESPONSIVE_S} s while a screen ran: {slow} (all: {timings})"
+    assert still_running, f"the screen finished before the other session's checks (at {done} designs): make it larger"
+    timings = {"edits (page)": edits, "page layout (HTTP)": layouts, "callbacks (server)": [t for _, t in answers]}
+    print(f"while a screen ran: { {k: [round(t, 3) for t in v] for k, v in timings.items()} }")
+    assert len(answers) >= 5
+    slow = {k: [round(t, 3) for t in v if t > RESPONSIVE_S] for k, v in timings.items()}
+    assert not any(slow.values()), f"slower than {RESPONSIVE_S} s while a screen ran: {slow}; all: {timings}; {answers}"
     # A's screen finishes with its Pareto scatter
     page.wait_for_selector('#scr-state[data-state="done"]', timeout=120_000)
     pareto = figure_data(page, "fig-pareto")
-    assert sum(len(t["x"]) for t in pareto) == 192
+    assert sum(len(t["x"]) for t in pareto) == SCREEN_DESIGNS
     assert any(t["meta"] == "Pareto front" for t in pareto)
     shot(page, "screen")
 
 
-def test_lab_data_upload_shows_nca_and_refuses_big_files(page, tmp_path):
-    src = backend.example_file("lab_data/rbc_plga_serial.csv")
-    if src is None:
-        pytest.skip("examples/lab_data is not present")
+def test_lab_data_nca_the_make_page_and_the_evidence_page(page, tmp_path):
+    src = tmp_path / "serial.csv"                        # a small serial-sampling blood study
+    rows = [f"M{a},{t},blood,{90 * math.exp(-0.03 * t) * (1 + 0.05 * a):.4f},%ID/mL"
+            for a in (1, 2, 3) for t in (0.083, 1, 4, 8, 24, 48, 72)]
+    src.write_text("animal,time_h,matrix,value,unit\n" + "\n".join(rows) + "\n", encoding="utf-8")
     page.click("#nav-lab")
     page.set_input_files("#lab-upload input[type=file]", str(src))
     page.wait_for_selector("#lab-nca-table")
@@ -276,9 +301,6 @@ def test_lab_data_upload_shows_nca_and_refuses_big_files(page, tmp_path):
     big.write_bytes(b"animal,time_h,matrix,value,unit\n" + b"A1,1,blood,1,%ID/mL\n" * 120_000)
     page.set_input_files("#lab-upload input[type=file]", str(big))
     sync_api.expect(page.locator("#lab-msg")).to_contain_text("larger than 2 MB")
-
-
-def test_make_and_evidence_pages(page):
     page.click("#nav-make")
     page.wait_for_selector("#make-plan-table")
     sync_api.expect(page.locator("#make-donor-table")).to_contain_text("rbc")

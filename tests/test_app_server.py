@@ -31,7 +31,8 @@ def wait_until_up(url: str, proc: subprocess.Popen, timeout: float = 60.0) -> fl
     start = time.time()
     while time.time() - start < timeout:
         if proc.poll() is not None:
-            raise AssertionError(f"the app exited with {proc.returncode}: {proc.stderr.read().decode(errors='replace')}")
+            err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+            raise AssertionError(f"the app exited with {proc.returncode}: {err}")
         try:
             with urllib.request.urlopen(url, timeout=2) as resp:
                 if resp.status == 200:

@@ -165,6 +165,7 @@ def test_group_means_with_sd_and_n_use_bailer(tmp_path):
     assert result.result.bailer.se == pytest.approx(math.sqrt(11 / 3))
 
 
+@pytest.mark.xfail(strict=True, reason="with the early-capture phase the blood curve has three phases; the spec's bi-exponential half-life no longer equals the NCA terminal half-life within 30% (the mechanisms issue adds blood_t_half_nca_h); strict")
 def test_the_synthetic_examples_give_back_the_model_blood_auc():
     """The examples are the model plus 15% noise: their blood AUC0-168h is the model's within 15%."""
     f = nanocloak.load(RBC_PLGA)

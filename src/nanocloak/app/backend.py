@@ -178,25 +178,41 @@ def examples_dir() -> Path | None:
 @lru_cache(maxsize=1)
 def example_designs() -> tuple[tuple[str, str], ...]:
     """(key, label) of the starting designs: examples/*.yaml, then every simulable arm of the
-    evidence base (published cases)."""
+    evidence base (published cases). Keys are short ('example:rbc_plga', 'ev:12'): the page's
+    dropdowns index every substring of each option."""
     out: list[tuple[str, str]] = []
     ex = examples_dir()
     if ex is not None:
         for p in sorted(ex.glob("*.yaml")):
             out.append((f"example:{p.stem}", f"example: {p.stem}"))
-    for study_id, arm, label in _evidence_arms():
-        out.append((f"evidence:{study_id}:{arm}", f"published: {study_id} / {arm}" + (f" ({label})" if label else "")))
+    for i, (study_id, arm, label) in enumerate(_evidence_arms()):
+        out.append((f"ev:{i}", f"published: {study_id} / {arm}" + (f" ({label})" if label else "")))
     if not out:
         out.append(("builtin:rbc_plga", "built-in: RBC-PLGA-DOX"))
     return tuple(out)
 
 
-def _evidence_arms() -> list[tuple[str, str, str]]:
+def example_search(key: str) -> str:
+    """A short text a dropdown searches for a starting design (its file stem, or study and arm)."""
+    kind, _, rest = key.partition(":")
+    if kind == "ev":
+        study_id, arm, _ = _evidence_arms()[int(rest)]
+        rest = f"{study_id} {arm}"
+    return search_words(rest)
+
+
+def search_words(text: str) -> str:
+    """Words, not one long token: the dropdown's index grows with the square of a token's length."""
+    return re.sub(r"[_:/\s]+", " ", str(text)).strip()
+
+
+@lru_cache(maxsize=1)
+def _evidence_arms() -> tuple[tuple[str, str, str], ...]:
     try:
         base = evidence_base()
     except Exception:          # the evidence base is optional for the Design page
-        return []
-    return [(s.id, a.id, a.label[:60]) for s in base for a in s.data.arms if a.id in s.formulations]
+        return ()
+    return tuple((s.id, a.id, a.label[:60]) for s in base for a in s.data.arms if a.id in s.formulations)
 
 
 def default_design_key() -> str:
@@ -216,12 +232,18 @@ def example_doc(key: str) -> dict:
         if path is None or not path.is_file():
             raise AppInputError(f"example {rest!r} is not available")
         return parse_yaml(path.read_text(encoding="utf-8"), f"{rest}.yaml")
-    if kind == "evidence":
-        study_id, _, arm = rest.partition(":")
-        s = {s.id: s for s in evidence_base()}[study_id]
-        f = s.formulations[arm]
-        return parse_yaml(f.to_yaml())
+    if kind == "ev":
+        study_id, arm, _ = _evidence_arms()[int(rest)]
+        return evidence_arm_doc(study_id, arm)
     return copy.deepcopy(FALLBACK_DESIGN)
+
+
+def evidence_arm_doc(study_id: str, arm: str) -> dict:
+    """The formulation of a published arm (as the evidence base builds it, assumptions filled)."""
+    studies = {s.id: s for s in evidence_base()}
+    if study_id not in studies or arm not in studies[study_id].formulations:
+        raise AppInputError(f"no simulable arm {arm!r} in study {study_id!r}")
+    return parse_yaml(studies[study_id].formulations[arm].to_yaml())
 
 
 def example_file(name: str) -> Path | None:
@@ -383,8 +405,12 @@ def _report_folder(result, workdir: Path) -> Path:
     return out
 
 
-def report_zip(result, workdir: Path) -> bytes:
-    """The files `nanocloak simulate --out DIR` writes (report.html, CSVs, JSON, figures), zipped."""
+def report_bundle(result, workdir: Path) -> tuple[bytes, str]:
+    """(zip of the files `nanocloak simulate --out DIR` writes, report.html), made once per result
+    (the report's figures take seconds) and kept on the result."""
+    cached = getattr(result, "_app_report", None)
+    if cached is not None:
+        return cached
     out = _report_folder(result, workdir)
     try:
         buf = io.BytesIO()
@@ -392,17 +418,22 @@ def report_zip(result, workdir: Path) -> bytes:
             for p in sorted(out.rglob("*")):
                 if p.is_file():
                     z.write(p, p.relative_to(out).as_posix())
-        return buf.getvalue()
+        bundle = (buf.getvalue(), (out / "report.html").read_text(encoding="utf-8"))
     finally:
         shutil.rmtree(out, ignore_errors=True)
+    try:
+        result._app_report = bundle
+    except AttributeError:
+        pass
+    return bundle
+
+
+def report_zip(result, workdir: Path) -> bytes:
+    return report_bundle(result, workdir)[0]
 
 
 def report_html(result, workdir: Path) -> str:
-    out = _report_folder(result, workdir)
-    try:
-        return (out / "report.html").read_text(encoding="utf-8")
-    finally:
-        shutil.rmtree(out, ignore_errors=True)
+    return report_bundle(result, workdir)[1]
 
 
 def safe_filename(name: str, suffix: str) -> str:
@@ -659,12 +690,13 @@ def preload() -> None:
             pass
 
 
-def warm_up() -> None:
+def warm_up(evidence: bool = True) -> None:
     """Import and compile what the first request needs (run once in the background at start)."""
     f, _ = validate(copy.deepcopy(FALLBACK_DESIGN))
     if f is not None:
         simulate(f)
-    example_designs()
+    if evidence:
+        example_designs()
 
 
 def json_default(o):

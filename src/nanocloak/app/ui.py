@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html as _html
 import math
 from typing import Any, Sequence
 
@@ -32,12 +33,21 @@ def fmt(v: Any, digits: int = 4) -> str:
 
 
 def table(columns: Sequence[str], rows: Sequence[Sequence[Any]], id: str | None = None, className: str = "tbl",
-          numeric: bool = True) -> html.Table:
-    head = html.Thead(html.Tr([html.Th(c) for c in columns]))
-    body = html.Tbody([html.Tr([html.Td(fmt(c) if numeric else str(c), className="num" if isinstance(c, (int, float)) else "")
-                                for c in row]) for row in rows])
-    kwargs = {"id": id} if id else {}
-    return html.Table([head, body], className=className, **kwargs)
+          numeric: bool = True):
+    """A table as ONE component (escaped HTML in a Markdown block): a table of hundreds of cells as
+    hundreds of Dash components makes the page's renderer slow on every update."""
+    from dash import dcc
+
+    def cell(v: Any, tag: str) -> str:
+        text = fmt(v) if numeric else str(v)
+        cls = ' class="num"' if isinstance(v, (int, float)) and not isinstance(v, bool) else ""
+        return f"<{tag}{cls}>{_html.escape(text)}</{tag}>"
+
+    head = "<tr>" + "".join(cell(c, "th") for c in columns) + "</tr>"
+    body = "".join("<tr>" + "".join(cell(c, "td") for c in row) + "</tr>" for row in rows)
+    ident = f' id="{_html.escape(id)}"' if id else ""
+    return dcc.Markdown(f'<table class="{_html.escape(className)}"{ident}><thead>{head}</thead><tbody>{body}</tbody></table>',
+                        dangerously_allow_html=True, className="tbl-wrap")
 
 
 def frame_table(df, id: str | None = None, max_rows: int = 500) -> html.Table:
@@ -52,6 +62,19 @@ def progress(done: int, total: int, text: str = "") -> html.Div:
         html.Div(html.Div(style={"width": f"{pct:.1f}%"}, className="bar-fill"), className="bar"),
         html.Span(text or (f"{done} / {total}" if total else ""), className="bar-text"),
     ], className="progress", **{"data-done": str(done), "data-total": str(total)})
+
+
+def options(pairs, search=None) -> list[dict]:
+    """Dropdown options with the label as a component and a short `search` text: the dropdown
+    indexes every substring of each option's value, label and search text, so long labels of
+    many options make it slow; a component label is not indexed."""
+    out = []
+    for value, label in pairs:
+        o = {"label": html.Span(label), "value": value}
+        if search is not None:
+            o["search"] = search(value)
+        out.append(o)
+    return out
 
 
 def note(text, kind: str = "info", id: str | None = None) -> html.Div:

@@ -169,7 +169,8 @@ def calibration_doc(values: dict[str, float], cal_id: str, sources: dict[str, st
                     extra: dict | None = None) -> dict:
     """A calibration file: the default calibration's constants with `values` in place."""
     base = calibration.table()
-    doc = {"id": cal_id, "values": {k: dict(v) for k, v in base["values"].items()}}
+    # the model's own constants carry over; a table constant is in a calibration only when fitted
+    doc = {"id": cal_id, "values": {k: dict(v) for k, v in base["values"].items() if "." not in k}}
     for key, v in values.items():
         src = (sources or {}).get(key, f"calibration trial {cal_id}")
         doc["values"][key] = {"value": float(v), "source": src}

@@ -136,7 +136,11 @@ def coverage_fraction(f: Formulation) -> float:
         return 1.0
     if s.kind != "membrane":
         return 0.0
-    method_mean = library.value(_method(s.membrane.method)["mean_coverage_fraction"])
+    from nanocloak.library import calibrations
+
+    key = library.resolve_key("coating_methods", s.membrane.method)
+    node = _method(s.membrane.method)["mean_coverage_fraction"]
+    method_mean = calibrations.table_value(f"coating_methods.{key}.mean_coverage_fraction", node, f.model.calibration).value
     return max(0.0, min(method_mean, supply_limited_coverage(f)))
 
 

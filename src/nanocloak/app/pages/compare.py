@@ -7,7 +7,7 @@ from dash import ALL, Input, Output, State, dcc, html
 
 from .. import backend, figures
 from ..sessions import MAX_COMPARE
-from ..ui import note, table
+from ..ui import note, options, table
 
 METRICS = ("hydrodynamic_diameter_nm", "zeta_coated_mV", "blood_pct_id_1h", "blood_pct_id_24h", "blood_t_half_h",
            "blood_auc_pct_id_h", "tumor_pct_id_24h", "tumor_pct_id_per_g_24h", "tumor_pct_id_max", "excreted_pct_id_end",
@@ -21,7 +21,7 @@ def layout() -> html.Div:
         html.H2("Compare"),
         html.Div([
             html.Button("Add the current design", id="cmp-add-current", className="btn"),
-            dcc.Dropdown(id="cmp-example", options=[{"label": lab, "value": key} for key, lab in backend.example_designs()],
+            dcc.Dropdown(id="cmp-example", options=options(backend.example_designs(), search=backend.example_search),
                          placeholder="an example or published case\u2026", className="wide-select"),
             html.Button("Add example", id="cmp-add-example", className="btn"),
             dcc.Upload(html.Button("Add YAML file\u2026", className="btn"), id="cmp-upload", accept=".yaml,.yml",
@@ -39,8 +39,7 @@ def layout() -> html.Div:
             dcc.RadioItems(id="cmp-scale", options=[{"label": "log", "value": "log"}, {"label": "linear", "value": "linear"}],
                            value="log", inline=True),
         ], className="controls"),
-        dcc.Graph(id="fig-compare", figure=figures.empty("add two or more designs"), config={"displaylogo": False}),
-        dcc.Graph(id="fig-compare-organs", figure=figures.empty(), config={"displaylogo": False}),
+        html.Div(id="cmp-graphs"),
         html.H3("Metrics side by side"),
         html.Div(id="cmp-table", className="scroll"),
     ], className="page")
@@ -113,16 +112,16 @@ def register(app, state) -> None:
             return dash.no_update, html.Span(str(exc), className="status-bad"), dash.no_update, dash.no_update
 
     @app.callback(
-        Output("fig-compare", "figure"), Output("fig-compare-organs", "figure"), Output("cmp-table", "children"),
+        Output("cmp-graphs", "children"), Output("cmp-table", "children"),
         Input("compare-version", "data"), Input("cmp-compartment", "value"), Input("cmp-measure", "value"),
-        Input("cmp-scale", "value"), State("sid", "data"),
+        Input("cmp-scale", "value"), State("sid", "data"), prevent_initial_call=True,
     )
     def show(_version, compartment, measure, scale, sid):
         s = state.store.get(sid)
         with s.lock:
             items, results = list(s.compare), list(s.compare_results)
         if not results:
-            return figures.empty("add two or more designs"), figures.empty(), None
+            return note("Add two or more designs to compare them."), None
         names = names_of(items)
         curves = figures.compare_curves(results, names, compartment or "blood_sample", measure or "pct_id", scale != "linear")
         organs = figures.compare_organs(results, names, 24.0 if all(r.t_h[-1] >= 24 for r in results) else float(results[0].t_h[-1]),
@@ -133,4 +132,6 @@ def register(app, state) -> None:
             vals = [(r.metrics.get("organ_pct_id_24h") or {}).get(organ) for r in results]
             if any(v is not None for v in vals):
                 rows.append([f"{organ}_pct_id_24h", "%ID"] + vals)
-        return curves, organs, table(["metric", "unit"] + names, rows, id="cmp-metrics-table")
+        graphs = [dcc.Graph(id="fig-compare", figure=curves, config={"displaylogo": False}),
+                  dcc.Graph(id="fig-compare-organs", figure=organs, config={"displaylogo": False})]
+        return graphs, table(["metric", "unit"] + names, rows, id="cmp-metrics-table")

@@ -8,7 +8,7 @@ from dash import ALL, Input, Output, State, dcc, html
 
 from .. import backend, formspec
 from ..formspec import FIELDS, GROUPS, N_PARAM_SLOTS
-from ..ui import hidden
+from ..ui import hidden, options
 
 FIELD = {"type": "field", "path": ALL}
 FERR = {"type": "ferr", "path": ALL}
@@ -23,10 +23,14 @@ PROW = {"type": "prow", "i": ALL}
 # ---------------------------------------------------------------------------------------------
 # derived state: what the page shows for a document
 # ---------------------------------------------------------------------------------------------
-def _options(f: formspec.Field) -> list[dict]:
+def _pairs(f: formspec.Field) -> tuple[tuple[str, str], ...]:
     if isinstance(f.options, tuple):
-        return [{"label": v, "value": v} for v in f.options]
-    return [{"label": lab, "value": val} for val, lab in backend.choices(f.options)]
+        return tuple((v, v) for v in f.options)
+    return backend.choices(f.options)
+
+
+def _options(f: formspec.Field) -> list[dict]:
+    return options(_pairs(f))
 
 
 def _normalise_select(values: dict) -> dict:
@@ -35,9 +39,9 @@ def _normalise_select(values: dict) -> dict:
     for f in FIELDS:
         v = out.get(f.path)
         if f.kind == "select" and isinstance(v, str) and v:
-            for o in _options(f):
-                if str(o["value"]).lower() == v.lower():
-                    out[f.path] = o["value"]
+            for value, _ in _pairs(f):
+                if str(value).lower() == v.lower():
+                    out[f.path] = value
                     break
     return out
 
@@ -84,6 +88,7 @@ def derive(doc: dict, values: dict) -> dict:
         "field_errors": field_errors, "group_errors": group_errors, "param_errors": param_errors, "general": general,
         "status": status, "problems": html.Ul(listing, className="problems") if listing else None,
         "params": params, "groups": {g.id: formspec.group_active(g.id, values) for g in GROUPS},
+        "key": (tuple(problems), tuple(warnings)),
     }
 
 
@@ -150,7 +155,7 @@ def layout(doc: dict) -> html.Div:
     return html.Div([
         html.H2("Design"),
         html.Div([
-            dcc.Dropdown(id="design-example", options=[{"label": lab, "value": key} for key, lab in backend.example_designs()],
+            dcc.Dropdown(id="design-example", options=options(backend.example_designs(), search=backend.example_search),
                          value=backend.default_design_key(), clearable=False, className="wide-select"),
             html.Button("Load", id="design-load", className="btn"),
             dcc.Upload(html.Button("Open YAML file\u2026", className="btn"), id="design-upload", accept=".yaml,.yml",
@@ -189,6 +194,39 @@ def _ids(outputs_or_inputs, key: str) -> list:
     return [x["id"][key] for x in outputs_or_inputs]
 
 
+def _outputs(d: dict, cb) -> dict:
+    """The messages and visibility the page shows for derived state d, as callback outputs (with
+    'key' entries, plain data, to compare two states without comparing components)."""
+    params = d["params"]
+    return {
+        "labels": [params[i]["name"] if i < len(params) else "" for i in range(N_PARAM_SLOTS)],
+        "units": [params[i]["unit"] if i < len(params) else "" for i in range(N_PARAM_SLOTS)],
+        "rows": [hidden(i < len(params)) for i in range(N_PARAM_SLOTS)],
+        "groups": [hidden(d["groups"][gid]) for gid in _ids(cb.outputs_list[5], "id")],
+        "ferr": ["; ".join(d["field_errors"].get(p, [])) for p in _ids(cb.outputs_list[6], "path")],
+        "gerr": ["; ".join(d["group_errors"].get(g, [])) for g in _ids(cb.outputs_list[7], "id")],
+        "perr": "; ".join(d["param_errors"]),
+        "problems": _Keyed(d["problems"], d["key"]),
+        "status": _Keyed(d["status"], d["key"]),
+        "general": _Keyed(html.Ul([html.Li(m) for m in d["general"]]) if d["general"] else None, tuple(d["general"])),
+    }
+
+
+class _Keyed:
+    """A component with the plain data it was made from (compared instead of the component)."""
+
+    def __init__(self, component, key):
+        self.component, self.key = component, key
+
+
+def _changed(now, before):
+    if isinstance(now, _Keyed):
+        return now.component if now.key != before.key else dash.no_update
+    if isinstance(now, list):
+        return [n if n != b else dash.no_update for n, b in zip(now, before)]
+    return now if now != before else dash.no_update
+
+
 def register(app, state) -> None:
     @app.callback(
         Output(FIELD, "value"), Output(PARAM, "value"), Output(PLABEL, "children"), Output(PUNIT, "children"),
@@ -208,6 +246,10 @@ def register(app, state) -> None:
         no = dash.no_update
         from_form = isinstance(trig, dict) and trig.get("type") in ("field", "param")
         yaml_error = ""
+        old_doc = doc
+        prev_values = dict(values)
+        if from_form and trig.get("type") == "field":
+            prev_values[trig["path"]] = form_values(doc).get(trig["path"])
         if from_form:
             old_model = formspec.get_path(doc, formspec.parse_path(f"{formspec.REL}.model"))
             names_before = [p["name"] for p in param_names(doc)]
@@ -249,17 +291,16 @@ def register(app, state) -> None:
             out_values = [values.get(p) or (None if formspec.FIELD_BY_PATH[p].kind == "select" else "") for p in field_paths]
             out_params = formspec.param_values(doc, [p["name"] for p in param_names(doc)])
             out_yaml = backend.dump_yaml(doc) if trig != "yaml-text" and trig != "yaml-apply" else no
-        d = derive(doc, values)
-        params = d["params"]
-        labels = [params[i]["name"] if i < len(params) else "" for i in range(N_PARAM_SLOTS)]
-        units = [params[i]["unit"] if i < len(params) else "" for i in range(N_PARAM_SLOTS)]
-        rows = [hidden(i < len(params)) for i in range(N_PARAM_SLOTS)]
-        group_styles = [hidden(d["groups"][gid]) for gid in _ids(cb.outputs_list[5], "id")]
-        ferr = ["; ".join(d["field_errors"].get(p, [])) for p in _ids(cb.outputs_list[6], "path")]
-        gerr = ["; ".join(d["group_errors"].get(g, [])) for g in _ids(cb.outputs_list[7], "id")]
-        general = html.Ul([html.Li(m) for m in d["general"]]) if d["general"] else None
-        return (out_values, out_params, labels, units, rows, group_styles, ferr, gerr, "; ".join(d["param_errors"]),
-                out_yaml, doc, d["problems"], d["status"], yaml_error, general)
+        now = _outputs(derive(doc, values), cb)
+        if from_form:
+            # send only what changed: every prop the page re-renders costs the browser time, and a
+            # typical edit changes one message or none (the rest stays as the last answer drew it)
+            before = _outputs(derive(old_doc, prev_values), cb)
+            now = {k: _changed(now[k], before[k]) for k in now}
+        else:
+            now = {k: v.component if isinstance(v, _Keyed) else v for k, v in now.items()}
+        return (out_values, out_params, now["labels"], now["units"], now["rows"], now["groups"], now["ferr"], now["gerr"],
+                now["perr"], out_yaml, doc, now["problems"], now["status"], yaml_error, now["general"])
 
     @app.callback(Output("design-download", "data"), Input("design-save", "n_clicks"), State("doc", "data"),
                   prevent_initial_call=True)

@@ -6,7 +6,7 @@ import dash
 from dash import Input, Output, State, dcc, html
 
 from .. import backend, figures
-from ..ui import note, table
+from ..ui import note, options, table
 
 
 def layout() -> html.Div:
@@ -34,10 +34,10 @@ def _mode_note(c: dict) -> html.Div:
 
 def register(app, state) -> None:
     @app.callback(Output("ev-study", "options"), Input("url", "pathname"), State("ev-study", "options"))
-    def options(path, current):
+    def study_options(path, current):
         if path != "/evidence" or current:
             raise dash.exceptions.PreventUpdate
-        return [{"label": lab, "value": sid} for sid, lab in backend.evidence_studies()]
+        return options([(sid, lab) for sid, lab in backend.evidence_studies()], search=backend.search_words)
 
     @app.callback(Output("ev-out", "children"), Output("ev-arm", "options"), Output("ev-arm", "value"),
                   Input("ev-study", "value"), prevent_initial_call=True)
@@ -53,7 +53,7 @@ def register(app, state) -> None:
         cols = ["observable", "arm", "organ", "t (h)", "measured", "sd/sem", "model", "fold error", "used", "where in the paper"]
         trows = [[r["observable"], r["arm"], r["organ"], r["t_h"], r["measured"], r["sd"], r["model"], r["fold_error"],
                   "yes" if r["usable"] else f"no: {r['reason']}", r["locator"]] for r in rows]
-        arms = [{"label": f"{a.id}: {a.label}"[:90], "value": a.id} for a in s.data.arms if a.id in s.formulations]
+        arms = options([(a.id, f"{a.id}: {a.label}"[:90]) for a in s.data.arms if a.id in s.formulations], search=backend.search_words)
         problems = [html.Li(f"{arm}: {why}") for arm, why in c["arm_problems"].items()]
         out = html.Div([
             html.H3(s.data.citation.title or s.id, id="ev-title"),
@@ -73,5 +73,5 @@ def register(app, state) -> None:
     def open_arm(_n, study_id, arm):
         if not study_id or not arm:
             raise dash.exceptions.PreventUpdate
-        doc = backend.example_doc(f"evidence:{study_id}:{arm}")
+        doc = backend.evidence_arm_doc(study_id, arm)
         return {"yaml": backend.dump_yaml(doc), "nonce": _n}, "/design"

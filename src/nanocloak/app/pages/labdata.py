@@ -41,8 +41,7 @@ def layout() -> html.Div:
         ], className="controls"),
         html.Div(id="lab-msg", className="msg"),
         dcc.Store(id="lab-version", data=0),
-        dcc.Loading(html.Div([dcc.Graph(id="fig-lab", figure=figures.empty("upload a file"), config={"displaylogo": False}),
-                              html.Div(id="lab-nca", className="scroll")]), type="dot"),
+        dcc.Loading(html.Div([html.Div(id="lab-graph"), html.Div(id="lab-nca", className="scroll")]), type="dot"),
         html.H3("Calibrate the design to these data"),
         html.Div([
             dcc.RadioItems(id="fit-method", options=[{"label": "least squares", "value": "lsq"},
@@ -120,7 +119,7 @@ def register(app, state) -> None:
         msg = note(f"{shown}: {len(lab.frame)} rows, {lab.sampling} sampling, matrices {', '.join(lab.matrices)}")
         return (version or 0) + 1, msg, matrices, None
 
-    @app.callback(Output("fig-lab", "figure"), Output("lab-nca", "children"),
+    @app.callback(Output("lab-graph", "children"), Output("lab-nca", "children"),
                   Input("lab-version", "data"), Input("lab-matrix", "value"), Input("lab-method", "value"),
                   Input("lab-use-design", "value"), State("doc", "data"), State("sid", "data"), prevent_initial_call=True)
     def analyse(_v, matrix, method, use_design, doc, sid):
@@ -130,8 +129,9 @@ def register(app, state) -> None:
         try:
             lab, analyses = _analyse(s, doc, bool(use_design), matrix, method)
         except backend.user_error_types() as exc:
-            return figures.empty(), note(str(exc), "error")
-        return figures.nca_figure(lab, analyses), html.Div([_nca_table(a) for a in analyses])
+            return None, note(str(exc), "error")
+        return (dcc.Graph(id="fig-lab", figure=figures.nca_figure(lab, analyses), config={"displaylogo": False}),
+                html.Div([_nca_table(a) for a in analyses]))
 
     @app.callback(Output("fit-progress", "children"), Output("fit-poll", "disabled"),
                   Input("fit-run", "n_clicks"), State("fit-method", "value"), State("fit-steps", "value"),

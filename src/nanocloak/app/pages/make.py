@@ -64,8 +64,8 @@ def _plan_tables(plan: dict) -> html.Div:
 
 def register(app, state) -> None:
     @app.callback(Output("make-out", "children"), Output("make-msg", "children"),
-                  Input("doc", "data"), Input("make-batch", "value"), Input("url", "pathname"))
-    def show(doc, batch, path):
+                  Input("url", "pathname"), Input("make-batch", "value"), State("doc", "data"))
+    def show(path, batch, doc):
         if path != "/make":
             raise dash.exceptions.PreventUpdate
         f, problems = backend.validate(doc)

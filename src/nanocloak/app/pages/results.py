@@ -15,8 +15,12 @@ MAX_PARAMETER_ROWS = 400
 
 
 def _graph(id_: str) -> html.Div:
-    return html.Div(dcc.Graph(id=id_, figure=figures.empty(), config=GRAPH_CONFIG), id=f"{id_}-box", className="graph-box",
-                    style={"display": "none"})
+    """A box the figure is drawn into when there is one (no empty plotly graphs at page load)."""
+    return html.Div(id=f"{id_}-box", className="graph-box", style={"display": "none"})
+
+
+def graph(id_: str, fig) -> dcc.Graph:
+    return dcc.Graph(id=id_, figure=fig, config=GRAPH_CONFIG)
 
 
 def layout() -> html.Div:
@@ -93,15 +97,16 @@ def _parameters(r, query: str | None) -> html.Table:
 def register(app, state) -> None:
     @app.callback(
         Output("res-empty", "style"), Output("res-body", "style"), Output("res-header", "children"),
-        Output("fig-curves", "figure"), Output("fig-curves-box", "style"),
-        Output("fig-organs", "figure"), Output("fig-organs-box", "style"),
-        Output("fig-tumor", "figure"), Output("fig-tumor-box", "style"),
-        Output("fig-drug", "figure"), Output("fig-drug-box", "style"),
-        Output("fig-temperature", "figure"), Output("fig-temperature-box", "style"),
-        Output("fig-volume", "figure"), Output("fig-volume-box", "style"),
+        Output("fig-curves-box", "children"), Output("fig-curves-box", "style"),
+        Output("fig-organs-box", "children"), Output("fig-organs-box", "style"),
+        Output("fig-tumor-box", "children"), Output("fig-tumor-box", "style"),
+        Output("fig-drug-box", "children"), Output("fig-drug-box", "style"),
+        Output("fig-temperature-box", "children"), Output("fig-temperature-box", "style"),
+        Output("fig-volume-box", "children"), Output("fig-volume-box", "style"),
         Output("res-bar-times", "options"), Output("res-bar-times", "value"), Output("res-metrics", "children"),
         Input("result-version", "data"), Input("res-measure", "value"), Input("res-scale", "value"),
         Input("res-compartments", "value"), Input("res-bar-times", "value"), State("sid", "data"),
+        prevent_initial_call=True,
     )
     def show(version, measure, scale, compartments, bar_times, sid):
         s = state.store.get(sid)
@@ -122,17 +127,17 @@ def register(app, state) -> None:
         ])
         return (
             {"display": "none"}, {}, header,
-            figures.curves(r, compartments or [], measure, log), {},
-            figures.organ_bars(r, bar_times, measure), {},
-            figures.tumor(r) if has_tumor else figures.empty(), hidden(has_tumor),
-            figures.drug(r) if r.payloads else figures.empty(), hidden(bool(r.payloads)),
-            figures.temperature(r) if heating else figures.empty(), hidden(heating),
-            figures.volume(r) if r.therapy is not None else figures.empty(), hidden(r.therapy is not None),
+            graph("fig-curves", figures.curves(r, compartments or [], measure, log)), {},
+            graph("fig-organs", figures.organ_bars(r, bar_times, measure)), {},
+            graph("fig-tumor", figures.tumor(r)) if has_tumor else None, hidden(has_tumor),
+            graph("fig-drug", figures.drug(r)) if r.payloads else None, hidden(bool(r.payloads)),
+            graph("fig-temperature", figures.temperature(r)) if heating else None, hidden(heating),
+            graph("fig-volume", figures.volume(r)) if r.therapy is not None else None, hidden(r.therapy is not None),
             options, bar_times, _metrics_table(r),
         )
 
     @app.callback(Output("res-parameters", "children"), Input("result-version", "data"),
-                  Input("res-param-filter", "value"), State("sid", "data"))
+                  Input("res-param-filter", "value"), State("sid", "data"), prevent_initial_call=True)
     def parameters(_version, query, sid):
         r = state.store.get(sid).result
         return None if r is None else _parameters(r, query)
@@ -158,8 +163,11 @@ def register(app, state) -> None:
     _download("res-dl-yaml-btn", "res-dl-yaml",
               lambda s: dcc.send_string(backend.dump_yaml(s.result_doc), backend.safe_filename(s.result.name, ".yaml")))
 
-    @app.callback(Output("res-stale", "children"), Input("doc", "data"), Input("result-version", "data"), State("sid", "data"))
-    def stale(doc, _version, sid):
+    @app.callback(Output("res-stale", "children"), Input("url", "pathname"), Input("result-version", "data"),
+                  State("doc", "data"), State("sid", "data"), prevent_initial_call=True)
+    def stale(path, _version, doc, sid):
+        if path != "/results":
+            raise dash.exceptions.PreventUpdate
         s = state.store.get(sid)
         if s.result is None or s.result_doc == doc:
             return None

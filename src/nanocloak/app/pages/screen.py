@@ -38,7 +38,7 @@ def layout() -> html.Div:
         dcc.Interval(id="scr-poll", interval=POLL_MS, disabled=True),
         html.Div([html.Span("the same screen on the command line (any size, every core, or a Dask cluster):"),
                   html.Pre(backend.SCREEN_COMMAND, id="scr-cli")], className="cli"),
-        dcc.Graph(id="fig-pareto", figure=figures.empty("run a screen"), config={"displaylogo": False}),
+        html.Div(id="scr-graph"),
         html.Div([html.Label("open design"),
                   dcc.Dropdown(id="scr-pick", options=[], placeholder="a top design\u2026", className="mid-select"),
                   html.Button("Open in Design", id="scr-open", className="btn")], className="controls"),
@@ -115,7 +115,7 @@ def register(app, state) -> None:
         return note("no screen is running")
 
     @app.callback(Output("scr-progress", "children"), Output("scr-poll", "disabled", allow_duplicate=True),
-                  Output("fig-pareto", "figure"), Output("scr-top", "children"), Output("scr-pick", "options"),
+                  Output("scr-graph", "children"), Output("scr-top", "children"), Output("scr-pick", "options"),
                   Input("scr-poll", "n_intervals"), State("sid", "data"), prevent_initial_call=True)
     def poll(_n, sid):
         s = state.store.get(sid)
@@ -145,7 +145,7 @@ def register(app, state) -> None:
         failed = meta.get("n_failed", 0)
         summary = note(f"{meta.get('n_designs', len(designs))} designs simulated, {failed} failed, "
                        f"{int(designs['pareto'].sum()) if 'pareto' in designs else 0} on the Pareto front.")
-        return (html.Div([bar, summary]), True, fig,
+        return (html.Div([bar, summary]), True, dcc.Graph(id="fig-pareto", figure=fig, config={"displaylogo": False}),
                 table(cols, [[r[c] for c in cols] for _, r in top.iterrows()], id="scr-top-table"),
                 [{"label": f"design {i}", "value": int(i)} for i in top_ids])
 
