@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from nanocloak.simulate.simulation import simulate_many
+from nanocloak.simulation.core import simulate_many
 from nanocloak.spec.formulation import Formulation, from_dict
 
 MOUSE = {"species": "mouse", "body_weight_g": 20}

@@ -260,6 +260,23 @@ def test_screen_job_ranks_designs_inline(tmp_path):
     assert "nanocloak: 1" in backend.top_design_yaml(space, meta["top_ids"][0], tmp_path)
 
 
+def test_fit_job_calibrates_the_design_to_lab_data(tmp_path):
+    f = nanocloak.load(ROOT / "examples" / "rbc_plga.yaml")
+    r = nanocloak.simulate(f)
+    import numpy as np
+
+    rows = [f"M{a},{t},blood,{float(np.interp(t, r.t_h, r.series['blood_sample'])) * (1 + 0.03 * a):.5f},%ID"
+            for a in (1, 2) for t in (0.083, 1, 4, 24, 72)]
+    data = tmp_path / "lab.csv"
+    data.write_text("animal,time_h,matrix,value,unit\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    seen = []
+    out = backend.run_job("fit", {"formulation": doc_of("rbc_plga"), "lab_path": str(data), "method": "lsq"}, tmp_path,
+                          lambda d, t, m="": seen.append((d, t)))
+    assert out["estimates"] and all(v > 0 for v in out["estimates"].values())
+    assert backend.validate(backend.parse_yaml(out["calibrated_yaml"]))[0] is not None
+    assert seen[-1][0] == seen[-1][1]
+
+
 # ---------------------------------------------------------------------------------------------
 # sessions and worker jobs
 # ---------------------------------------------------------------------------------------------

@@ -7,7 +7,8 @@ import sys
 import pytest
 from typer.testing import CliRunner
 
-from nanocloak.cli.main import LIBRARY_KINDS, app
+from nanocloak.cli.main import app
+from nanocloak.cli.simulate import LIBRARY_KINDS
 
 from conftest import EXAMPLES, ROOT
 

@@ -10,7 +10,7 @@ import pytest
 
 from nanocloak.screen import distributed
 from nanocloak.screen.space import load_space
-from nanocloak.simulate.simulation import DEFAULT_ATOL, DEFAULT_RTOL
+from nanocloak.simulation.core import DEFAULT_ATOL, DEFAULT_RTOL
 
 from test_screen import space_dict
 

@@ -120,7 +120,7 @@ def test_compiled_kernel_matches_the_numpy_reference_engine():
     """simulate() runs the compiled kernel; the numpy engine is the readable reference: same steps,
     same results to rounding."""
     from nanocloak.model import particle_kernel
-    from nanocloak.simulate.simulation import _plan
+    from nanocloak.simulation.core import _plan
 
     forms = [f for f in map(nanocloak.load, EXAMPLES) if not f.core.is_free_drug]
     forms[0].dose.times_h = [0.0, 30.0]

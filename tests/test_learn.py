@@ -212,7 +212,7 @@ def test_learned_tumor_parameters_in_the_simulator():
         "Organic", "Passive", "Allograft Heterotopic", "breast", "Spherical")
     assert desc["TW"] == pytest.approx(0.15) and desc["BW"] == 20 and desc["Dose"] == 5
     learned = tumor_overrides(f)
-    table = nanocloak.model.parameters.resolve(f).parameter_table()
+    table = nanocloak.simulation.core.resolve_formulation(f).parameter_table()
     labelled = table[table["name"].isin(learned)]
     assert len(labelled) == len(learned) and labelled["source"].str.contains("learned").all()
     r_learned, r_library = nanocloak.simulate(f), nanocloak.simulate(nanocloak.Formulation.model_validate(base))

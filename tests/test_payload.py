@@ -73,7 +73,7 @@ def test_drug_dose_follows_the_basis():
 def _engines_agree(f, hook=None):
     from nanocloak.model import payload
     from nanocloak.model.parameters import resolve
-    from nanocloak.simulate.simulation import output_grid
+    from nanocloak.simulation.core import output_grid
 
     r = resolve(f)
     r.tumor_temperature = hook

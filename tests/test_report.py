@@ -13,7 +13,7 @@ from matplotlib.colors import to_rgba
 
 from nanocloak.io import report
 from nanocloak.spec.formulation import load
-from nanocloak.simulate.simulation import simulate
+from nanocloak.simulation.core import simulate
 
 ROOT = Path(__file__).resolve().parents[1]
 RTOL = 1e-6

@@ -258,7 +258,7 @@ def test_piped_progress_prints_plain_lines():
 
     from rich.console import Console
 
-    from nanocloak.cli.main import LineProgress
+    from nanocloak.cli.common import LineProgress
 
     buf = io.StringIO()
     progress = LineProgress(Console(file=buf, width=80), every_s=0.0)

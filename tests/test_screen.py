@@ -289,7 +289,7 @@ def test_query_runs_sql_over_the_results(tmp_path):
 
 
 def fake_population(f, n, seed):
-    """Stand-in for nanocloak.body.virtual_animals.population: animals differ in body weight."""
+    """Stand-in for nanocloak.simulation.virtual_animals.population: animals differ in body weight."""
     rng = np.random.default_rng(seed)
     out = []
     for w in rng.uniform(18, 24, n):
@@ -300,7 +300,7 @@ def fake_population(f, n, seed):
 
 
 def test_population_statistics(tmp_path, monkeypatch):
-    import nanocloak.body.virtual_animals as va
+    import nanocloak.simulation.virtual_animals as va
 
     monkeypatch.setattr(va, "population", fake_population)
     space = load_space(space_dict(sampling={"method": "lhs", "n": 6, "seed": 1},

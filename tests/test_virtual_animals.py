@@ -9,7 +9,7 @@ import nanocloak
 from nanocloak.errors import FormulationError
 from nanocloak.spec.formulation import from_dict
 from nanocloak.model.parameters import resolve
-from nanocloak.body.virtual_animals import lognormal_sigma, population, spreads
+from nanocloak.simulation.virtual_animals import lognormal_sigma, population, spreads
 
 from conftest import EXAMPLES, make
 

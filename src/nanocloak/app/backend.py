@@ -51,7 +51,7 @@ MODULES: dict[str, tuple[str, ...]] = {
     "safe_yaml": ("nanocloak.spec.safe_yaml", "nanocloak.safe_yaml"),
     "library": ("nanocloak.library.tables", "nanocloak.library"),
     "listing": ("nanocloak.library.listing", "nanocloak.library_listing"),
-    "simulation": ("nanocloak.simulate.simulation", "nanocloak.simulation"),
+    "simulation": ("nanocloak.simulation.core", "nanocloak.simulation"),
     "report": ("nanocloak.io.report", "nanocloak.report"),
     "fabrication": ("nanocloak.lab.fabrication", "nanocloak.fabrication"),
     "labdata": ("nanocloak.lab.labdata", "nanocloak.labdata"),

@@ -1,1 +1,1 @@
-"""body."""
+"""The body: species physiology (species.py)."""

@@ -28,7 +28,7 @@ def _study_record(s) -> dict:
 def list_command(json_flag: bool = typer.Option(False, "--json", help="one object per study (papers and NTD data sets)"),
                  fmt: str = typer.Option("table", "--format", help="table, csv or json")):
     """Every study of the evidence base: source, citation, membranes, observables, usable points."""
-    from nanocloak.cli.main import _guard, chosen_format, emit_table, print_json
+    from nanocloak.cli.common import guard, chosen_format, emit_table, print_json
 
     def run():
         import pandas as pd
@@ -48,7 +48,7 @@ def list_command(json_flag: bool = typer.Option(False, "--json", help="one objec
                    f"{len(papers)} paper studies ({sum(p['points'] for p in papers)} usable points); "
                    f"plus {len(ntd)} NTD data sets ({sum(p['points'] for p in ntd)} points)")
 
-    _guard(run)
+    guard(run)
 
 
 @evidence_app.command("show")
@@ -57,7 +57,7 @@ def show_command(study: str = typer.Argument(..., help="a study id (`nanocloak e
                  json_flag: bool = typer.Option(False, "--json"),
                  force: bool = typer.Option(False, "--force", help="write into a non-empty folder nanocloak did not write")):
     """A study: its arms (with what was assumed), its points, and the model beside each."""
-    from nanocloak.cli.main import _guard, emit_table, err, out, print_json
+    from nanocloak.cli.common import guard, emit_table, err, out, print_json
 
     def run():
         from nanocloak.evidence import ntd_source, observables, scorecard, study as find
@@ -96,7 +96,7 @@ def show_command(study: str = typer.Argument(..., help="a study id (`nanocloak e
                 (staged / f"{s.id}.png").write_bytes(_png(study_overlay(s, rows)))
             err.print(f"wrote {out_dir}/ (points.csv, {s.id}.png)")
 
-    _guard(run)
+    guard(run)
 
 
 @evidence_app.command("score")
@@ -109,7 +109,7 @@ def score_command(
     force: bool = typer.Option(False, "--force", help="write into a non-empty folder (or over a file) nanocloak did not write"),
 ):
     """Model against every usable evidence point: fold errors, within 2/3-fold, GMFE, directions."""
-    from nanocloak.cli.main import _guard, _progress, err, out, print_json
+    from nanocloak.cli.common import guard, progress, err, out, print_json
 
     def run():
         from nanocloak.evidence import report
@@ -117,13 +117,13 @@ def score_command(
 
         check_folder(out_dir, force)
         check_file(markdown, force, "--markdown")
-        with _progress(2, "scoring") as bar:
+        with progress(2, "scoring") as bar:
             task = bar.add_task("leave-one-study-out fits" if loso else "scoring", total=None)
 
-            def progress(_label, done, total):
+            def advance(_label, done, total):
                 bar.update(task, completed=done, total=total)
 
-            result = report.run(loso=loso, calibration=calibration, on_progress=progress)
+            result = report.run(loso=loso, calibration=calibration, on_progress=advance)
         summary = result.to_dict()
         if json_flag:
             print_json(summary)
@@ -141,7 +141,7 @@ def score_command(
             write_generated_file(markdown, text, force, "--markdown")
             err.print(f"wrote {markdown}")
 
-    _guard(run)
+    guard(run)
 
 
 def calibrate_evidence(
@@ -151,14 +151,14 @@ def calibrate_evidence(
     max_evaluations: int = typer.Option(120, "--max-evaluations", help="model evaluations of the least-squares fit"),
 ):
     """Fit the effect parameters to every usable evidence point at once (docs/calibration.md)."""
-    from nanocloak.cli.main import _guard, _progress, err
+    from nanocloak.cli.common import guard, progress, err
 
     def run():
         from nanocloak.evidence import calibrate
         from nanocloak.io.output_dir import check_file, write_generated_file
 
         check_file(out_file, force, "--out")
-        with _progress(max_evaluations, "calibrating") as bar:
+        with progress(max_evaluations, "calibrating") as bar:
             task = bar.add_task("fitting to the evidence base", total=max_evaluations)
             fit = calibrate.fit(max_nfev=max_evaluations, on_progress=lambda n, cost: bar.update(task, completed=n))
         for key, value in fit.values().items():
@@ -174,4 +174,4 @@ def calibrate_evidence(
             write_generated_file(out_file, text, force, "--out")
             err.print(f"wrote {out_file}")
 
-    _guard(run)
+    guard(run)

@@ -40,16 +40,16 @@ def fit_command(
                                "not write; nothing already there is deleted"),
 ):
     """Calibrate model parameters to lab data: least squares, then Bayesian estimation (emcee)."""
-    from nanocloak.cli.main import _guard
+    from nanocloak.cli.common import guard
 
-    _guard(lambda: _run(formulation, data, param, method, walkers, steps, burn, seed, error, prior, matrix, group,
+    guard(lambda: _run(formulation, data, param, method, walkers, steps, burn, seed, error, prior, matrix, group,
                         out_dir, save_formulation, force))
 
 
 def _run(formulation, data, param, method, walkers, steps, burn, seed, error, prior, matrix, group, out_dir,
          save_path, force=False) -> None:
     from nanocloak import load
-    from nanocloak.cli.main import _progress, err
+    from nanocloak.cli.common import progress, err
     from nanocloak.inference.fit_report import fold_error_table, parameter_table, posterior_predictive, save_formulation, write_outputs
     from nanocloak.inference.fitting import fit
     from nanocloak.lab.labdata import load_lab_data
@@ -62,7 +62,7 @@ def _run(formulation, data, param, method, walkers, steps, burn, seed, error, pr
     lab = load_lab_data(data, f)
     frame = _select_group(lab, group, data)
     method = method.strip().lower()
-    with _progress(steps if method == "mcmc" else 0, "sampling") as prog:
+    with progress(steps if method == "mcmc" else 0, "sampling") as prog:
         task = prog.add_task("sampling (emcee)", total=steps)
         names = [n.strip() for item in param for n in item.split(",") if n.strip()]
         result = fit(f, frame, names or None, method, walkers, steps, burn, seed, error,
@@ -121,7 +121,7 @@ def _fmt(v) -> str:
 def _print_parameters(table, result) -> None:
     from rich.table import Table
 
-    from nanocloak.cli.main import out
+    from nanocloak.cli.common import out
 
     t = Table(title=f"calibrated parameters ({result.method}; 90% intervals)")
     for col in ("parameter", table.attrs.get("estimate_label", "estimate"), "median", "90% interval", "prior median",
@@ -136,7 +136,7 @@ def _print_parameters(table, result) -> None:
 def _print_fold_errors(table) -> None:
     from rich.table import Table
 
-    from nanocloak.cli.main import out
+    from nanocloak.cli.common import out
 
     t = Table(title="observed vs predicted (GMFE = geometric mean fold error)")
     for col in ("matrix", "model", "n", "within 2-fold", "within 3-fold", "GMFE", "bias"):
@@ -148,7 +148,7 @@ def _print_fold_errors(table) -> None:
 
 
 def _print_diagnostics(result) -> None:
-    from nanocloak.cli.main import out
+    from nanocloak.cli.common import out
 
     prob = result.problem
     line = f"{len(prob.obs)} observations, {prob.n_evaluations} model evaluations"

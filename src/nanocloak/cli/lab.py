@@ -36,7 +36,7 @@ def nca_command(
                                "(nothing already there is deleted or replaced)"),
 ):
     """NCA of lab time courses: per animal and mean curve (serial) or Bailer's AUC and SE (sparse)."""
-    from nanocloak.cli.main import _guard, err
+    from nanocloak.cli.common import guard, err
 
     def run():
         from nanocloak import load
@@ -51,7 +51,7 @@ def nca_command(
         if out_dir is not None:
             _write_outputs(analyses, out_dir, data.name, force)
             err.print(f"wrote {out_dir}/ (nca.csv, nca.png)")
-        from nanocloak.cli.main import chosen_format
+        from nanocloak.cli.common import chosen_format
 
         shown = chosen_format(fmt, json_out)
         if shown == "json":
@@ -63,7 +63,7 @@ def nca_command(
         else:
             _print_tables(analyses, method, data.name)
 
-    _guard(run)
+    guard(run)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -80,7 +80,7 @@ def _print_tables(analyses, method: str, name: str) -> None:
     """One table per group: parameters as rows, animals (serial) and the mean curve as columns."""
     from rich.table import Table
 
-    from nanocloak.cli.main import out
+    from nanocloak.cli.common import out
     from nanocloak.lab.nca import ADJ_R2_TOLERANCE, MIN_LAMBDA_Z_POINTS
 
     for a in analyses:

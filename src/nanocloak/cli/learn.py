@@ -30,7 +30,7 @@ def cv_command(
                                "(nothing already there is deleted or replaced)"),
 ):
     """k-fold cross-validation of the delivery model against the median and a random forest (same folds)."""
-    from nanocloak.cli.main import _guard, _progress, err
+    from nanocloak.cli.common import guard, progress, err
 
     def run():
         from nanocloak.learn import ntd
@@ -43,7 +43,7 @@ def cv_command(
         from nanocloak.learn.cross_validation import MODELS
 
         total = folds * len(MODELS)
-        with _progress(total, "cross-validating") as bar:
+        with progress(total, "cross-validating") as bar:
             task = bar.add_task("cross-validating", total=total)
             started = iter(range(total))  # the callback announces each (fold, model) as it starts
 
@@ -60,7 +60,7 @@ def cv_command(
         else:
             _print_scores(result)
 
-    _guard(run)
+    guard(run)
 
 
 @learn_app.command("predict")
@@ -70,7 +70,7 @@ def predict_command(
     json_out: bool = typer.Option(False, "--json", help="print the predictions as JSON on stdout"),
 ):
     """Predicted DE24, DE168, Demax (%ID) and tumor parameters for a formulation or a descriptor table."""
-    from nanocloak.cli.main import _guard
+    from nanocloak.cli.common import guard
 
     def run():
         import pandas as pd
@@ -93,14 +93,14 @@ def predict_command(
         else:
             _print_predictions(table)
 
-    _guard(run)
+    guard(run)
 
 
 # --------------------------------------------------------------------------------------------------
 def _print_scores(result) -> None:
     from rich.table import Table
 
-    from nanocloak.cli.main import out
+    from nanocloak.cli.common import out
 
     t = Table(title=f"{result.folds}-fold grouped cross-validation, seed {result.seed}: "
                     f"{result.n_rows} data sets in {result.n_groups} descriptor groups")
@@ -116,7 +116,7 @@ def _print_scores(result) -> None:
 def _print_predictions(table) -> None:
     from rich.table import Table
 
-    from nanocloak.cli.main import format_cell, out
+    from nanocloak.cli.common import format_cell, out
 
     t = Table(title="learned tumor delivery (%ID) and tumor parameters (Cheng 2020 definitions)")
     t.add_column("column")

@@ -53,13 +53,13 @@ def screen_run(
     json_flag: bool = typer.Option(False, "--json", help="the same as --format json"),
 ):
     """Simulate every design of a space (resumable), then rank: pareto.csv, top/, figures, summary."""
-    from nanocloak.cli.main import _guard, err
+    from nanocloak.cli.common import guard, err
 
     def run():
         from nanocloak.screen.space import load_space
         from nanocloak.screen.screening import run_screen
 
-        from nanocloak.cli.main import chosen_format
+        from nanocloak.cli.common import chosen_format
 
         shown = chosen_format(fmt, json_flag)
         _runner_options(serial, workers, scheduler)
@@ -86,15 +86,15 @@ def screen_run(
                       "(their rows in results/ carry the reason)", highlight=False)
             raise typer.Exit(SOME_DESIGNS_FAILED)
 
-    _guard(run)
+    guard(run)
 
 
 @contextlib.contextmanager
 def _bar(label: str):
     """A rich progress bar on stderr; yields the callback fed with (done, total)."""
-    from nanocloak.cli.main import _progress
+    from nanocloak.cli.common import progress
 
-    with _progress(2, label) as progress:
+    with progress(2, label) as progress:
         task = None
 
         def update(done: int, total: int) -> None:
@@ -107,7 +107,7 @@ def _bar(label: str):
 
 
 def _print_top(outcome, space, fmt: str = "table") -> None:
-    from nanocloak.cli.main import emit_table, err
+    from nanocloak.cli.common import emit_table, err
 
     ranking = outcome.ranking
     d = ranking.designs
@@ -134,7 +134,7 @@ def screen_query(
     json_flag: bool = typer.Option(False, "--json", help="the same as --format json"),
 ):
     """Query a screen's Parquet results with DuckDB (table `results`: one row per design x animal)."""
-    from nanocloak.cli.main import _guard, chosen_format, emit_table
+    from nanocloak.cli.common import guard, chosen_format, emit_table
 
     def run():
         from nanocloak.screen.distributed import query
@@ -143,7 +143,7 @@ def screen_query(
         df = query(out_dir, sql)
         emit_table(df, shown, f"{len(df)} row(s)")
 
-    _guard(run)
+    guard(run)
 
 
 def sensitivity(
@@ -162,7 +162,7 @@ def sensitivity(
                                "(nothing already there is deleted or replaced)"),
 ):
     """Morris or Sobol' sensitivity of metrics to the space's fields (SALib): table, CSV, bar figure."""
-    from nanocloak.cli.main import _guard, err, out
+    from nanocloak.cli.common import guard, err, out
 
     def run():
         from rich.table import Table
@@ -194,4 +194,4 @@ def sensitivity(
         out.print(t)
         err.print(f"wrote {target}/ (sensitivity.csv, sensitivity.png, results/)", highlight=False)
 
-    _guard(run)
+    guard(run)

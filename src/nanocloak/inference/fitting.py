@@ -27,7 +27,7 @@ import pandas as pd
 from nanocloak.errors import NanocloakError, did_you_mean
 from nanocloak.spec.formulation import Formulation, ModelOptions, from_dict
 from nanocloak.library.tables import sourced, table as library_table
-from nanocloak.simulate.simulation import simulate_many, simulate_particles
+from nanocloak.simulation.core import simulate_many, simulate_particles
 
 #: lab matrix (labdata canonical names) -> model observable (SimulationResult.series key).
 #: Blood, plasma and serum are the lab blood sample (venous concentration x blood volume; particles
@@ -648,7 +648,7 @@ def fit(formulation: Formulation, frame: pd.DataFrame, parameters: list[str] | N
         error: str | float = "auto", prior_factors: dict[str, float] | None = None, matrices: list[str] | None = None,
         on_step: Callable[[int], None] | None = None) -> FitResult:
     """Calibrate `formulation` to a tidy frame (time_h, matrix, pct_id[, sd_pct_id])."""
-    from nanocloak.model.parameters import resolve
+    from nanocloak.simulation.core import resolve_formulation as resolve
 
     if method not in ("lsq", "mcmc"):
         raise NanocloakError(f"--method {method!r}: use lsq (least squares) or mcmc (Bayesian, emcee)")

@@ -16,8 +16,8 @@ from typing import Sequence
 
 import numpy as np
 
-from nanocloak.simulate import metrics as _metrics
-from nanocloak.simulate.results import SimulationResult
+from nanocloak.simulation import metrics as _metrics
+from nanocloak.simulation.results import SimulationResult
 
 ORGAN_ORDER = ("blood", "liver", "spleen", "lung", "kidney", "heart", "brain", "tumor", "rest")
 PARTITION_ORDER = ORGAN_ORDER + ("excreted_urine", "excreted_feces", "degraded")

@@ -42,7 +42,8 @@ import libsbml
 from nanocloak.model import particle as wb
 from nanocloak.errors import NanocloakError
 from nanocloak.spec.formulation import Formulation
-from nanocloak.model.parameters import particle_systems, resolve
+from nanocloak.model.parameters import particle_systems
+from nanocloak.simulation.core import resolve_formulation as resolve
 
 
 class SbmlExportError(NanocloakError):
@@ -211,7 +212,7 @@ def _resolved_with_therapy(f: Formulation):
                               "PBPK")
     r = resolve(f)
     if f.treatment.lasers and f.subject.tumor is not None:
-        from nanocloak.simulate.simulation import simulate
+        from nanocloak.simulation.core import simulate
 
         r.heat_windows = simulate(f).resolved.heat_windows
     return r

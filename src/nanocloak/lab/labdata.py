@@ -165,7 +165,7 @@ class Reference:
 def reference_from_formulation(formulation) -> Reference:
     """Organ masses (tumor included), blood volume and hematocrit of the formulation's subject, as the
     model resolves them (model.overrides apply), and the dose of one administration in ug."""
-    from nanocloak.model.parameters import resolve
+    from nanocloak.simulation.core import resolve_formulation as resolve
 
     r = resolve(formulation, describe=False)
     bw_g = formulation.subject.body_weight_g

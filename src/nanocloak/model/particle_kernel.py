@@ -1,37 +1,33 @@
-"""Compiled batch integration of the particle model: the same equations, solve and Rodas4 method as
-whole_body.py + integrator.py, written as scalar loops for numba and run in parallel threads.
+"""Compiled batch integration of the particle model: the same equations and structured solve as
+particle.py, written as scalar loops for numba, integrated by the shared Rodas4 core (a stepper
+generated from solvers/rodas4_template.py, see solvers/stepper.py) in threads over a batch.
 
 Why a second, compiled form: in numpy every step allocates and sweeps dozens of arrays, so a
 simulation costs milliseconds; compiled, one simulation's 33 states stay in cache and it costs
-~0.1-0.3 ms, and threads share a batch across cores without copying. The numpy engine remains the
-reference: tests hold the two to agreement within the integration tolerance.
+~0.1-0.3 ms, and threads share a batch across cores without copying. The numpy engine (particle.py
+with solvers/rodas4.py) remains the reference: tests hold the two to agreement within the
+integration tolerance.
 """
 
 from __future__ import annotations
 
 import math
+from functools import cache
 
 import numba
 import numpy as np
-from numba import njit, prange
-
-# numba's own thread pool rather than OpenMP: a process that has run the kernel can still fork
-# workers (simulate_many), which GNU OpenMP forbids
-numba.config.THREADING_LAYER = "workqueue"
-# reassociation and contraction let LLVM vectorise the stage loops; not 'nnan'/'ninf', which would
-# remove the non-finite check that reports a broken parameter set
-FAST = {"reassoc", "contract", "arcp", "nsz"}
+from numba import njit
 
 from nanocloak.model import particle as wb
-from nanocloak.solvers.rodas4 import A21, A31, A32, A41, A42, A43, A51, A52, A53, A54, C2, C3, C4, C21, C31, C32, C41, C42, C43, C51, C52, C53, C54, C61, C62, C63, C64, C65, D1, D2, D3, D4, FAC_MAX, FAC_MIN, GAMMA, SAFETY
+from nanocloak.solvers.compiled import FAST
+from nanocloak.solvers.rodas4 import BatchSolution, IntegrationError
+from nanocloak.solvers.stepper import rodas4_stepper, run_batch
 
-# Rodas4's dense output (Hairer E & Wanner G 1996, Solving ODEs II, sec. IV.7; the coefficients of
-# their RODAS code): y(tau + s h) = (1 - s) y0 + s (y1 + (1 - s) (q2 + s q3)), q2, q3 = sums of
-# DENSE2 / DENSE3 x k1..k5. Outputs are interpolated, so output times no longer cut the steps.
-DENSE2 = (10.12623508344586, -7.487995877610167, -34.80091861555747, -7.992771707568823, 1.025137723295662)
-DENSE3 = (-0.6762803392801253, 6.087714651680015, 16.43084320892478, 24.76722511418386, -6.594389125716872)
-E21, E22, E23, E24, E25 = DENSE2
-E31, E32, E33, E34, E35 = DENSE3
+# numba's own thread pool rather than OpenMP, should anything start it: a process that has run the
+# kernel can still fork workers (simulate_many), which GNU OpenMP forbids
+numba.config.THREADING_LAYER = "workqueue"
+#: first step (h): the dose starts mixed in the blood, the fastest processes are minutes to hours
+INITIAL_STEP_H = 1e-3
 
 NO = wb.N_ORGANS
 NS = wb.N_STATES
@@ -246,7 +242,9 @@ def _solve(p, g, minv, coef, r, y, w):
 
 
 @njit(cache=True, fastmath=FAST)
-def _observe(p, x, out):
+def _observe(m, x, out):
+    """OBSERVE of the stepper: the observables (particle.OBSERVABLES) of state x."""
+    p = m[0]
     out[0] = x[ART] + x[VEN]
     for o in range(NO):
         out[1 + o] = x[CAP0 + o] + x[TIS0 + o] + x[PC0 + o]
@@ -258,8 +256,10 @@ def _observe(p, x, out):
 
 
 @njit(cache=True, fastmath=FAST)
-def _next_stop(p, tau, end):
-    """Steps may not straddle the heat window's edges (the rates jump there) nor pass the end."""
+def _next_stop(m, tau, end):
+    """STOP of the stepper: steps may not straddle the heat window's edges (the rates jump there)
+    nor pass the end."""
+    p = m[0]
     stop = end
     for edge in (p[P_PERM_START], p[P_PERM_END]):
         if tau < edge * (1 - 1e-12) and edge < stop:
@@ -267,148 +267,87 @@ def _next_stop(p, tau, end):
     return stop
 
 
+# ---- the model as the Rodas4 stepper sees it (solvers/rodas4_template.py) -------------------------
+# m = (p, minv, coef, w, organ, no_extra, ws): parameters, the step's factors, solve scratch, organ
+# vectors (Hill fraction, its derivative, scratch), zero extra loss, and ws = (time of the Hill
+# fractions held in organ[0], tumor permeability factor of the step)
+WS_HILL_AT, WS_PERM = 0, 1
+
+
 @njit(cache=True, fastmath=FAST)
-def interpolate(s, x, xn, k1, k2, k3, k4, k5, out):
-    """Rodas4 dense output at tau + s h (0 < s < 1) into out (shared with payload_kernel)."""
+def initial_particles(p, x):
+    """The dose mixed in the blood (particle.initial_state) into x[:NS], zero elsewhere."""
     for i in range(x.size):
-        q2 = E21 * k1[i] + E22 * k2[i] + E23 * k3[i] + E24 * k4[i] + E25 * k5[i]
-        q3 = E31 * k1[i] + E32 * k2[i] + E33 * k3[i] + E34 * k4[i] + E35 * k5[i]
-        out[i] = (1.0 - s) * x[i] + s * (xn[i] + (1.0 - s) * (q2 + s * q3))
-
-
-@njit(cache=True, fastmath=FAST)
-def error_norm(x, xn, k6, rtol, atol):
-    """Weighted RMS of the embedded error estimate k6 (shared with payload_kernel)."""
-    err = 0.0
-    for i in range(x.size):
-        sc = atol + rtol * max(abs(x[i]), abs(xn[i]))
-        err += (k6[i] / sc) ** 2
-    return math.sqrt(err / x.size)
-
-
-@njit(cache=True, fastmath=FAST)
-def next_step(ht, h, err):
-    """Step-size update (Hairer & Wanner's standard controller, exponent 1/4 for order 4); a step
-    shortened to land on a stop does not shrink the next one."""
-    fac = min(FAC_MAX, max(FAC_MIN, SAFETY * max(err, 1e-10) ** -0.25))
-    if err <= 1.0 and ht < h:
-        return max(ht * fac, h)
-    return ht * fac
-
-
-@njit(cache=True, fastmath=FAST)
-def _dense_outputs(p, tau, ht, x, xn, k1, k2, k3, k4, k5, tau_out, idx, n_out, xi, obs):
-    """Observe every output time inside (tau, tau + ht] by the dense-output interpolant."""
-    t_new = tau + ht
-    while idx < n_out and tau_out[idx] <= t_new * (1 + 1e-12):
-        s = (tau_out[idx] - tau) / ht
-        if s >= 1.0:
-            _observe(p, xn, obs[idx])
-        else:
-            interpolate(s, x, xn, k1, k2, k3, k4, k5, xi)
-            _observe(p, xi, obs[idx])
-        idx += 1
-    return idx
-
-
-@njit(cache=True, fastmath=FAST)
-def _integrate_one(p, tau_out, n_out, rtol, atol, max_steps, obs):
-    x = np.zeros(NS)
+        x[i] = 0.0
     x[ART], x[VEN] = p[P_ART0], p[P_VEN0]
     for o in range(NO):
         x[CAP0 + o] = p[CAPZERO + o]
-    f, ft, u, xn, xi = np.empty(NS), np.empty(NS), np.empty(NS), np.empty(NS), np.empty(NS)
-    k1, k2, k3, k4, k5, k6 = np.empty(NS), np.empty(NS), np.empty(NS), np.empty(NS), np.empty(NS), np.empty(NS)
-    r = np.empty(NS)
-    minv, coef, w = np.empty((9, NO)), np.empty(3), np.empty((3, NO))
-    hl, dh, scratch = np.empty(NO), np.empty(NO), np.empty(NO)
-    no_extra = np.zeros(NS)
-    tau, idx, steps, rejected = 0.0, 0, 0, 0
-    end = tau_out[n_out - 1]
-    h = min(1e-3, tau_out[0])
-    while idx < n_out:
-        stop = _next_stop(p, tau, end)
-        ht = min(h, stop - tau)
-        g = GAMMA * ht
-        ih = 1.0 / ht
-        # (dA/dtau) x; at tau = 0 slightly inside the step, where a Hill exponent < 1 is singular
-        if tau > 0.0:
-            _hill(p, tau, hl, dh)
-        else:
-            _hill(p, 1e-3 * ht, scratch, dh)
-            _hill(p, tau, hl, scratch)
-        _dfdt(p, dh, x, ft)
-        perm = _tumor_perm(p, tau + 0.5 * ht)
-        _factor(p, hl, g, minv, coef, perm, no_extra)
-        _rhs(p, hl, x, f, perm)
-        for i in range(NS):
-            r[i] = g * (f[i] + ht * D1 * ft[i])
-        _solve(p, g, minv, coef, r, k1, w)
-        for i in range(NS):
-            u[i] = x[i] + A21 * k1[i]
-        _hill(p, tau + C2 * ht, hl, dh)
-        _rhs(p, hl, u, f, perm)
-        for i in range(NS):
-            r[i] = g * (f[i] + ht * D2 * ft[i] + ih * C21 * k1[i])
-        _solve(p, g, minv, coef, r, k2, w)
-        for i in range(NS):
-            u[i] = x[i] + A31 * k1[i] + A32 * k2[i]
-        _hill(p, tau + C3 * ht, hl, dh)
-        _rhs(p, hl, u, f, perm)
-        for i in range(NS):
-            r[i] = g * (f[i] + ht * D3 * ft[i] + ih * (C31 * k1[i] + C32 * k2[i]))
-        _solve(p, g, minv, coef, r, k3, w)
-        for i in range(NS):
-            u[i] = x[i] + A41 * k1[i] + A42 * k2[i] + A43 * k3[i]
-        _hill(p, tau + C4 * ht, hl, dh)
-        _rhs(p, hl, u, f, perm)
-        for i in range(NS):
-            r[i] = g * (f[i] + ht * D4 * ft[i] + ih * (C41 * k1[i] + C42 * k2[i] + C43 * k3[i]))
-        _solve(p, g, minv, coef, r, k4, w)
-        for i in range(NS):
-            u[i] = x[i] + A51 * k1[i] + A52 * k2[i] + A53 * k3[i] + A54 * k4[i]
-        _hill(p, tau + ht, hl, dh)
-        _rhs(p, hl, u, f, perm)
-        for i in range(NS):
-            r[i] = g * (f[i] + ih * (C51 * k1[i] + C52 * k2[i] + C53 * k3[i] + C54 * k4[i]))
-        _solve(p, g, minv, coef, r, k5, w)
-        for i in range(NS):
-            u[i] += k5[i]
-        _rhs(p, hl, u, f, perm)
-        for i in range(NS):
-            r[i] = g * (f[i] + ih * (C61 * k1[i] + C62 * k2[i] + C63 * k3[i] + C64 * k4[i] + C65 * k5[i]))
-        _solve(p, g, minv, coef, r, k6, w)
-        for i in range(NS):
-            xn[i] = u[i] + k6[i]
-        err = error_norm(x, xn, k6, rtol, atol)
-        if not math.isfinite(err):
-            return -1, rejected
-        if err <= 1.0:
-            idx = _dense_outputs(p, tau, ht, x, xn, k1, k2, k3, k4, k5, tau_out, idx, n_out, xi, obs)
-            tau = stop if ht == stop - tau else tau + ht
-            for i in range(NS):
-                x[i] = xn[i]
-            steps += 1
-        else:
-            rejected += 1
-        h = next_step(ht, h, err)
-        if steps + rejected > max_steps:
-            return -2, rejected
-    return steps, rejected
 
 
-@njit(cache=True, parallel=True, fastmath=FAST)
-def _integrate_batch(params, tau_out, n_out, rtol, atol, max_steps, obs, steps, rejected):
-    for e in prange(params.shape[0]):
-        s, rj = _integrate_one(params[e], tau_out[e], n_out[e], rtol, atol, max_steps, obs[e])
-        steps[e] = s
-        rejected[e] = rj
+@njit(cache=True, fastmath=FAST)
+def _element(batch, e):
+    """ELEMENT: element e's parameters, work arrays and initial state."""
+    p = batch[0][e]
+    x = np.empty(NS)
+    initial_particles(p, x)
+    m = (p, np.empty((9, NO)), np.empty(3), np.empty((3, NO)), np.empty((3, NO)), np.zeros(NS), np.zeros(2))
+    return m, x
+
+
+@njit(cache=True, fastmath=FAST)
+def hill_at_step_start(p, tau, h, organ, ws):
+    """Hill fractions at a step's start tau into organ[0] and their derivative into organ[1]; at
+    tau = 0 the derivative slightly inside the step, where a Hill exponent < 1 is singular.
+    (Shared with payload_kernel, whose particles are these.)"""
+    if tau > 0.0:
+        _hill(p, tau, organ[0], organ[1])
+    else:
+        _hill(p, 1e-3 * h, organ[2], organ[1])
+        _hill(p, tau, organ[0], organ[2])
+    ws[WS_HILL_AT] = tau
+
+
+@njit(cache=True, fastmath=FAST)
+def hill_at(p, t, organ, ws):
+    """Hill fractions at a stage time t into organ[0] (recomputed only when the time moves)."""
+    if t != ws[WS_HILL_AT]:
+        _hill(p, t, organ[0], organ[1])
+        ws[WS_HILL_AT] = t
+
+
+@njit(cache=True, fastmath=FAST)
+def _step_factor(m, tau, h, g, x, ft):
+    """FACTOR: Hill fractions at tau, (dA/dtau) x and the factors of I - g A(tau)."""
+    p, minv, coef, _, organ, no_extra, ws = m
+    hill_at_step_start(p, tau, h, organ, ws)
+    _dfdt(p, organ[1], x, ft)
+    ws[WS_PERM] = _tumor_perm(p, tau + 0.5 * h)        # steps never straddle a heat window's edge
+    _factor(p, organ[0], g, minv, coef, ws[WS_PERM], no_extra)
+
+
+@njit(cache=True, fastmath=FAST)
+def _stage_rhs(m, t, u, f):
+    """RHS: dx/dtau at a stage."""
+    p, organ, ws = m[0], m[4], m[6]
+    hill_at(p, t, organ, ws)
+    _rhs(p, organ[0], u, f, ws[WS_PERM])
+
+
+@njit(cache=True, fastmath=FAST)
+def _stage_solve(m, g, r, k):
+    """SOLVE: k = (I - g A)^-1 r by the structured solve."""
+    _solve(m[0], g, m[1], m[2], r, k, m[3])
+
+
+@cache
+def stepper():
+    """The particle model's compiled Rodas4 stepper (generated on first use, compiled on first call)."""
+    return rodas4_stepper("particle", depends=("nanocloak.model.particle",), ELEMENT=_element, FACTOR=_step_factor,
+                          RHS=_stage_rhs, SOLVE=_stage_solve, STOP=_next_stop, OBSERVE=_observe)
 
 
 def integrate(system: wb.ParticleSystem, tau_out: np.ndarray, rtol: float, atol: float, max_steps: int = 50_000):
-    """Same contract as integrator.integrate for the particle model: returns a BatchSolution."""
-    from nanocloak.solvers.rodas4 import BatchSolution, IntegrationError
-
+    """Same contract as solvers.rodas4.integrate for the particle model: returns a BatchSolution."""
     params = pack(system)
     n_el = params.shape[0]
     taus = np.ascontiguousarray(tau_out.T)                     # (element, time)
@@ -416,7 +355,8 @@ def integrate(system: wb.ParticleSystem, tau_out: np.ndarray, rtol: float, atol:
     obs = np.full((n_el, taus.shape[1], NOBS), np.nan)
     steps = np.zeros(n_el, dtype=np.int64)
     rejected = np.zeros(n_el, dtype=np.int64)
-    _integrate_batch(params, taus, n_out, rtol, atol, max_steps, obs, steps, rejected)
+    run_batch(stepper().integrate_range, (params,), n_el, taus, n_out, INITIAL_STEP_H, rtol, atol, max_steps, obs,
+              steps, rejected)
     if np.any(steps == -1):
         raise IntegrationError("the particle model produced non-finite values; check parameter overrides")
     if np.any(steps == -2):

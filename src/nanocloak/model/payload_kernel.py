@@ -7,7 +7,8 @@ released implies), and scipy's BDF, driven from Python, spends ~0.1 s per elemen
 step costs microseconds. payload.py keeps the scipy form as the readable reference; tests hold the
 two to agreement.
 
-Structure used for the linear solves of Rodas4 (I - g J) k = r: the Jacobian is block lower
+The method is the shared Rodas4 core (a stepper generated from solvers/rodas4_template.py); this
+module supplies the model's pieces. Structure used for the linear solves of Rodas4 (I - g J) k = r: the Jacobian is block lower
 triangular, particles -> drug in particles -> free drug -> accumulators, so the solve is a forward
 substitution (Hairer & Wanner 1996, Solving ODEs II, sec. IV.7 for Rosenbrock methods with exact
 Jacobians):
@@ -21,16 +22,19 @@ so particles and drug share one error scale; the caller multiplies back to micro
 
 from __future__ import annotations
 
-import math
+from functools import cache
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from nanocloak.model import drug as drug_pbpk
-from nanocloak.solvers.rodas4 import A21, A31, A32, A41, A42, A43, A51, A52, A53, A54, C2, C3, C4, C21, C31, C32, C41, C42, C43, C51, C52, C53, C54, C61, C62, C63, C64, C65, D1, D2, D3, D4, GAMMA
 from nanocloak.model import release_in_body as release_kinetics
-from nanocloak.model.particle_kernel import ART, CAP0, CAPZERO, FAST, FECES, NO, NS, P_ART0, P_KDEG, P_KDEG_PC, P_PERM_END, P_PERM_START, P_VEN0, PC0, TIS0, TUMOR, URINE, VEN, _dfdt, _factor, _hill, _rhs, _solve, _tumor_perm, error_norm, interpolate, next_step
 from nanocloak.model.particle import HEART
+from nanocloak.model.particle_kernel import (ART, CAP0, FECES, INITIAL_STEP_H, NO, NS, P_KDEG, P_KDEG_PC, P_PERM_END,
+                                             P_PERM_START, PC0, TIS0, TUMOR, URINE, VEN, WS_PERM, _dfdt, _factor,
+                                             _rhs, _solve, _tumor_perm, hill_at, hill_at_step_start, initial_particles)
+from nanocloak.solvers.compiled import FAST, lu_solve, observe_state, shifted_lu
+from nanocloak.solvers.stepper import rodas4_stepper, run_batch
 
 NB = URINE                          # particle compartments that hold drug
 NF = drug_pbpk.N_FREE
@@ -165,47 +169,95 @@ def _auc(sc, d, free, out, at):
     out[at + 3] = free[heart] / sc[S_VH_G]
 
 
-@njit(cache=True, fastmath=FAST)
-def _lu(a, piv):
-    """In-place LU with partial pivoting of a small dense matrix (numba has no LAPACK-free LU)."""
-    n = a.shape[0]
-    for k in range(n):
-        best, arg = abs(a[k, k]), k
-        for i in range(k + 1, n):
-            if abs(a[i, k]) > best:
-                best, arg = abs(a[i, k]), i
-        piv[k] = arg
-        if arg != k:
-            for j in range(n):
-                a[k, j], a[arg, j] = a[arg, j], a[k, j]
-        for i in range(k + 1, n):
-            a[i, k] /= a[k, k]
-            for j in range(k + 1, n):
-                a[i, j] -= a[i, k] * a[k, j]
+# ---- the model as the Rodas4 stepper sees it (solvers/rodas4_template.py) -------------------------
+# m: an element's inputs (indices M_P .. M_NWIN, the arguments of integrate_batch per element), then
+# work arrays: particle-operator factors for the particles and for the drug they hold (M_FAC, M_COEF),
+# solve scratch (M_W), two state-sized scratch vectors (M_VEC), organ vectors (Hill fraction, its
+# derivative, scratch: M_ORGAN), release rate, its partials d/dd and d/dx and scratch (M_REL), the
+# release partials as extra loss and a zero vector (M_EXTRA), the free drug's LU (M_LU, M_PIV, M_BF),
+# and ws: Hill fraction time, tumor permeability, trigger factor, releasing (0/1), rates fresh (0/1)
+M_P, M_SC, M_FTAB, M_GTAB, M_NTAB, M_BINS, M_STATIC, M_MFREE, M_WIN, M_NWIN = range(10)
+M_FAC, M_COEF, M_W, M_VEC, M_ORGAN, M_REL, M_EXTRA, M_LU, M_PIV, M_BF, M_WS = range(10, 21)
+WS_TUMOR_M, WS_RELEASING, WS_FRESH = 2, 3, 4
 
 
 @njit(cache=True, fastmath=FAST)
-def _lu_solve(a, piv, b):
-    n = a.shape[0]
-    for k in range(n):
-        if piv[k] != k:
-            b[k], b[piv[k]] = b[piv[k]], b[k]
-    for i in range(n):
-        for j in range(i):
-            b[i] -= a[i, j] * b[j]
-    for i in range(n - 1, -1, -1):
-        for j in range(i + 1, n):
-            b[i] -= a[i, j] * b[j]
-        b[i] /= a[i, i]
+def _element(batch, e):
+    """ELEMENT: element e's inputs and work arrays, and its initial state (particles mixed in the
+    blood holding their drug but the burst, which is freed where it was injected)."""
+    params, scalars, f_tabs, g_tabs, n_tabs, bins, statics, mfrees, windows, n_wins = batch
+    p, sc = params[e], scalars[e]
+    m = (p, sc, f_tabs[e], g_tabs[e], n_tabs[e], bins[e], statics[e], mfrees[e], windows[e], n_wins[e],
+         np.empty((2, 9, NO)), np.empty((2, 3)), np.empty((3, NO)), np.empty((2, NY)), np.empty((3, NO)),
+         np.zeros((5, NB)), np.zeros((2, NS)), np.empty((NF, NF)), np.empty(NF, dtype=np.int64), np.empty(NF),
+         np.zeros(5))
+    y = np.empty(NY)
+    initial_particles(p, y)
+    burst = sc[S_BURST]
+    for i in range(NB):
+        y[YD + i] = (1.0 - burst) * y[i]
+        y[YF + _into(i)] += burst * y[i]
+    return m, y
 
 
 @njit(cache=True, fastmath=FAST)
-def _stage_solve(p, sc, g, minv, coef, minv_d, coef_d, lu, piv, drate_dd, drate_dx, r, k, w, pad, tmp, bf):
-    """k = (I - g J)^-1 r by forward substitution over the blocks."""
-    _solve(p, g, minv, coef, r[YX:YX + NS], k[YX:YX + NS], w)
+def _release_of(m, u, drate_dd, drate_dx):
+    """Release rates of state u into m's rate vector (and their partials into drate_dd, drate_dx)."""
+    ws = m[M_WS]
+    _release(m[M_P], m[M_SC], m[M_FTAB], m[M_GTAB], m[M_NTAB], m[M_BINS], m[M_STATIC], ws[WS_TUMOR_M], u[YX:YX + NS],
+             u[YD:YD + NB], m[M_REL][0], drate_dd, drate_dx, ws[WS_RELEASING] > 0.0)
+
+
+@njit(cache=True, fastmath=FAST)
+def _step_factor(m, tau, h, g, y, ft):
+    """FACTOR: the step's constants, the time derivative and the Jacobian blocks at (tau, y)."""
+    p, organ, rel, vec, extra, fac, coef, ws = m[M_P], m[M_ORGAN], m[M_REL], m[M_VEC], m[M_EXTRA], m[M_FAC], m[M_COEF], m[M_WS]
+    mid = tau + 0.5 * h                          # steps never straddle a window edge
+    ws[WS_PERM] = _tumor_perm(p, mid)
+    ws[WS_TUMOR_M] = _tumor_factor(m[M_WIN], m[M_NWIN], mid)
+    ws[WS_RELEASING] = 1.0 if m[M_SC][S_RELEASES] > 0 and mid >= m[M_SC][S_LAG] else 0.0
+    hill_at_step_start(p, tau, h, organ, ws)
+    # time derivative: only the uptake ramp acts on particles and on the drug they carry
+    for i in range(NY):
+        ft[i] = 0.0
+    _dfdt(p, organ[1], y[YX:YX + NS], ft[YX:YX + NS])
+    pad, tmp = vec[0], vec[1]
+    for i in range(NS):
+        pad[i] = y[YD + i] if i < NB else 0.0
+    _dfdt(p, organ[1], pad, tmp)
+    for i in range(NB):
+        ft[YD + i] = tmp[i]
+    _release_of(m, y, rel[1], rel[2])
+    for i in range(NB):
+        extra[0, i] = rel[1, i]
+    _factor(p, organ[0], g, fac[0], coef[0], ws[WS_PERM], extra[1])
+    _factor(p, organ[0], g, fac[1], coef[1], ws[WS_PERM], extra[0])
+    shifted_lu(m[M_MFREE], g, m[M_LU], m[M_PIV])
+    ws[WS_FRESH] = 1.0                           # the rates just computed are those of the first stage
+
+
+@njit(cache=True, fastmath=FAST)
+def _stage_rhs(m, t, u, f):
+    """RHS: the joint right-hand side at a stage (the release partials are not needed: the step keeps
+    its Jacobian)."""
+    p, organ, rel, vec, ws = m[M_P], m[M_ORGAN], m[M_REL], m[M_VEC], m[M_WS]
+    hill_at(p, t, organ, ws)
+    if ws[WS_FRESH] > 0.0:
+        ws[WS_FRESH] = 0.0
+    else:
+        _release_of(m, u, rel[3], rel[4])
+    _f(p, m[M_SC], m[M_MFREE], organ[0], ws[WS_PERM], rel[0], u, f, vec[0], vec[1])
+
+
+@njit(cache=True, fastmath=FAST)
+def _stage_solve(m, g, r, k):
+    """SOLVE: k = (I - g J)^-1 r by forward substitution over the blocks."""
+    p, fac, coef, w, vec, rel, bf = m[M_P], m[M_FAC], m[M_COEF], m[M_W], m[M_VEC], m[M_REL], m[M_BF]
+    pad, tmp, drate_dd, drate_dx = vec[0], vec[1], rel[1], rel[2]
+    _solve(p, g, fac[0], coef[0], r[YX:YX + NS], k[YX:YX + NS], w)
     for i in range(NS):
         pad[i] = r[YD + i] - g * drate_dx[i] * k[YX + i] if i < NB else 0.0
-    _solve(p, g, minv_d, coef_d, pad, tmp, w)
+    _solve(p, g, fac[1], coef[1], pad, tmp, w)
     for i in range(NB):
         k[YD + i] = tmp[i]
     k[YB] = r[YB] + tmp[URINE] + tmp[FECES]          # excretion of particles with their drug
@@ -213,169 +265,47 @@ def _stage_solve(p, sc, g, minv, coef, minv_d, coef_d, lu, piv, drate_dd, drate_
         bf[i] = r[YF + i]
     for i in range(NB):
         bf[_into(i)] += g * ((_kd(p, i) + drate_dd[i]) * k[YD + i] + drate_dx[i] * k[YX + i])
-    _lu_solve(lu, piv, bf)
+    lu_solve(m[M_LU], m[M_PIV], bf)
     for i in range(NF):
         k[YF + i] = bf[i]
-    _auc(sc, k[YD:YD + NB], k[YF:YF + NF], bf, 0)
+    _auc(m[M_SC], k[YD:YD + NB], k[YF:YF + NF], bf, 0)
     for j in range(4):
         k[YA + j] = r[YA + j] + g * bf[j]
 
 
 @njit(cache=True, fastmath=FAST)
-def _next_stop(p, sc, windows, n_win, tau, end):
+def _next_stop(m, tau, end):
+    """STOP: the heat window's edges, the release lag and the trigger windows' edges."""
+    p, sc, windows = m[M_P], m[M_SC], m[M_WIN]
     stop = end
     for edge in (p[P_PERM_START], p[P_PERM_END], sc[S_LAG]):
         if tau < edge * (1 - 1e-12) and edge < stop:
             stop = edge
-    for k in range(n_win):
+    for k in range(m[M_NWIN]):
         for edge in (windows[k, 0], windows[k, 1]):
             if tau < edge * (1 - 1e-12) and edge < stop:
                 stop = edge
     return stop
 
 
-@njit(cache=True, fastmath=FAST)
-def _initial(p, sc, y):
-    for i in range(NY):
-        y[i] = 0.0
-    y[ART], y[VEN] = p[P_ART0], p[P_VEN0]
-    for o in range(NO):
-        y[CAP0 + o] = p[CAPZERO + o]
-    burst = sc[S_BURST]
-    for i in range(NB):
-        y[YD + i] = (1.0 - burst) * y[i]
-        y[YF + _into(i)] += burst * y[i]              # the burst is freed where it was injected
+@cache
+def stepper():
+    """The payload model's compiled Rodas4 stepper (generated on first use, compiled on first call:
+    a formulation without payloads never compiles it)."""
+    return rodas4_stepper("payload", depends=("nanocloak.model.particle_kernel", "nanocloak.model.particle",
+                                              "nanocloak.model.drug", "nanocloak.model.release_in_body"),
+                          ELEMENT=_element, FACTOR=_step_factor, RHS=_stage_rhs, SOLVE=_stage_solve, STOP=_next_stop,
+                          OBSERVE=observe_state)
 
 
-@njit(cache=True, fastmath=FAST)
-def _integrate_one(p, sc, f_tab, g_tab, n_tab, bins, static, mfree, windows, n_win, tau_out, n_out, rtol, atol, max_steps, obs):
-    y, yn, u, f, ft, r = np.empty(NY), np.empty(NY), np.empty(NY), np.empty(NY), np.empty(NY), np.empty(NY)
-    k1, k2, k3, k4, k5, k6 = np.empty(NY), np.empty(NY), np.empty(NY), np.empty(NY), np.empty(NY), np.empty(NY)
-    minv, coef, minv_d, coef_d = np.empty((9, NO)), np.empty(3), np.empty((9, NO)), np.empty(3)
-    w, pad, tmp = np.empty((3, NO)), np.empty(NY), np.empty(NY)
-    hl, dh, scratch = np.empty(NO), np.empty(NO), np.empty(NO)
-    rate, drate_dd, drate_dx, s_dd, s_dx = np.empty(NB), np.empty(NB), np.empty(NB), np.empty(NB), np.empty(NB)
-    extra, no_extra = np.zeros(NS), np.zeros(NS)
-    lu, piv, bf = np.empty((NF, NF)), np.empty(NF, dtype=np.int64), np.empty(NF)
-    _initial(p, sc, y)
-    tau, idx, steps, rejected = 0.0, 0, 0, 0
-    end = tau_out[n_out - 1]
-    h = min(1e-3, tau_out[0])
-    while idx < n_out:
-        stop = _next_stop(p, sc, windows, n_win, tau, end)
-        ht = min(h, stop - tau)
-        g = GAMMA * ht
-        ih = 1.0 / ht
-        mid = tau + 0.5 * ht                          # steps never straddle a window edge
-        perm = _tumor_perm(p, mid)
-        tumor_m = _tumor_factor(windows, n_win, mid)
-        releasing = sc[S_RELEASES] > 0 and mid >= sc[S_LAG]
-        if tau > 0.0:
-            _hill(p, tau, hl, dh)
-        else:
-            _hill(p, 1e-3 * ht, scratch, dh)
-            _hill(p, tau, hl, scratch)
-        # time derivative: only the uptake ramp acts on particles and on the drug they carry
-        for i in range(NY):
-            ft[i] = 0.0
-        _dfdt(p, dh, y[YX:YX + NS], ft[YX:YX + NS])
-        for i in range(NS):
-            pad[i] = y[YD + i] if i < NB else 0.0
-        _dfdt(p, dh, pad, tmp)
-        for i in range(NB):
-            ft[YD + i] = tmp[i]
-        ft[YB] = 0.0
-        # Jacobian blocks at the step start
-        _release(p, sc, f_tab, g_tab, n_tab, bins, static, tumor_m, y[YX:YX + NS], y[YD:YD + NB], rate, drate_dd, drate_dx,
-                 releasing)
-        for i in range(NB):
-            extra[i] = drate_dd[i]
-        _factor(p, hl, g, minv, coef, perm, no_extra)
-        _factor(p, hl, g, minv_d, coef_d, perm, extra)
-        for i in range(NF):
-            for j in range(NF):
-                lu[i, j] = (1.0 if i == j else 0.0) - g * mfree[i, j]
-        _lu(lu, piv)
-        # stages
-        _f(p, sc, mfree, hl, perm, rate, y, f, pad, tmp)
-        for i in range(NY):
-            r[i] = g * (f[i] + ht * D1 * ft[i])
-        _stage_solve(p, sc, g, minv, coef, minv_d, coef_d, lu, piv, drate_dd, drate_dx, r, k1, w, pad, tmp, bf)
-        for i in range(NY):
-            u[i] = y[i] + A21 * k1[i]
-        _stage_rhs(p, sc, f_tab, g_tab, n_tab, bins, static, tumor_m, releasing, mfree, tau + C2 * ht, perm, u, f, hl, dh,
-                   rate, pad, tmp, s_dd, s_dx)
-        for i in range(NY):
-            r[i] = g * (f[i] + ht * D2 * ft[i] + ih * C21 * k1[i])
-        _stage_solve(p, sc, g, minv, coef, minv_d, coef_d, lu, piv, drate_dd, drate_dx, r, k2, w, pad, tmp, bf)
-        for i in range(NY):
-            u[i] = y[i] + A31 * k1[i] + A32 * k2[i]
-        _stage_rhs(p, sc, f_tab, g_tab, n_tab, bins, static, tumor_m, releasing, mfree, tau + C3 * ht, perm, u, f, hl, dh,
-                   rate, pad, tmp, s_dd, s_dx)
-        for i in range(NY):
-            r[i] = g * (f[i] + ht * D3 * ft[i] + ih * (C31 * k1[i] + C32 * k2[i]))
-        _stage_solve(p, sc, g, minv, coef, minv_d, coef_d, lu, piv, drate_dd, drate_dx, r, k3, w, pad, tmp, bf)
-        for i in range(NY):
-            u[i] = y[i] + A41 * k1[i] + A42 * k2[i] + A43 * k3[i]
-        _stage_rhs(p, sc, f_tab, g_tab, n_tab, bins, static, tumor_m, releasing, mfree, tau + C4 * ht, perm, u, f, hl, dh,
-                   rate, pad, tmp, s_dd, s_dx)
-        for i in range(NY):
-            r[i] = g * (f[i] + ht * D4 * ft[i] + ih * (C41 * k1[i] + C42 * k2[i] + C43 * k3[i]))
-        _stage_solve(p, sc, g, minv, coef, minv_d, coef_d, lu, piv, drate_dd, drate_dx, r, k4, w, pad, tmp, bf)
-        for i in range(NY):
-            u[i] = y[i] + A51 * k1[i] + A52 * k2[i] + A53 * k3[i] + A54 * k4[i]
-        _stage_rhs(p, sc, f_tab, g_tab, n_tab, bins, static, tumor_m, releasing, mfree, tau + ht, perm, u, f, hl, dh,
-                   rate, pad, tmp, s_dd, s_dx)
-        for i in range(NY):
-            r[i] = g * (f[i] + ih * (C51 * k1[i] + C52 * k2[i] + C53 * k3[i] + C54 * k4[i]))
-        _stage_solve(p, sc, g, minv, coef, minv_d, coef_d, lu, piv, drate_dd, drate_dx, r, k5, w, pad, tmp, bf)
-        for i in range(NY):
-            u[i] += k5[i]
-        _stage_rhs(p, sc, f_tab, g_tab, n_tab, bins, static, tumor_m, releasing, mfree, tau + ht, perm, u, f, hl, dh,
-                   rate, pad, tmp, s_dd, s_dx)
-        for i in range(NY):
-            r[i] = g * (f[i] + ih * (C61 * k1[i] + C62 * k2[i] + C63 * k3[i] + C64 * k4[i] + C65 * k5[i]))
-        _stage_solve(p, sc, g, minv, coef, minv_d, coef_d, lu, piv, drate_dd, drate_dx, r, k6, w, pad, tmp, bf)
-        for i in range(NY):
-            yn[i] = u[i] + k6[i]
-        err = error_norm(y, yn, k6, rtol, atol)
-        if not math.isfinite(err):
-            return -1, rejected
-        if err <= 1.0:
-            t_new = tau + ht
-            while idx < n_out and tau_out[idx] <= t_new * (1 + 1e-12):
-                s = (tau_out[idx] - tau) / ht
-                if s >= 1.0:
-                    obs[idx, :] = yn
-                else:
-                    interpolate(s, y, yn, k1, k2, k3, k4, k5, obs[idx])
-                idx += 1
-            tau = stop if ht == stop - tau else t_new
-            y[:] = yn
-            steps += 1
-        else:
-            rejected += 1
-        h = next_step(ht, h, err)
-        if steps + rejected > max_steps:
-            return -2, rejected
-    return steps, rejected
+def integrate_batch(params, scalars, f_tabs, g_tabs, n_tabs, bins, statics, mfrees, windows, n_wins, tau_out, n_out,
+                    rtol, atol, max_steps, obs, steps, rejected) -> None:
+    """Integrate every element (row) of the inputs through its output times tau_out[e, :n_out[e]],
+    the joint state into obs (element, time, NY); steps[e] < 0 where an element failed (-1
+    non-finite values, -2 step limit). Elements run in threads (solvers.stepper.run_batch)."""
+    batch = (params, scalars, f_tabs, g_tabs, n_tabs, bins, statics, mfrees, windows, n_wins)
+    run_batch(stepper().integrate_range, batch, params.shape[0], tau_out, n_out, INITIAL_STEP_H, rtol, atol, max_steps,
+              obs, steps, rejected)
 
 
-@njit(cache=True, fastmath=FAST)
-def _stage_rhs(p, sc, f_tab, g_tab, n_tab, bins, static, tumor_m, releasing, mfree, t, perm, u, f, hl, dh, rate, pad, tmp,
-               unused_dd, unused_dx):
-    """f at a stage: the release partials of the stage are not needed (the step keeps its Jacobian)."""
-    _hill(p, t, hl, dh)
-    _release(p, sc, f_tab, g_tab, n_tab, bins, static, tumor_m, u[YX:YX + NS], u[YD:YD + NB], rate, unused_dd, unused_dx,
-             releasing)
-    _f(p, sc, mfree, hl, perm, rate, u, f, pad, tmp)
-
-
-@njit(cache=True, parallel=True, fastmath=FAST)
-def _integrate_batch(params, scalars, f_tabs, g_tabs, n_tabs, bins, statics, mfrees, windows, n_wins, tau_out, n_out, rtol,
-                     atol, max_steps, obs, steps, rejected):
-    for e in prange(params.shape[0]):
-        s, rj = _integrate_one(params[e], scalars[e], f_tabs[e], g_tabs[e], n_tabs[e], bins[e], statics[e], mfrees[e],
-                               windows[e], n_wins[e], tau_out[e], n_out[e], rtol, atol, max_steps, obs[e])
-        steps[e] = s
-        rejected[e] = rj
+_integrate_batch = integrate_batch   # the name payload.py calls

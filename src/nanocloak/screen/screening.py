@@ -136,7 +136,7 @@ def evaluate_designs(space: Space, first_id: int, codes: np.ndarray):
 
 
 def _population(space: Space, f):
-    from nanocloak.body import virtual_animals  # looked up per call: tests replace virtual_animals.population
+    from nanocloak.simulation import virtual_animals  # looked up per call: tests replace virtual_animals.population
 
     return virtual_animals.population(f, space.population.animals, space.population.seed)
 

@@ -563,7 +563,7 @@ def _check_overrides(fields: list[VariedField], base: dict, name: str) -> None:
     if not wanted:
         return
     from nanocloak.spec.formulation import from_dict
-    from nanocloak.model.parameters import resolve
+    from nanocloak.simulation.core import resolve_formulation as resolve
 
     names = resolve(from_dict(base), describe=False).params.names()
     for f in wanted:

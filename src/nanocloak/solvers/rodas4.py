@@ -8,7 +8,9 @@ so a step costs O(states) per simulation. Because each simulation's arithmetic i
 the others, a result does not depend on what else is in the batch.
 
 Rodas4: L-stable, stiffly accurate Rosenbrock method of order 4 with an embedded order-3 error
-estimate; coefficients from Hairer & Wanner, Solving ODEs II (2nd ed. 1996), Sect. VI.4 (RODAS).
+estimate; coefficients from Hairer & Wanner, Solving ODEs II (2nd ed. 1996), Sect. VI.4 (RODAS), in
+tableau.py. This numpy form is the readable reference and the tests' oracle; the compiled models run
+the same method through the steppers generated from rodas4_template.py (stepper.py).
 For the non-autonomous linear system dx/dt = A(tau) x it needs the Jacobian A(tau_n) and the time
 derivative (dA/dtau) x, both supplied by the model.
 """
@@ -20,24 +22,11 @@ from typing import Callable, Protocol
 
 import numpy as np
 
-GAMMA = 0.25
-C2, C3, C4 = 0.386, 0.21, 0.63
-D1, D2, D3, D4 = 0.25, -0.1043, 0.1035, -0.0362
-A21 = 1.544
-A31, A32 = 0.9466785280815826, 0.2557011698983284
-A41, A42, A43 = 3.314825187068521, 2.896124015972201, 0.9986419139977817
-A51, A52, A53, A54 = 1.221224509226641, 6.019134481288629, 12.53708332932087, -0.6878860361058950
-C21 = -5.6688
-C31, C32 = -2.430093356833875, -0.2063599157091915
-C41, C42, C43 = -0.1073529058151375, -9.594562251023355, -20.47028614809616
-C51, C52, C53, C54 = 7.496443313967647, -10.24680431464352, -33.99990352819905, 11.70890893206160
-C61, C62, C63, C64, C65 = 8.083246795921522, -7.981132988064893, -31.52159432874371, 16.31930543123136, -6.058818238834054
-
-# dense output of Rodas4 (Hairer & Wanner 1996, Solving ODEs II, sec. IV.7; their RODAS code):
-# y(tau + s h) = (1 - s) y0 + s (y1 + (1 - s) (q2 + s q3)), q2 = DENSE2 . k1..k5, q3 = DENSE3 . k1..k5
-DENSE2 = (10.12623508344586, -7.487995877610167, -34.80091861555747, -7.992771707568823, 1.025137723295662)
-DENSE3 = (-0.6762803392801253, 6.087714651680015, 16.43084320892478, 24.76722511418386, -6.594389125716872)
-SAFETY, FAC_MIN, FAC_MAX = 0.9, 0.2, 6.0
+from nanocloak.errors import NanocloakError
+from nanocloak.solvers.tableau import (  # noqa: F401  (the tableau, importable from here as before)
+    A21, A31, A32, A41, A42, A43, A51, A52, A53, A54, C2, C3, C4, C21, C31, C32, C41, C42, C43, C51, C52, C53, C54,
+    C61, C62, C63, C64, C65, D1, D2, D3, D4, DENSE2, DENSE3, FAC_MAX, FAC_MIN, GAMMA, SAFETY,
+)
 
 
 class LinearModel(Protocol):
@@ -56,8 +45,8 @@ class BatchSolution:
     rejected: np.ndarray      # rejected steps per simulation
 
 
-class IntegrationError(RuntimeError):
-    pass
+class IntegrationError(NanocloakError, RuntimeError):
+    """The integrator could not finish (non-finite values, step limit): a parameter set the model cannot run."""
 
 
 def integrate(

@@ -29,7 +29,7 @@ def layout() -> html.Div:
             html.Button("Clear", id="cmp-clear", className="btn"),
         ], className="toolbar"),
         html.Div(id="cmp-msg", className="msg"),
-        html.Div(id="cmp-list"),
+        html.Div(_listing([]), id="cmp-list"),
         html.Div([
             html.Label("curve"),
             dcc.Dropdown(id="cmp-compartment", options=[{"label": figures.label(c), "value": c} for c in figures.CURVE_COMPARTMENTS],

@@ -16,14 +16,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cache
 
 import numpy as np
 from numba import njit
 
 from nanocloak.library import tables as library
 from nanocloak.errors import NanocloakError
-from nanocloak.solvers.rodas4 import FAC_MIN, SAFETY
-from nanocloak.model.particle_kernel import error_norm  # the weighted RMS norm all compiled kernels share
+from nanocloak.solvers.compiled import FAST, observe_state, shifted_lu, solve_into
+from nanocloak.solvers.stepper import rodas4_stepper
 
 
 def _g(key: str) -> float:
@@ -97,80 +98,108 @@ def simulate_growth(params: GrowthParameters, v0_mm3: float, t_h: np.ndarray,
 
 
 # ------------------------------------------------------------------------------------------------
-# compiled Dormand-Prince 5(4) (Dormand JR & Prince PJ 1980, J Comput Appl Math 6:19): the model is
-# not stiff, but scipy drives a Python right-hand side thousands of times per tumor (tens of ms);
-# compiled, a growth curve costs microseconds. Steps stop at the kill-rate table's knots, where the
-# rate has kinks, so the method keeps its order.
+# integration by the shared Rodas4 core (solvers/rodas4_template.py): the model is not stiff, but
+# scipy drives a Python right-hand side thousands of times per tumor (tens of ms); compiled, a
+# growth curve costs microseconds. Steps stop at the kill-rate table's knots, where the rate has
+# kinks, so the method keeps its order. m = (rates, knots, kill rates, Jacobian, LU, pivots), time
+# in days from the segment's start.
 # ------------------------------------------------------------------------------------------------
-DP_A = np.array([[0, 0, 0, 0, 0], [1 / 5, 0, 0, 0, 0], [3 / 40, 9 / 40, 0, 0, 0], [44 / 45, -56 / 15, 32 / 9, 0, 0],
-                 [19372 / 6561, -25360 / 2187, 64448 / 6561, -212 / 729, 0],
-                 [9017 / 3168, -355 / 33, 46732 / 5247, 49 / 176, -5103 / 18656]])
-DP_C = np.array([0.0, 0.2, 0.3, 0.8, 8 / 9, 1.0])
-DP_B = np.array([35 / 384, 0.0, 500 / 1113, 125 / 192, -2187 / 6784, 11 / 84])
-DP_E = np.array([71 / 57600, 0.0, -71 / 16695, 71 / 1920, -17253 / 339200, 22 / 525, -1 / 40])
+MAX_STEPS = 1_000_000
+INITIAL_STEP_DAYS = 1e-3
 
 
-@njit(cache=True)
-def _rhs(rates, t_kill, k_kill, t, x, out):
+@njit(cache=True, fastmath=FAST)
+def _kill(t_kill, k_kill, t):
+    """k2 C(t) (1/day), linear between the knots and constant beyond them (as np.interp), and its slope."""
+    n = t_kill.size
+    if t <= t_kill[0]:
+        return k_kill[0], 0.0
+    if t >= t_kill[n - 1]:
+        return k_kill[n - 1], 0.0
+    lo, hi = 0, n - 1
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if t_kill[mid] <= t:
+            lo = mid
+        else:
+            hi = mid
+    slope = (k_kill[hi] - k_kill[lo]) / (t_kill[hi] - t_kill[lo])
+    return slope * (t - t_kill[lo]) + k_kill[lo], slope
+
+
+@njit(cache=True, fastmath=FAST)
+def _element(batch, e):
+    """ELEMENT: the tumor's rates, kill-rate table and work arrays, and its initial state."""
+    rates, t_kill, k_kill, x0 = batch
+    m = (rates, t_kill, k_kill, np.zeros((4, 4)), np.empty((4, 4)), np.empty(4, dtype=np.int64))
+    return m, x0[e].copy()
+
+
+@njit(cache=True, fastmath=FAST)
+def _rhs(m, t, x, out):
+    """RHS: the Simeoni model (module docstring)."""
+    rates = m[0]
     lam0, lam1, psi, k1 = rates[0], rates[1], rates[2], rates[3]
     w = x[0] + x[1] + x[2] + x[3]
     growth = lam0 * x[0] / (1.0 + (lam0 * w / lam1) ** psi) ** (1.0 / psi)
-    kill = np.interp(t, t_kill, k_kill) * x[0]
+    kill = _kill(m[1], m[2], t)[0] * x[0]
     out[0] = growth - kill
     out[1] = kill - k1 * x[1]
     out[2] = k1 * (x[1] - x[2])
     out[3] = k1 * (x[2] - x[3])
 
 
-@njit(cache=True)
-def _integrate(rates, t_kill, k_kill, t0, x0, t_eval, rtol, atol, states):
-    a, c, b, e = DP_A, DP_C, DP_B, DP_E
-    k = np.zeros((7, 4))
-    x, xs, xn, local_error = x0.copy(), np.empty(4), np.empty(4), np.empty(4)
-    t, h, idx, steps = t0, 1e-3, 0, 0
-    while idx < t_eval.size:
-        stop = t_eval[idx]
-        for knot in t_kill:                     # next kink of the kill rate, if before the output
-            if t < knot * (1 - 1e-12) and knot < stop:
-                stop = knot
-                break
-        ht = min(h, stop - t)
-        if ht <= 0.0:
-            states[idx] = x
-            idx += 1
-            continue
-        _rhs(rates, t_kill, k_kill, t, x, k[0])
-        for s in range(1, 6):
-            for i in range(4):
-                acc = 0.0
-                for j in range(s):
-                    acc += a[s, j] * k[j, i]
-                xs[i] = x[i] + ht * acc
-            _rhs(rates, t_kill, k_kill, t + c[s] * ht, xs, k[s])
-        for i in range(4):
-            acc = 0.0
-            for j in range(6):
-                acc += b[j] * k[j, i]
-            xn[i] = x[i] + ht * acc
-        _rhs(rates, t_kill, k_kill, t + ht, xn, k[6])
-        for i in range(4):
-            acc = 0.0
-            for j in range(7):
-                acc += e[j] * k[j, i]
-            local_error[i] = ht * acc
-        err = error_norm(x, xn, local_error, rtol, atol)
-        # order-5 controller (exponent 1/5), growth capped at 5x (Hairer, Norsett & Wanner 1993, II.4)
-        fac = min(5.0, max(FAC_MIN, SAFETY * max(err, 1e-10) ** -0.2))
-        if err <= 1.0:
-            t = stop if ht == stop - t else t + ht
-            x[:] = xn
-            while idx < t_eval.size and t >= t_eval[idx] * (1 - 1e-12):
-                states[idx] = x
-                idx += 1
-            h = max(h, ht * fac) if ht < h else ht * fac
-        else:
-            h = ht * fac
-        steps += 1
-        if steps > 1_000_000:
-            return -1
-    return steps
+@njit(cache=True, fastmath=FAST)
+def _jacobian_factor(m, tau, h, g, x, ft):
+    """FACTOR: the exact Jacobian at (tau, x) and the kill rate's time derivative, then I - g J."""
+    rates, jac = m[0], m[3]
+    lam0, lam1, psi, k1 = rates[0], rates[1], rates[2], rates[3]
+    w = x[0] + x[1] + x[2] + x[3]
+    z = (lam0 * w / lam1) ** psi
+    denom = (1.0 + z) ** (1.0 / psi)
+    # d growth / d w through the saturation term: -lam0 x1 z / (w (1 + z)^(1 + 1/psi))
+    d_w = -lam0 * x[0] * z / (w * denom * (1.0 + z)) if w > 0.0 else 0.0
+    kill = _kill(m[1], m[2], tau)[0]
+    slope = _kill(m[1], m[2], tau + 0.5 * h)[1]      # steps never cross a knot
+    for j in range(4):
+        jac[0, j] = d_w
+    jac[0, 0] += lam0 / denom - kill
+    jac[1, 0], jac[1, 1] = kill, -k1
+    jac[2, 1], jac[2, 2] = k1, -k1
+    jac[3, 2], jac[3, 3] = k1, -k1
+    ft[0], ft[1], ft[2], ft[3] = -slope * x[0], slope * x[0], 0.0, 0.0
+    shifted_lu(jac, g, m[4], m[5])
+
+
+@njit(cache=True, fastmath=FAST)
+def _solve(m, g, r, k):
+    """SOLVE: dense LU of I - g J."""
+    solve_into(m[4], m[5], r, k)
+
+
+@njit(cache=True, fastmath=FAST)
+def _next_knot(m, tau, end):
+    """STOP: the next knot of the kill-rate table (the rate has a kink there), or the end."""
+    stop = end
+    for knot in m[1]:
+        if tau < knot * (1 - 1e-12) and knot < stop:
+            stop = knot
+            break
+    return stop
+
+
+@cache
+def stepper():
+    """The growth model's compiled Rodas4 stepper (generated on first use, compiled on first call)."""
+    return rodas4_stepper("growth", ELEMENT=_element, FACTOR=_jacobian_factor, RHS=_rhs, SOLVE=_solve, STOP=_next_knot,
+                          OBSERVE=observe_state)
+
+
+def _integrate(rates, t_kill, k_kill, t0, x0, t_eval, rtol, atol, states) -> int:
+    """States at t_eval (days, >= t0) from x0 at t0 into states (t_eval.size x 4); returns the
+    accepted steps, or a negative number if the integration failed."""
+    steps, rejected = np.zeros(1, dtype=np.int64), np.zeros(1, dtype=np.int64)
+    batch = (rates, np.ascontiguousarray(t_kill - t0), k_kill, np.ascontiguousarray(x0, dtype=float)[None, :])
+    stepper().integrate_range(batch, 0, 1, (t_eval - t0)[None, :], np.array([t_eval.size]), INITIAL_STEP_DAYS, rtol, atol,
+                              MAX_STEPS, states[None], steps, rejected)
+    return int(steps[0])

@@ -23,11 +23,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cache
 
 import numpy as np
-from scipy.integrate import solve_ivp
+from numba import njit
 
 from nanocloak.library import tables as library
+from nanocloak.solvers.compiled import FAST, observe_state, shifted_lu, solve_into
+from nanocloak.solvers.rodas4 import IntegrationError
+from nanocloak.solvers.stepper import rodas4_stepper
 from nanocloak.spec.formulation import Formulation, Laser
 
 BODY_C = 37.0
@@ -169,26 +173,87 @@ def heat(f: Formulation, laser: Laser, tumor_volume_mm3: float, absorbers: Absor
     air = _t("thermal", "ambient_temperature_C")
     on_s = laser.duration_min * 60.0
     total_s = on_s + _t("thermal", "cooldown_min") * 60.0
-
-    def rhs(t, y, powered):
-        tt, ss = y
-        q_t, q_s = (budget.heat_tumor_W, budget.heat_skin_W) if powered else (0.0, 0.0)
-        d_t = (q_t - (g["body"] + g["perf_tumor"]) * (tt - BODY_C) - g["tumor_skin"] * (tt - ss)) / g["c_tumor"]
-        d_s = (q_s - g["air"] * (ss - air) - g["perf_skin"] * (ss - BODY_C) + g["tumor_skin"] * (tt - ss)) / g["c_skin"]
-        return [d_t, d_s]
-
-    # start from the unheated steady state (the skin sits a little below 37 C, cooled by the air)
+    # C dy/dt = a y + b (+ the absorbed light while the laser is on), y = (tumor, skin) in C
     a = np.array([[-(g["body"] + g["perf_tumor"] + g["tumor_skin"]), g["tumor_skin"]],
                   [g["tumor_skin"], -(g["air"] + g["perf_skin"] + g["tumor_skin"])]])
-    b = -np.array([(g["body"] + g["perf_tumor"]) * BODY_C, g["air"] * air + g["perf_skin"] * BODY_C])
-    y0 = np.linalg.solve(a, b)
-    on = solve_ivp(rhs, (0, on_s), y0, args=(True,), t_eval=np.linspace(0, on_s, 121), rtol=1e-8, atol=1e-8)
-    off = solve_ivp(rhs, (on_s, total_s), on.y[:, -1], args=(False,), t_eval=np.linspace(on_s, total_s, 61)[1:],
-                    rtol=1e-8, atol=1e-8)
-    t_s = np.concatenate([on.t, off.t])
-    temps = np.concatenate([on.y, off.y], axis=1)
-    t_h = laser.at_h + t_s / 3600.0
-    return Heating(laser, t_h, temps[0], temps[1], cem43(t_h, temps[0]), budget)
+    b = np.array([(g["body"] + g["perf_tumor"]) * BODY_C, g["air"] * air + g["perf_skin"] * BODY_C])
+    capacity = np.array([g["c_tumor"], g["c_skin"]])
+    light = np.array([budget.heat_tumor_W, budget.heat_skin_W])
+    # start from the unheated steady state (the skin sits a little below 37 C, cooled by the air)
+    y0 = np.linalg.solve(a, -b)
+    t_on = np.linspace(0, on_s, 121)
+    t_off = np.linspace(on_s, total_s, 61)[1:]
+    on = _linear_course(a / capacity[:, None], (b + light) / capacity, y0, t_on)
+    off = _linear_course(a / capacity[:, None], b / capacity, on[-1], t_off - on_s)
+    t_h = laser.at_h + np.concatenate([t_on, t_off]) / 3600.0
+    temps = np.concatenate([on, off])
+    return Heating(laser, t_h, temps[:, 0], temps[:, 1], cem43(t_h, temps[:, 0]), budget)
+
+
+# ------------------------------------------------------------------------------------------------
+# the two-node balance dy/dt = A y + c (constant over an exposure, and over the cooldown) by the
+# shared Rodas4 core (solvers/rodas4_template.py); m = (A, c, LU of I - g A, pivots)
+# ------------------------------------------------------------------------------------------------
+HEAT_RTOL, HEAT_ATOL = 1e-8, 1e-8     # C: as the scipy RK45 this replaces
+INITIAL_STEP_S = 1e-3
+MAX_STEPS = 100_000
+
+
+@njit(cache=True, fastmath=FAST)
+def _element(batch, e):
+    """ELEMENT: the system's matrix and constant term, work arrays, and the initial temperatures."""
+    a, c, y0 = batch
+    return (a, c, np.empty(a.shape), np.empty(a.shape[0], dtype=np.int64)), y0[e].copy()
+
+
+@njit(cache=True, fastmath=FAST)
+def _rhs(m, t, y, out):
+    """RHS: A y + c."""
+    a, c = m[0], m[1]
+    for i in range(y.size):
+        acc = c[i]
+        for j in range(y.size):
+            acc += a[i, j] * y[j]
+        out[i] = acc
+
+
+@njit(cache=True, fastmath=FAST)
+def _factor(m, tau, h, g, y, ft):
+    """FACTOR: an autonomous linear system: J = A, no time derivative."""
+    for i in range(y.size):
+        ft[i] = 0.0
+    shifted_lu(m[0], g, m[2], m[3])
+
+
+@njit(cache=True, fastmath=FAST)
+def _solve(m, g, r, k):
+    """SOLVE: dense LU of I - g A."""
+    solve_into(m[2], m[3], r, k)
+
+
+@njit(cache=True, fastmath=FAST)
+def _no_stop(m, tau, end):
+    """STOP: nothing jumps inside a phase."""
+    return end
+
+
+@cache
+def stepper():
+    """The heat balance's compiled Rodas4 stepper (generated on first use, compiled on first call)."""
+    return rodas4_stepper("heat", ELEMENT=_element, FACTOR=_factor, RHS=_rhs, SOLVE=_solve, STOP=_no_stop,
+                          OBSERVE=observe_state)
+
+
+def _linear_course(a: np.ndarray, c: np.ndarray, y0: np.ndarray, t_s: np.ndarray) -> np.ndarray:
+    """y at t_s (from 0, increasing) of dy/dt = a y + c, y(0) = y0: (t_s.size, 2)."""
+    out = np.empty((1, t_s.size, y0.size))
+    steps, rejected = np.zeros(1, dtype=np.int64), np.zeros(1, dtype=np.int64)
+    batch = (np.ascontiguousarray(a), np.ascontiguousarray(c), np.ascontiguousarray(y0, dtype=float)[None, :])
+    stepper().integrate_range(batch, 0, 1, np.ascontiguousarray(t_s, dtype=float)[None, :], np.array([t_s.size]),
+                              INITIAL_STEP_S, HEAT_RTOL, HEAT_ATOL, MAX_STEPS, out, steps, rejected)
+    if steps[0] < 0:
+        raise IntegrationError("the heat balance failed to integrate; check the laser and tumor inputs")
+    return out[0]
 
 
 def thermal_kill_fraction(cem: float) -> float:

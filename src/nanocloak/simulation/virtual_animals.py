@@ -21,7 +21,7 @@ import numpy as np
 
 from nanocloak.library import tables as library
 from nanocloak.spec.formulation import Formulation
-from nanocloak.model.parameters import resolve
+from nanocloak.simulation.core import resolve_formulation as resolve
 
 
 def spreads(species: str) -> dict[str, float]:

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from nanocloak import __version__
-from nanocloak.simulate import metrics
+from nanocloak.simulation import metrics
 from nanocloak.model.particle import OBSERVABLES
 
 BLOOD_SAMPLE_TIMES_H = (1, 4, 24, 72)

@@ -21,14 +21,32 @@ from typing import Callable, Iterable
 
 import numpy as np
 
-from nanocloak.simulate import metrics
+from nanocloak.simulation import metrics
 from nanocloak.model import particle_kernel
 from nanocloak.model import payload
 from nanocloak.model.therapy import outcome as therapy
 from nanocloak.model import particle as whole_body
 from nanocloak.spec.formulation import Formulation
 from nanocloak.model.parameters import ResolvedFormulation, particle_systems, resolve
-from nanocloak.simulate.results import SimulationResult
+
+LEARNED_LABEL = ("learned from the Nano-Tumor Database for this particle and tumor (model.tumor_parameters: learned; "
+                 "docs/learning.md)")
+
+
+def learned_tumor_parameters(f: Formulation) -> tuple:
+    """(name, value, label) of the tumor parameters the NTD predictor gives this formulation, when it
+    asks for them (model.tumor_parameters: learned); handed down to the model's resolution."""
+    if f.model.tumor_parameters != "learned" or f.subject.tumor is None or f.core.is_free_drug:
+        return ()
+    from nanocloak.learn import tumor_overrides
+
+    return tuple((name, value, LEARNED_LABEL) for name, value in tumor_overrides(f).items())
+
+
+def resolve_formulation(f: Formulation, describe: bool = True) -> ResolvedFormulation:
+    """Every model parameter of a formulation, learned tumor parameters included."""
+    return resolve(f, describe, learned_tumor_parameters(f))
+from nanocloak.simulation.results import SimulationResult
 
 #: integrator tolerances (%ID): ten times inside the accuracy users are promised (rtol 1e-4,
 #: atol 1e-6 against a tight reference); mass balance does not depend on them (a linear
@@ -120,7 +138,7 @@ def _no_cyclic_gc():
 
 
 def _run_batch(formulations, rtol, atol, on_progress, describe):
-    resolved = [resolve(f, describe) for f in formulations]
+    resolved = [resolve_formulation(f, describe) for f in formulations]
     results: list[SimulationResult | None] = [None] * len(resolved)
     particle = [i for i, r in enumerate(resolved) if not r.formulation.core.is_free_drug]
     if particle:
@@ -242,7 +260,7 @@ def simulate_particles(formulations: Iterable[Formulation], rtol: float = DEFAUL
         from nanocloak.errors import NanocloakError
         raise NanocloakError("core.material: free drug has no particle model; use simulate_many")
     with _no_cyclic_gc():
-        return _particle_results([resolve(f, describe=False) for f in items], rtol, atol) if items else []
+        return _particle_results([resolve_formulation(f, describe=False) for f in items], rtol, atol) if items else []
 
 
 def _simulate_chunks(items, rtol, atol, workers, chunk_size, on_progress):

@@ -1,0 +1,117 @@
+"""Resolved parameters -> the batched linear system: the circulation and one ParticleSystem
+element per (coating class, dose)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from nanocloak.model.parameters.core import ParameterSet, ResolvedFormulation
+from nanocloak.model.particle import LIVER, N_ORGANS, ORGANS, TUMOR, ParticleSystem
+
+
+@dataclass(frozen=True)
+class Circulation:
+    """Volumes (L) and flows (L/h) of the circulation shared by the particle and drug models."""
+
+    q_in: np.ndarray        # arterial inflow per organ (lung: cardiac output; absent tumor: 0)
+    v_cap: np.ndarray       # organ vascular volumes
+    v_tis: np.ndarray       # organ extravascular volumes
+    v_art: float
+    v_ven: float
+    q_cardiac: float
+    v_blood: float
+
+    @property
+    def organ_volume(self) -> np.ndarray:
+        return self.v_cap + self.v_tis
+
+
+def circulation(ps: ParameterSet, has_tumor: bool) -> Circulation:
+    q_in, v_cap, v_tis = np.zeros(N_ORGANS), np.ones(N_ORGANS), np.ones(N_ORGANS)
+    for j, name in enumerate(ORGANS):
+        if name == "tumor":
+            continue
+        vol = ps[f"{name}.volume_L"]
+        q_in[j] = ps[f"{name}.blood_flow_L_per_h"]
+        v_cap[j] = vol * ps[f"{name}.vascular_fraction"]
+        v_tis[j] = vol - v_cap[j]
+    if has_tumor:  # an absent tumor keeps no flow, no exchange and unit volumes (never filled)
+        vt = ps["tumor.VTC"] * ps["body_weight_kg"]
+        q_in[TUMOR] = ps["tumor.QTC"] * ps["cardiac_output_L_per_h"]
+        v_cap[TUMOR] = vt * ps["tumor.BVT"]
+        v_tis[TUMOR] = vt - v_cap[TUMOR]
+    central = ps["blood_volume_L"] - float((v_cap * (q_in > 0)).sum())
+    return Circulation(q_in, v_cap, v_tis, central * ps["arterial_fraction"], central * (1 - ps["arterial_fraction"]),
+                       ps["cardiac_output_L_per_h"], ps["blood_volume_L"])
+
+
+def _class_k50(r: ResolvedFormulation, k50: np.ndarray, class_of: np.ndarray, n: int) -> np.ndarray:
+    """(organs, elements) uptake-ramp half-times: the organs' values, or a class's own in the MPS
+    organs (the opsonised share's fast ramp; the tumor keeps its own)."""
+    out = np.repeat(k50[:, None], n, axis=1)
+    for e, c in enumerate(class_of):
+        t50 = r.class_t50_h[c] if c < len(r.class_t50_h) else None
+        if t50 is not None:
+            out[[j for j in range(N_ORGANS) if j != TUMOR], e] = t50
+    return out
+
+
+def particle_systems(r: ResolvedFormulation) -> tuple[ParticleSystem, np.ndarray, np.ndarray]:
+    """One ParticleSystem element per (coating class, dose); returns (system, weights, dose times).
+
+    Elements share every parameter but the PC uptake, which scales with the coating class (and, for
+    the tumor, with its targeting) and with the dose's repeat-dose clearance factor."""
+    ps = r.params
+    has_tumor = r.formulation.subject.tumor is not None
+    circ = circulation(ps, has_tumor)
+    q_in, v_cap, v_tis = circ.q_in, circ.v_cap, circ.v_tis
+    pa, part, kmax = np.zeros(N_ORGANS), np.ones(N_ORGANS), np.zeros(N_ORGANS)
+    k50, hill, krel = np.ones(N_ORGANS), np.ones(N_ORGANS), np.zeros(N_ORGANS)
+    for j, name in enumerate(ORGANS):
+        if name == "tumor":
+            continue
+        pa[j], part[j] = ps[f"{name}.pa_L_per_h"], ps[f"{name}.partition"]
+        kmax[j] = ps[f"{name}.pc_uptake_max_per_h"]
+        k50[j], hill[j] = ps[f"{name}.pc_uptake_t50_h"], ps[f"{name}.pc_uptake_hill"]
+        krel[j] = ps[f"{name}.pc_release_per_h"]
+    if has_tumor:
+        pa[TUMOR], part[TUMOR] = ps["tumor.PATC"] * q_in[TUMOR], ps["tumor.PT"]
+        kmax[TUMOR], k50[TUMOR], hill[TUMOR] = ps["tumor.KTRESmax"], ps["tumor.KTRES50"], ps["tumor.KTRESn"]
+        krel[TUMOR] = ps["tumor.KTRESrelease"]
+    n_doses = len(r.dose_times_h)
+    n = len(r.classes) * n_doses
+    class_of = np.repeat(np.arange(len(r.classes)), n_doses)
+    dose_of = np.tile(np.arange(n_doses), len(r.classes))
+    scale = np.empty((N_ORGANS, n))
+    scale[:] = (np.asarray(r.class_uptake_ratio)[class_of] * np.asarray(r.dose_factors)[dose_of])[None, :]
+    scale[TUMOR] = np.asarray(r.class_tumor_ratio)[class_of]
+    kmax_all = kmax[:, None] * scale
+    from_cap = np.zeros((N_ORGANS, 1), dtype=bool)
+    from_cap[LIVER] = True
+    col = lambda a: np.repeat(a[:, None], n, axis=1)  # noqa: E731
+    full = lambda v: np.full(n, v)  # noqa: E731
+    system = ParticleSystem(
+        v_art=full(circ.v_art), v_ven=full(circ.v_ven),
+        v_blood_total=full(ps["blood_volume_L"]), q_cardiac=full(ps["cardiac_output_L_per_h"]),
+        q_in=col(q_in), v_cap=col(v_cap), v_tis=col(v_tis), pa=col(pa), partition=col(part),
+        kmax_cap=np.where(from_cap, kmax_all, 0.0), kmax_tis=np.where(from_cap, 0.0, kmax_all),
+        k50=_class_k50(r, k50, class_of, n), hill=col(hill),
+        krel_cap=np.where(from_cap, col(krel), 0.0), krel_tis=np.where(from_cap, 0.0, col(krel)),
+        cl_urine=full(ps["kidney.urine_clearance_L_per_h"]), cl_bile=full(ps["liver.bile_clearance_L_per_h"]),
+        k_deg=full(ps["particle.degradation_rate_per_h"]),
+        k_deg_pc=full(ps["particle.degradation_rate_pc_per_h"]),
+    )
+    weights = np.asarray([c.weight for c in r.classes])[class_of]
+    t_dose = np.asarray(r.dose_times_h, dtype=float)[dose_of]
+    if r.heat_windows:
+        # one window per element: the span of all heat windows at the strongest factor
+        start = min(w[0] for w in r.heat_windows)
+        end = max(w[1] for w in r.heat_windows)
+        factor = max(w[2] for w in r.heat_windows)
+        system.perm_start = np.maximum(start - t_dose, 0.0)
+        system.perm_end = np.maximum(end - t_dose, 0.0)
+        system.perm_factor = np.full(n, factor)
+    return system, weights, t_dose
+

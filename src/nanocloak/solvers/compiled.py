@@ -1,0 +1,109 @@
+"""Compiled pieces of the Rodas4 core that do not depend on the model: the error norm, the step-size
+controller, the dense output, and small dense LU factorisations. The steppers generated from
+rodas4_template.py call them; models with a dense Jacobian (tumor growth, heat) use the LU.
+"""
+
+from __future__ import annotations
+
+import math
+
+from numba import njit
+
+from nanocloak.solvers.tableau import DENSE, FAC_MAX, FAC_MIN, SAFETY
+
+# reassociation and contraction let LLVM vectorise the stage loops; not 'nnan'/'ninf', which would
+# remove the non-finite check that reports a broken parameter set. One flag set for every compiled
+# function of the solver and its models, so each function compiles once.
+FAST = {"reassoc", "contract", "arcp", "nsz"}
+
+
+@njit(cache=True, fastmath=FAST)
+def error_norm(x, xn, err, rtol, atol):
+    """Weighted RMS of the error estimate err, scaled by atol + rtol max(|x|, |xn|)."""
+    acc = 0.0
+    for i in range(x.size):
+        sc = atol + rtol * max(abs(x[i]), abs(xn[i]))
+        acc += (err[i] / sc) ** 2
+    return math.sqrt(acc / x.size)
+
+
+@njit(cache=True, fastmath=FAST)
+def next_step(ht, h, err):
+    """Step-size update (Hairer & Wanner's standard controller, exponent 1/4 for order 4); a step
+    shortened to land on a stop does not shrink the next one."""
+    fac = min(FAC_MAX, max(FAC_MIN, SAFETY * max(err, 1e-10) ** -0.25))
+    if err <= 1.0 and ht < h:
+        return max(ht * fac, h)
+    return ht * fac
+
+
+@njit(cache=True, fastmath=FAST)
+def interpolate(s, x, xn, k, out):
+    """Rodas4 dense output at tau + s h (0 < s < 1) from the step's stages k[0..4] into out."""
+    for i in range(x.size):
+        q2 = 0.0
+        q3 = 0.0
+        for j in range(5):
+            q2 += DENSE[0, j] * k[j, i]
+            q3 += DENSE[1, j] * k[j, i]
+        out[i] = (1.0 - s) * x[i] + s * (xn[i] + (1.0 - s) * (q2 + s * q3))
+
+
+@njit(cache=True, fastmath=FAST)
+def lu_factor(a, piv):
+    """In-place LU with partial pivoting of a small dense matrix (no LAPACK call from numba)."""
+    n = a.shape[0]
+    for k in range(n):
+        best, arg = abs(a[k, k]), k
+        for i in range(k + 1, n):
+            if abs(a[i, k]) > best:
+                best, arg = abs(a[i, k]), i
+        piv[k] = arg
+        if arg != k:
+            for j in range(n):
+                a[k, j], a[arg, j] = a[arg, j], a[k, j]
+        for i in range(k + 1, n):
+            a[i, k] /= a[k, k]
+            for j in range(k + 1, n):
+                a[i, j] -= a[i, k] * a[k, j]
+
+
+@njit(cache=True, fastmath=FAST)
+def lu_solve(a, piv, b):
+    """b <- A^-1 b from lu_factor's factors."""
+    n = a.shape[0]
+    for k in range(n):
+        if piv[k] != k:
+            b[k], b[piv[k]] = b[piv[k]], b[k]
+    for i in range(n):
+        for j in range(i):
+            b[i] -= a[i, j] * b[j]
+    for i in range(n - 1, -1, -1):
+        for j in range(i + 1, n):
+            b[i] -= a[i, j] * b[j]
+        b[i] /= a[i, i]
+
+
+@njit(cache=True, fastmath=FAST)
+def shifted_lu(jac, g, lu, piv):
+    """Factor I - g J (Rosenbrock's iteration matrix) of a dense Jacobian jac into lu, piv."""
+    n = jac.shape[0]
+    for i in range(n):
+        for j in range(n):
+            lu[i, j] = (1.0 if i == j else 0.0) - g * jac[i, j]
+    lu_factor(lu, piv)
+
+
+@njit(cache=True, fastmath=FAST)
+def solve_into(lu, piv, r, k):
+    """k = (I - g J)^-1 r from shifted_lu's factors (r is left as it was)."""
+    for i in range(r.size):
+        k[i] = r[i]
+    lu_solve(lu, piv, k)
+
+
+@njit(cache=True, fastmath=FAST)
+def observe_state(m, x, out):
+    """OBSERVE for a model that records its whole state."""
+    for i in range(x.size):
+        out[i] = x[i]
