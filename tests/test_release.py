@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from nanocloak.model import release_laws as release_models
+from nanocloak.library import release_laws as release_models
 from nanocloak.spec.formulation import Release
 from nanocloak.lab.release_fit import InVitroConditions, ReleaseData, ReleaseDataError, compare, f1, f2, fit_all, fit_model, read_release_data, simulate_in_vitro
 from nanocloak.model.release_in_body import release_rate

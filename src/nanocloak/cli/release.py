@@ -158,7 +158,7 @@ def _print_release(f, ph, temperature_c, t, pct, t_show) -> None:
 
 
 def _release_figure(data, fits, path: Path) -> None:
-    from nanocloak.model import release_laws as release_models
+    from nanocloak.library import release_laws as release_models
     from nanocloak.io.report import _plt
 
     plt = _plt()

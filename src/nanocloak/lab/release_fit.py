@@ -25,7 +25,7 @@ import pandas as pd
 from scipy import stats
 from scipy.optimize import least_squares
 
-from nanocloak.model import release_laws as release_models
+from nanocloak.library import release_laws as release_models
 from nanocloak.errors import NanocloakError
 
 KP_WINDOW_PCT = 60.0

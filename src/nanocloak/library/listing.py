@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from nanocloak.library import tables as library
-from nanocloak.model import release_laws as release_models
+from nanocloak.library import release_laws as release_models
 
 
 def _v(node) -> str:

@@ -17,7 +17,7 @@ from nanocloak.solvers.tableau import DENSE, FAC_MAX, FAC_MIN, SAFETY
 FAST = {"reassoc", "contract", "arcp", "nsz"}
 
 
-@njit(cache=True, fastmath=FAST)
+@njit(cache=True, fastmath=FAST, no_cpython_wrapper=True, no_cfunc_wrapper=True)
 def error_norm(x, xn, err, rtol, atol):
     """Weighted RMS of the error estimate err, scaled by atol + rtol max(|x|, |xn|)."""
     acc = 0.0
@@ -27,7 +27,7 @@ def error_norm(x, xn, err, rtol, atol):
     return math.sqrt(acc / x.size)
 
 
-@njit(cache=True, fastmath=FAST)
+@njit(cache=True, fastmath=FAST, no_cpython_wrapper=True, no_cfunc_wrapper=True)
 def next_step(ht, h, err):
     """Step-size update (Hairer & Wanner's standard controller, exponent 1/4 for order 4); a step
     shortened to land on a stop does not shrink the next one."""
@@ -37,7 +37,7 @@ def next_step(ht, h, err):
     return ht * fac
 
 
-@njit(cache=True, fastmath=FAST)
+@njit(cache=True, fastmath=FAST, no_cpython_wrapper=True, no_cfunc_wrapper=True)
 def interpolate(s, x, xn, k, out):
     """Rodas4 dense output at tau + s h (0 < s < 1) from the step's stages k[0..4] into out."""
     for i in range(x.size):
@@ -49,7 +49,7 @@ def interpolate(s, x, xn, k, out):
         out[i] = (1.0 - s) * x[i] + s * (xn[i] + (1.0 - s) * (q2 + s * q3))
 
 
-@njit(cache=True, fastmath=FAST)
+@njit(cache=True, fastmath=FAST, no_cpython_wrapper=True, no_cfunc_wrapper=True)
 def lu_factor(a, piv):
     """In-place LU with partial pivoting of a small dense matrix (no LAPACK call from numba)."""
     n = a.shape[0]
@@ -68,7 +68,7 @@ def lu_factor(a, piv):
                 a[i, j] -= a[i, k] * a[k, j]
 
 
-@njit(cache=True, fastmath=FAST)
+@njit(cache=True, fastmath=FAST, no_cpython_wrapper=True, no_cfunc_wrapper=True)
 def lu_solve(a, piv, b):
     """b <- A^-1 b from lu_factor's factors."""
     n = a.shape[0]
@@ -84,7 +84,7 @@ def lu_solve(a, piv, b):
         b[i] /= a[i, i]
 
 
-@njit(cache=True, fastmath=FAST)
+@njit(cache=True, fastmath=FAST, no_cpython_wrapper=True, no_cfunc_wrapper=True)
 def shifted_lu(jac, g, lu, piv):
     """Factor I - g J (Rosenbrock's iteration matrix) of a dense Jacobian jac into lu, piv."""
     n = jac.shape[0]
@@ -94,7 +94,7 @@ def shifted_lu(jac, g, lu, piv):
     lu_factor(lu, piv)
 
 
-@njit(cache=True, fastmath=FAST)
+@njit(cache=True, fastmath=FAST, no_cpython_wrapper=True, no_cfunc_wrapper=True)
 def solve_into(lu, piv, r, k):
     """k = (I - g J)^-1 r from shifted_lu's factors (r is left as it was)."""
     for i in range(r.size):
@@ -102,7 +102,7 @@ def solve_into(lu, piv, r, k):
     lu_solve(lu, piv, k)
 
 
-@njit(cache=True, fastmath=FAST)
+@njit(cache=True, fastmath=FAST, no_cpython_wrapper=True, no_cfunc_wrapper=True)
 def observe_state(m, x, out):
     """OBSERVE for a model that records its whole state."""
     for i in range(x.size):

@@ -57,7 +57,7 @@ def OBSERVE(m, x, out):  # noqa: N802
 
 
 # ---- BODY: copied into every generated stepper ---------------------------------------------------
-@njit(cache=True, fastmath=FAST)
+@njit(cache=True, fastmath=FAST, inline='always')
 def attempt(m, tau, h, x, xn, ft, f, u, r, k):
     """One Rodas4 step of size h from (tau, x): the stages into k, the new state into xn."""
     g = GAMMA * h
@@ -81,7 +81,7 @@ def attempt(m, tau, h, x, xn, ft, f, u, r, k):
         xn[i] = u[i] + k[STAGES - 1, i]
 
 
-@njit(cache=True, fastmath=FAST)
+@njit(cache=True, fastmath=FAST, inline='always')
 def record(m, tau, h, x, xn, k, tau_out, idx, n_out, xi, obs):
     """Observe every output time inside (tau, tau + h] by the dense output; returns the next index."""
     t_new = tau + h
@@ -96,7 +96,7 @@ def record(m, tau, h, x, xn, k, tau_out, idx, n_out, xi, obs):
     return idx
 
 
-@njit(cache=True, fastmath=FAST)
+@njit(cache=True, fastmath=FAST, inline='always')
 def integrate_one(m, x, tau_out, n_out, h0, rtol, atol, max_steps, obs):
     """Integrate one element from tau = 0 (state x, overwritten) through tau_out[:n_out]."""
     n = x.size

@@ -8,100 +8,24 @@ rejected. Library keys and enumerated values are case-insensitive.
 from __future__ import annotations
 
 import math
-from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from nanocloak.library import tables as library
-from nanocloak.model import release_laws as release_models
 from nanocloak.errors import FormulationError, Problem, did_you_mean
+from nanocloak.library import release_laws as release_models
+from nanocloak.library import tables as library
+from nanocloak.spec.fields import (Cell, Density, Donor, Grams, Host, Hours, KiloDalton, LigandName, Lower, Method,
+                                   MgPerKg, MilliVolts, Minutes, Mm3, Nm, Num, Shape, Site, Species, Storage, SurfaceKind,
+                                   TriggerKind, TumorModel, WattPerCm2, finite, library_key, lower)
+from nanocloak.spec.plausibility import check_loading, plausibility_warnings  # noqa: F401 (the spec's public API)
+from nanocloak.spec.problems import problems_from
 
 FORMAT_VERSION = 1
 FRACTION_TOLERANCE = 1e-6
 
-
-# ---------------------------------------------------------------------------------------------
-# edge conversions: case-insensitive enumerations and numbers with units
-# ---------------------------------------------------------------------------------------------
-def _lower(value: Any) -> Any:
-    return value.strip().lower() if isinstance(value, str) else value
-
-
-@lru_cache(maxsize=1)
-def _units():
-    import pint  # imported lazily: only needed when a value carries its own unit
-
-    return pint.UnitRegistry()
-
-
-def _finite(value: Any) -> Any:
-    """Numbers are numbers: no booleans (YAML's yes/true), no NaN or infinity."""
-    if isinstance(value, bool):
-        raise ValueError(f"expected a number, got {str(value).lower()}")
-    if isinstance(value, float) and not math.isfinite(value):
-        raise ValueError(f"must be a finite number (got {value})")
-    return value
-
-
-def _with_unit(unit: str):
-    """Accept a plain number (already in `unit`) or a string like '0.07 um' converted to `unit`."""
-
-    def convert(value: Any) -> Any:
-        if not isinstance(value, str):
-            return _finite(value)
-        text = value.strip()
-        try:
-            return _finite(float(text))
-        except ValueError as exc:
-            if "finite" in str(exc):
-                raise
-        import pint
-
-        try:
-            quantity = _units().Quantity(text)
-            return _finite(float(quantity.to(unit).magnitude))
-        except pint.DimensionalityError:
-            raise ValueError(f"{text!r} has the wrong unit: this field is in {unit}") from None
-        except ValueError as exc:
-            if "finite" in str(exc):
-                raise
-            raise ValueError(f"{text!r} is not a number (this field is in {unit})") from None
-        except Exception:  # pint's parser raises many kinds on free text
-            raise ValueError(f"{text!r} is not a number (this field is in {unit})") from None
-
-    return BeforeValidator(convert)
-
-
-Lower = BeforeValidator(_lower)
-Num = Annotated[float, BeforeValidator(_finite)]
-Nm = Annotated[float, _with_unit("nm")]
-Hours = Annotated[float, _with_unit("hour")]
-Minutes = Annotated[float, _with_unit("minute")]
-Grams = Annotated[float, _with_unit("gram")]
-MilliVolts = Annotated[float, _with_unit("millivolt")]
-KiloDalton = Annotated[float, _with_unit("kilodalton")]
-Density = Annotated[float, _with_unit("g/cm**3")]
-MgPerKg = Annotated[float, _with_unit("mg/kg")]
-WattPerCm2 = Annotated[float, _with_unit("W/cm**2")]
-Mm3 = Annotated[float, _with_unit("mm**3")]
-
-Shape = Annotated[Literal["sphere", "rod", "cage", "shell", "sheet"], Lower]
-SurfaceKind = Annotated[Literal["none", "peg", "membrane"], Lower]
-Cell = Annotated[
-    Literal["rbc", "platelet", "cancer", "cancer_stem", "mesenchymal_stem", "macrophage", "neutrophil",
-            "t_cell", "nk_cell", "leukocyte", "exosome", "bacterial_omv"], Lower]
-Donor = Annotated[Literal["syngeneic", "allogeneic", "xenogeneic"], Lower]
-Method = Annotated[Literal["coextrusion", "sonication", "microfluidic_electroporation"], Lower]
-LigandName = Annotated[
-    Literal["folate", "rgd", "tpp", "cetuximab", "transferrin", "hyaluronic_acid", "trastuzumab", "azide"], Lower]
-TriggerKind = Annotated[Literal["ph", "nir", "hyperthermia", "ros", "gsh", "enzyme", "ultrasound"], Lower]
-Species = Annotated[Literal["mouse", "rat", "human"], Lower]
-Host = Annotated[Literal["immunocompetent", "nude", "scid"], Lower]
-Site = Annotated[Literal["subcutaneous", "orthotopic", "brain", "lung_metastasis"], Lower]
-TumorModel = Annotated[Literal["allograft", "xenograft"], Lower]
 
 #: largest tumor per species (mm3): a mouse or rat tumor beyond these exceeds humane end points many
 #: times over; a patient's tumor may be far larger (assumption: ~10% of a mouse's 20 g, ~20% of a
@@ -115,18 +39,6 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, validate_default=True)
 
 
-def _library_key(table: str, kind: str):
-    def check(value: Any) -> Any:
-        if not isinstance(value, str):
-            raise ValueError(f"expected a {kind} key (text)")
-        try:
-            return library.resolve_key(table, value, kind)
-        except library.LibraryError as exc:
-            raise ValueError(str(exc)) from None
-
-    return check
-
-
 # ---------------------------------------------------------------------------------------------
 # blocks
 # ---------------------------------------------------------------------------------------------
@@ -138,7 +50,7 @@ class Core(_Strict):
     zeta_mV: MilliVolts | None = Field(default=None, ge=-100, le=100)
     density_g_per_cm3: Density | None = Field(default=None, gt=0, le=25)
 
-    _material = field_validator("material", mode="before")(_library_key("materials", "core material"))
+    _material = field_validator("material", mode="before")(library_key("materials", "core material"))
 
     @property
     def is_free_drug(self) -> bool:
@@ -173,16 +85,13 @@ class MembraneSource(_Strict):
     donor: Donor = "syngeneic"
 
     _line = field_validator("line", mode="before")(
-        lambda v: v if v is None else _library_key("cell_lines", "cell line")(v))
+        lambda v: v if v is None else library_key("cell_lines", "cell line")(v))
 
     @model_validator(mode="after")
     def _check(self) -> "MembraneSource":
         if self.cell in ("cancer", "cancer_stem") and not self.line:
             raise ValueError(f"a {self.cell} membrane needs its source cell line (line: e.g. 4T1, B16F10, MCF-7)")
         return self
-
-
-Storage = Annotated[Literal["fresh", "4c", "-80c", "lyophilized"], Lower]
 
 
 class Membrane(_Strict):
@@ -293,7 +202,7 @@ class Payload(_Strict):
     loading_wt_pct: Num = Field(gt=0, le=100)   # 100 only for a free drug (no carrier)
     release: Release | None = None
 
-    _drug = field_validator("drug", mode="before")(_library_key("drugs", "drug"))
+    _drug = field_validator("drug", mode="before")(library_key("drugs", "drug"))
 
 
 class Dose(_Strict):
@@ -319,9 +228,9 @@ class TumorSpec(_Strict):
     model: TumorModel | None = None
     volume_mm3: Mm3 = Field(default=100.0, gt=1, le=2_000_000)
 
-    _line = field_validator("line", mode="before")(_library_key("cell_lines", "tumor cell line"))
+    _line = field_validator("line", mode="before")(library_key("cell_lines", "tumor cell line"))
     _type = field_validator("type", mode="before")(
-        lambda v: v if v is None else _library_key("cancer_types", "cancer type")(v))
+        lambda v: v if v is None else library_key("cancer_types", "cancer type")(v))
 
 
 class Subject(_Strict):
@@ -352,7 +261,7 @@ class Subject(_Strict):
                                  f"(at most {cap:g} mm3)")
             line = library.entry("cell_lines", tumor.line)
             line_species = str(line.get("species", "")).lower()
-            line_type = _lower(line.get("cancer_type", "other"))
+            line_type = lower(line.get("cancer_type", "other"))
             if tumor.type is None:
                 tumor.type = line_type
             elif line_type not in (tumor.type, "other") and tumor.type != "other":
@@ -424,7 +333,7 @@ class SimulateOptions(_Strict):
 class Formulation(_Strict):
     """One nanomedicine experiment: particle, coating, drug, dose, animal, treatment, simulation."""
 
-    nanocloak: Annotated[Literal[1], BeforeValidator(_finite)]
+    nanocloak: Annotated[Literal[1], BeforeValidator(finite)]
     name: str = Field(min_length=1, max_length=200)
     core: Core
     surface: Surface = Field(default_factory=Surface)
@@ -459,7 +368,7 @@ class Formulation(_Strict):
         if sum(p.loading_wt_pct for p in self.payloads) >= 100 and not self.core.is_free_drug:
             raise ValueError("payloads: loading_wt_pct (drug / (drug + core) x 100) must stay below 100 in total "
                              "for a particle; 100 means a free drug (core.material: free)")
-        _check_loading(self)
+        check_loading(self)
         return self
 
     # convenience ------------------------------------------------------------------------------
@@ -471,103 +380,9 @@ class Formulation(_Strict):
         return yaml.safe_dump(self.model_dump(mode="json", exclude_none=True), sort_keys=False)
 
 
-def _check_loading(f: "Formulation") -> None:
-    """Total drug loading within the physical maximum of the core material (materials.yaml,
-    max_loading_wt_pct, sourced): a PLGA or lipid core cannot be 99.999% drug."""
-    if f.core.is_free_drug or not f.payloads:
-        return
-    node = library.entry("materials", f.core.material).get("max_loading_wt_pct")
-    if node is None:
-        return
-    cap = library.sourced(node, f"materials.{f.core.material}.max_loading_wt_pct")
-    total = sum(p.loading_wt_pct for p in f.payloads)
-    if total > cap.value:
-        where = "payloads[0].loading_wt_pct" if len(f.payloads) == 1 else "payloads: the loadings' sum"
-        raise ValueError(f"{where}: {total:g} wt% is beyond what a {f.core.material} core can hold (at most "
-                         f"{cap.value:g} wt%: {cap.source}); a particle that is essentially drug is "
-                         "core.material: drug_nanocrystal")
-
-
-def plausibility_warnings(f: "Formulation") -> list[Problem]:
-    """Atypical but possible inputs, said plainly (the CLI prints them; nothing is refused)."""
-    warnings: list[Problem] = []
-    if not f.core.is_free_drug:
-        typical = library.entry("materials", f.core.material).get("drug_capacity_wt_pct")
-        total = sum(p.loading_wt_pct for p in f.payloads)
-        if typical is not None and f.payloads and total > 3 * library.value(typical):
-            warnings.append(Problem("payloads[0].loading_wt_pct",
-                                    f"{total:g} wt% is over 3x the typical {library.value(typical):g} wt% of a "
-                                    f"{f.core.material} core; check the number (drug / (drug + core) x 100)"))
-    return warnings
-
-
 # ---------------------------------------------------------------------------------------------
 # loading with clear errors
 # ---------------------------------------------------------------------------------------------
-def _error_path(loc: tuple) -> str:
-    parts: list[str] = []
-    for item in loc:
-        if isinstance(item, int):
-            parts[-1:] = [f"{parts[-1]}[{item}]"] if parts else [f"[{item}]"]
-        elif isinstance(item, str) and (item.startswith("function-") or item in {"literal", "float", "int"}
-                                        or item.startswith("literal[") or "[" in item and item.endswith("]")):
-            continue  # pydantic's internal union/type tags are not field names
-        else:
-            parts.append(str(item))
-    return ".".join(parts)
-
-
-def _allowed_fields(loc: tuple, root: Any = None) -> list[str]:
-    """Field names of the block holding loc[-1], searched from `root` (default Formulation)."""
-    model: Any = root or Formulation
-    for item in loc[:-1]:
-        if isinstance(item, int):
-            continue
-        field = getattr(model, "model_fields", {}).get(item)
-        if field is None:
-            return []
-        model = _inner_model(field.annotation)
-        if model is None:
-            return []
-    return list(getattr(model, "model_fields", {}))
-
-
-def _inner_model(annotation: Any):
-    import typing
-
-    stack = [annotation]
-    while stack:
-        a = stack.pop()
-        if isinstance(a, type) and issubclass(a, BaseModel):
-            return a
-        stack.extend(typing.get_args(a))
-    return None
-
-
-def problems_from(exc: ValidationError, root: Any = None) -> list[Problem]:
-    """One Problem per pydantic error; `root` is the model validated (default Formulation)."""
-    problems = []
-    for err in exc.errors():
-        loc = err.get("loc", ())
-        path = _error_path(loc)
-        kind = err.get("type", "")
-        msg = str(err.get("msg", ""))
-        if msg.startswith("Value error, "):
-            msg = msg[len("Value error, "):]
-        if kind == "extra_forbidden":
-            allowed = _allowed_fields(loc, root)
-            name = str(loc[-1]) if loc else ""
-            msg = f"unknown field{did_you_mean(name, allowed)}" + (f"; allowed here: {', '.join(allowed)}" if allowed else "")
-            if any(name.endswith(suf) for suf in ("_um", "_mm", "_s", "_min", "_kg", "_mg", "_d", "_days")):
-                msg += " (units are part of field names; use the unit the spec names)"
-        elif kind == "missing":
-            msg = "required field is missing"
-        elif kind in ("literal_error", "enum"):
-            msg = f"{msg} (got {err.get('input')!r})"
-        elif kind.endswith("_parsing") or kind.endswith("_type"):
-            msg = f"{msg} (got {err.get('input')!r})"
-        problems.append(Problem(path, msg))
-    return problems
 
 
 def from_dict(data: Any, source: str | None = None) -> Formulation:
