@@ -14,7 +14,7 @@ from __future__ import annotations
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from nanocloak.version import __version__  # noqa: E402  (the one place it is defined)
 
 #: public name -> the module that defines it
 _LAZY = {

@@ -20,6 +20,7 @@ import json
 import math
 import re
 import shutil
+import threading
 import uuid
 import zipfile
 from functools import lru_cache
@@ -48,7 +49,7 @@ _UNIT_SUFFIXES = (("_nm", "nm"), ("_mV", "mV"), ("_pct_id_per_g", "%ID/g"), ("_p
 MODULES: dict[str, tuple[str, ...]] = {
     "errors": ("nanocloak.errors",),
     "formulation": ("nanocloak.spec.formulation", "nanocloak.formulation"),
-    "safe_yaml": ("nanocloak.spec.safe_yaml", "nanocloak.safe_yaml"),
+    "safe_yaml": ("nanocloak.library.safe_yaml", "nanocloak.safe_yaml"),
     "library": ("nanocloak.library.tables", "nanocloak.library"),
     "listing": ("nanocloak.library.listing", "nanocloak.library_listing"),
     "simulation": ("nanocloak.simulation.core", "nanocloak.simulation"),
@@ -493,9 +494,18 @@ def nca_methods() -> tuple[str, ...]:
 # ---------------------------------------------------------------------------------------------
 # Evidence: a study's data against the model
 # ---------------------------------------------------------------------------------------------
+_EVIDENCE_LOCK = threading.Lock()
+
+
 @lru_cache(maxsize=1)
-def evidence_base() -> tuple:
+def _evidence_base() -> tuple:
     return tuple(module("evidence").load_base())
+
+
+def evidence_base() -> tuple:
+    """The evidence base (read once; a second thread asking meanwhile waits instead of reading it too)."""
+    with _EVIDENCE_LOCK:
+        return _evidence_base()
 
 
 def evidence_studies() -> list[tuple[str, str]]:
@@ -691,12 +701,13 @@ def preload() -> None:
 
 
 def warm_up(evidence: bool = True) -> None:
-    """Import and compile what the first request needs (run once in the background at start)."""
+    """Read and compile what the first requests need (run once in the background at start): the
+    starting designs first (the first page lists them), then one simulation."""
+    if evidence:
+        example_designs()
     f, _ = validate(copy.deepcopy(FALLBACK_DESIGN))
     if f is not None:
         simulate(f)
-    if evidence:
-        example_designs()
 
 
 def json_default(o):

@@ -72,8 +72,8 @@ def serve(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, open_browser: bool
 
 def _warm(backend, app) -> None:
     try:
-        app._nanocloak_state.jobs.warm()
         backend.warm_up()
+        app._nanocloak_state.jobs.warm()          # the forkserver imports the package: after the page's needs
     except Exception as exc:  # noqa: BLE001 - a warm-up failure shows up again, clearly, on first use
         print(f"nanocloak app: warm-up failed ({type(exc).__name__}: {exc})", file=sys.stderr, flush=True)
 

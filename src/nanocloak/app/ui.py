@@ -86,5 +86,15 @@ def error(text) -> html.Div:
     return note(text, "error")
 
 
+def internal(exc: BaseException) -> html.Div:
+    """An unexpected error, shown on the page (and its traceback on the server's stderr) instead of
+    a failed request that leaves the page silent."""
+    import sys
+    import traceback
+
+    traceback.print_exception(exc, file=sys.stderr)
+    return note(f"internal error ({type(exc).__name__}: {exc}); the server's log has the details", "error")
+
+
 def hidden(show: bool) -> dict:
     return {} if show else {"display": "none"}

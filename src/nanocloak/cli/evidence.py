@@ -89,7 +89,7 @@ def show_command(study: str = typer.Argument(..., help="a study id (`nanocloak e
                 err.print(f"  point {p.index} ({p.observable}) not used: {p.reason}", highlight=False, markup=False)
         if out_dir is not None and rows:
             from nanocloak.io.output_dir import output_folder
-            from nanocloak.io.report import _png
+            from nanocloak.io.figures import png as _png
 
             with output_folder(out_dir, "evidence show", force) as staged:
                 rows_frame(rows).to_csv(staged / "points.csv", index=False)

@@ -48,7 +48,7 @@ def fit_command(
 
 def _run(formulation, data, param, method, walkers, steps, burn, seed, error, prior, matrix, group, out_dir,
          save_path, force=False) -> None:
-    from nanocloak import load
+    from nanocloak.spec.formulation import load
     from nanocloak.cli.common import progress, err
     from nanocloak.inference.fit_report import fold_error_table, parameter_table, posterior_predictive, save_formulation, write_outputs
     from nanocloak.inference.fitting import fit

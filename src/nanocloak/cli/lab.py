@@ -39,7 +39,7 @@ def nca_command(
     from nanocloak.cli.common import guard, err
 
     def run():
-        from nanocloak import load
+        from nanocloak.spec.formulation import load
         from nanocloak.lab.labdata import load_lab_data
         from nanocloak.lab.nca import analyse
         from nanocloak.io.output_dir import check_folder
@@ -163,7 +163,7 @@ def _write_outputs(analyses, out_dir: Path, name: str, force: bool = False) -> N
 
 def _figure(analyses, path: Path, name: str) -> None:
     """Semi-log concentration-time plot; the points used for lambda_z (mean curve) are highlighted."""
-    from nanocloak.io.report import _plt
+    from nanocloak.io.figures import pyplot as _plt
 
     plt = _plt()
     fig, ax = plt.subplots(figsize=(6.8, 4.4))

@@ -75,7 +75,7 @@ def predict_command(
     def run():
         import pandas as pd
 
-        from nanocloak import load
+        from nanocloak.spec.formulation import load
         from nanocloak.learn import ntd
         from nanocloak.learn import descriptors_of
         from nanocloak.learn.formulation_descriptors import pretrained

@@ -52,7 +52,7 @@ def make(file: Path = typer.Argument(..., help="membrane-coated formulation YAML
     """Coating calculator: particles, membrane, donor blood or cells, method, expected QC."""
 
     def run():
-        from nanocloak import load
+        from nanocloak.spec.formulation import load
         from nanocloak.lab.fabrication import batch_sheet_html, coating_plan
 
         f = load(file)
@@ -97,7 +97,7 @@ def qc(file: Path = typer.Argument(..., help="membrane-coated formulation YAML")
     """Infer the coating coverage from measured DLS and zeta, with plain warnings."""
 
     def run():
-        from nanocloak import load
+        from nanocloak.spec.formulation import load
         from nanocloak.lab.fabrication import infer_coverage
 
         f = load(file)

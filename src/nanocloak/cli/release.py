@@ -123,7 +123,7 @@ def release_simulate(
     def run():
         import pandas as pd
 
-        from nanocloak import load
+        from nanocloak.spec.formulation import load
         from nanocloak.lab.release_fit import InVitroConditions, parse_windows, simulate_in_vitro
 
         f = load(file)
@@ -159,7 +159,7 @@ def _print_release(f, ph, temperature_c, t, pct, t_show) -> None:
 
 def _release_figure(data, fits, path: Path) -> None:
     from nanocloak.library import release_laws as release_models
-    from nanocloak.io.report import _plt
+    from nanocloak.io.figures import pyplot as _plt
 
     plt = _plt()
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
@@ -177,7 +177,7 @@ def _release_figure(data, fits, path: Path) -> None:
 
 
 def _compare_figure(ref, tst, path: Path) -> None:
-    from nanocloak.io.report import _plt
+    from nanocloak.io.figures import pyplot as _plt
 
     plt = _plt()
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
@@ -194,7 +194,7 @@ def _compare_figure(ref, tst, path: Path) -> None:
 
 
 def _simple_curve(t, y, ylabel: str, title: str, path: Path) -> None:
-    from nanocloak.io.report import _plt
+    from nanocloak.io.figures import pyplot as _plt
 
     plt = _plt()
     fig, ax = plt.subplots(figsize=(6.4, 4.2))

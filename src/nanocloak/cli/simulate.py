@@ -25,7 +25,8 @@ def simulate(
     """Simulate a formulation: where the particles go over time."""
 
     def run():
-        from nanocloak import load, simulate as sim
+        from nanocloak.simulation.core import simulate as sim
+        from nanocloak.spec.formulation import load
         from nanocloak.io.output_dir import check_folder
         from nanocloak.io.report import write_outputs
 
@@ -73,7 +74,7 @@ def params(file: Path = typer.Argument(..., help="formulation YAML"),
     """List every resolved model parameter (names accepted by model.overrides) with value, unit, source."""
 
     def run():
-        from nanocloak import load
+        from nanocloak.spec.formulation import load
         from nanocloak.simulation.core import resolve_formulation as resolve
 
         table = resolve(load(file)).params.table()
@@ -91,7 +92,8 @@ def compare(files: list[Path] = typer.Argument(..., help="two or more formulatio
     """Put several designs side by side (table and overlaid curves)."""
 
     def run():
-        from nanocloak import load, simulate_many
+        from nanocloak.simulation.core import simulate_many
+        from nanocloak.spec.formulation import load
         from nanocloak.io.report import comparison_table, write_comparison
 
         from nanocloak.io.output_dir import check_folder
@@ -158,7 +160,7 @@ def export_sbml(file: Path = typer.Argument(..., help="formulation YAML"),
     """Export the formulation's particle model as SBML (COPASI, tellurium, libRoadRunner)."""
 
     def run():
-        from nanocloak import load
+        from nanocloak.spec.formulation import load
         from nanocloak.io.sbml import to_sbml
 
         from nanocloak.io.output_dir import GENERATED_MARK, write_generated_file

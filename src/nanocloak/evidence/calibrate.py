@@ -63,7 +63,7 @@ class Parameter:
 
 @lru_cache(maxsize=1)
 def parameters() -> tuple[Parameter, ...]:
-    from nanocloak.spec.safe_yaml import loads
+    from nanocloak.library.safe_yaml import loads
 
     text = resources.files("nanocloak").joinpath("data", "evidence", "calibrated_parameters.yaml").read_text()
     spec = loads(text, "evidence/calibrated_parameters.yaml")

@@ -104,7 +104,7 @@ def rows_frame(rows: list[scorecard.Scored]):
 
 
 def predicted_vs_observed(rows: list[scorecard.Scored], title: str):
-    from nanocloak.io.report import _plt
+    from nanocloak.io.figures import pyplot as _plt
 
     plt = _plt()
     fig, ax = plt.subplots(figsize=(6.2, 5.6))
@@ -136,7 +136,7 @@ def predicted_vs_observed(rows: list[scorecard.Scored], title: str):
 
 def study_overlay(study: Study, rows: list[scorecard.Scored]):
     """A study's measured values beside the model's, one bar pair per point."""
-    from nanocloak.io.report import _plt
+    from nanocloak.io.figures import pyplot as _plt
 
     plt = _plt()
     mine = [r for r in rows if r.study == study.id]
@@ -156,7 +156,7 @@ def study_overlay(study: Study, rows: list[scorecard.Scored]):
 
 def write_outputs(result: ScoreRun, out_dir: str | Path, force: bool = False) -> Path:
     from nanocloak.io.output_dir import output_folder
-    from nanocloak.io.report import _png
+    from nanocloak.io.figures import png as _png
 
     summary = result.to_dict()
     out = Path(out_dir)

@@ -185,7 +185,7 @@ def identifier(c: Citation, urls: list[str] | str | None = None) -> str | None:
 # ---------------------------------------------------------------------------------------------
 @lru_cache(maxsize=1)
 def defaults() -> dict:
-    from nanocloak.spec.safe_yaml import loads
+    from nanocloak.library.safe_yaml import loads
 
     text = resources.files("nanocloak").joinpath("data", "evidence", "defaults.yaml").read_text(encoding="utf-8")
     return loads(text, "evidence/defaults.yaml")
@@ -292,7 +292,7 @@ def studies_dir() -> Path:
 
 def read_study(path: Path) -> Study:
     from nanocloak.spec import formulation as spec
-    from nanocloak.spec.safe_yaml import load_file
+    from nanocloak.library.safe_yaml import load_file
 
     raw = load_file(path)
     try:

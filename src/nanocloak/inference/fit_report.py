@@ -150,7 +150,7 @@ def summary(result: FitResult, pred: Prediction) -> dict:
 # ------------------------------------------------------------------------------------------------
 def fit_figure(result: FitResult, pred: Prediction):
     """Observed data with the posterior-predictive median and 90% bands, one panel per matrix."""
-    from nanocloak.io.report import _plt
+    from nanocloak.io.figures import pyplot as _plt
 
     plt = _plt()
     obs = result.problem.obs
@@ -189,7 +189,7 @@ def fit_figure(result: FitResult, pred: Prediction):
 def pairs_figure(result: FitResult, n_points: int = 2000):
     """Corner-style posterior of log10(parameters): histograms with the prior on the diagonal,
     draws below it."""
-    from nanocloak.io.report import _plt
+    from nanocloak.io.figures import pyplot as _plt
 
     plt = _plt()
     prob = result.problem
@@ -260,7 +260,7 @@ def write_outputs(result: FitResult, out_dir: str | Path, pred: Prediction | Non
                   force: bool = False) -> Path:
     """parameters.csv, predictions.csv, fold_errors.csv, samples.csv, summary.json, fit.png, pairs.png,
     calibrated.yaml; built in a temporary directory and moved in place."""
-    from nanocloak.io.report import _png
+    from nanocloak.io.figures import png as _png
 
     pred = pred or posterior_predictive(result)
     from nanocloak.io.output_dir import output_folder

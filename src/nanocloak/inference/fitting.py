@@ -17,7 +17,6 @@ centred on the value the library gives (data/fit_priors.yaml holds their spreads
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass, field, replace
 from typing import Callable
 
@@ -26,19 +25,27 @@ import pandas as pd
 
 from nanocloak.errors import NanocloakError, did_you_mean
 from nanocloak.spec.formulation import Formulation, ModelOptions, from_dict
-from nanocloak.library.tables import sourced, table as library_table
 from nanocloak.simulation.core import simulate_many, simulate_particles
+# the inputs of a fit, defined in observations.py and priors.py, are part of this module's API
+from nanocloak.inference.observations import OBSERVABLE_OF_MATRIX  # noqa: F401
+from nanocloak.inference.observations import Observations  # noqa: F401
+from nanocloak.inference.observations import observations_from  # noqa: F401
+from nanocloak.inference.priors import SIGMA  # noqa: F401
+from nanocloak.inference.priors import Z90  # noqa: F401
+from nanocloak.inference.priors import LIVER_UPTAKE  # noqa: F401
+from nanocloak.inference.priors import OTHER_MPS  # noqa: F401
+from nanocloak.inference.priors import SPLEEN_UPTAKE  # noqa: F401
+from nanocloak.inference.priors import STEALTH  # noqa: F401
+from nanocloak.inference.priors import TUMOR_PARAMETERS  # noqa: F401
+from nanocloak.inference.priors import UPTAKE_ONSET  # noqa: F401
+from nanocloak.inference.priors import Prior  # noqa: F401
+from nanocloak.inference.priors import check_parameters  # noqa: F401
+from nanocloak.inference.priors import default_parameters  # noqa: F401
+from nanocloak.inference.priors import ntd_prior_factors  # noqa: F401
+from nanocloak.inference.priors import prior_factor  # noqa: F401
+from nanocloak.inference.priors import prior_table  # noqa: F401
+from nanocloak.inference.priors import sigma_prior  # noqa: F401
 
-#: lab matrix (labdata canonical names) -> model observable (SimulationResult.series key).
-#: Blood, plasma and serum are the lab blood sample (venous concentration x blood volume; particles
-#: stay in the plasma, so labdata's plasma %ID is the whole-blood amount); carcass is the model's
-#: 'rest' (muscle and everything not dissected).
-OBSERVABLE_OF_MATRIX = {
-    "blood": "blood_sample", "plasma": "blood_sample", "serum": "blood_sample",
-    "liver": "liver", "spleen": "spleen", "lung": "lung", "kidney": "kidney", "heart": "heart", "brain": "brain",
-    "tumor": "tumor", "carcass": "rest", "urine": "excreted_urine", "feces": "excreted_feces",
-}
-SIGMA = "sigma"                   # the name of the proportional error in tables and samples
 #: emcee needs at least 2 walkers per dimension; more walkers explore faster per step
 MIN_WALKERS, WALKERS_PER_DIM = 16, 4
 DEFAULT_STEPS = 1000
@@ -50,226 +57,10 @@ ACCEPTANCE_WARN = (0.15, 0.8)
 # two parameters whose sensitivity columns have |cosine| above this are reported as not separately
 # identified (a choice: at 0.99 their effects differ by < 15 degrees)
 COLLINEAR_COSINE = 0.99
-Z90 = 1.6448536                  # standard normal 95th percentile: central 90% intervals
 PRIOR_BOUND_SD = 5.0              # the search never leaves prior median x/÷ factor^5 (mass outside: 6e-7)
 FD_STEP_LOG = 1e-2                # central differences on ln(parameter): truncation ~1e-4, noise ~1e-3
 TINY_PCT_ID = 1e-12               # a model value of exactly 0 gets this floor on the log scale
 
-
-# ------------------------------------------------------------------------------------------------
-# the data
-# ------------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Observations:
-    """The rows that are fitted: time, matrix, its model observable, %ID, and ln-scale SD (or NaN)."""
-
-    time_h: np.ndarray
-    matrix: np.ndarray
-    observable: np.ndarray
-    pct_id: np.ndarray
-    sd_log: np.ndarray
-    notes: tuple[str, ...] = ()
-
-    def __len__(self) -> int:
-        return len(self.pct_id)
-
-    @property
-    def observables(self) -> list[str]:
-        return list(dict.fromkeys(self.observable))
-
-    @property
-    def has_sd(self) -> np.ndarray:
-        return np.isfinite(self.sd_log)
-
-
-def observations_from(frame: pd.DataFrame, formulation: Formulation, matrices: list[str] | None = None) -> Observations:
-    """Check and select the fittable rows of a tidy frame (time_h, matrix, pct_id[, sd_pct_id]).
-
-    Raises NanocloakError for missing columns, matrices the model lacks and when nothing is left;
-    rows that carry no information on the log scale (no %ID, zero, time 0) are dropped with a note."""
-    missing = [c for c in ("time_h", "matrix", "pct_id") if c not in frame.columns]
-    if missing:
-        raise NanocloakError(f"lab data: missing column(s) {', '.join(missing)}; the fit needs time_h, matrix and "
-                             f"pct_id (and optionally sd_pct_id); columns present: {', '.join(map(str, frame.columns))}")
-    df = frame.reset_index(drop=True)
-    present = list(dict.fromkeys(df["matrix"].astype(str)))
-    if matrices:
-        unknown = [m for m in matrices if m not in present]
-        if unknown:
-            raise NanocloakError(f"--matrix {unknown[0]!r}: not in the data{did_you_mean(unknown[0], present)}; "
-                                 f"the data have {', '.join(present)}")
-        df = df[df["matrix"].isin(matrices)].reset_index(drop=True)
-        present = list(dict.fromkeys(df["matrix"].astype(str)))
-    lacking = [m for m in present if m not in OBSERVABLE_OF_MATRIX]
-    if lacking:
-        raise NanocloakError(f"lab data: matrix {', '.join(repr(m) for m in lacking)} is not a compartment of the model "
-                             f"(muscle, bone, skin ... are lumped into 'rest'); fittable matrices: "
-                             f"{', '.join(OBSERVABLE_OF_MATRIX)}; choose the ones to fit with --matrix")
-    if "tumor" in present and not formulation.has_tumor:
-        raise NanocloakError("lab data: tumor rows, but the formulation has no subject.tumor; add the tumor to the "
-                             "formulation or leave the tumor out with --matrix")
-    return _usable_rows(df)
-
-
-def _usable_rows(df: pd.DataFrame) -> Observations:
-    t = pd.to_numeric(df["time_h"], errors="coerce").to_numpy(dtype=float)
-    y = pd.to_numeric(df["pct_id"], errors="coerce").to_numpy(dtype=float)
-    sd = (pd.to_numeric(df["sd_pct_id"], errors="coerce").to_numpy(dtype=float) if "sd_pct_id" in df.columns
-          else np.full(len(df), np.nan))
-    reasons = {
-        "without a %ID value (the unit could not be converted: give organ masses or the dose)": ~np.isfinite(y),
-        "at or below zero (below the limit of quantification; a log-scale fit cannot use them)": np.isfinite(y) & (y <= 0),
-        "at time 0 or earlier (the dose itself carries no information)": ~(t > 0),
-    }
-    drop = np.zeros(len(df), dtype=bool)
-    notes = []
-    for why, mask in reasons.items():
-        new = mask & ~drop
-        if new.any():
-            notes.append(f"{int(new.sum())} row(s) {why} left out")
-        drop |= mask
-    keep = ~drop
-    if not keep.any():
-        raise NanocloakError("lab data: no data left to fit (" + "; ".join(notes or ["no rows"]) + ")")
-    y, sd = y[keep], sd[keep]
-    # lognormal with the row's mean and SD: sd of ln y = sqrt(ln(1 + CV^2)) (moment matching)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        sd_log = np.where(np.isfinite(sd) & (sd > 0), np.sqrt(np.log1p((sd / y) ** 2)), np.nan)
-    matrix = df["matrix"].astype(str).to_numpy()[keep]
-    observable = np.array([OBSERVABLE_OF_MATRIX[m] for m in matrix])
-    return Observations(t[keep], matrix, observable, y, sd_log, tuple(notes))
-
-
-# ------------------------------------------------------------------------------------------------
-# priors
-# ------------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Prior:
-    """Lognormal prior: median (the library value) and the fold change at 1 SD."""
-
-    name: str
-    median: float
-    factor: float
-    source: str
-    unit: str = ""
-
-    @property
-    def mu(self) -> float:
-        return math.log(self.median)
-
-    @property
-    def sd_log(self) -> float:
-        return math.log(self.factor)
-
-    def interval(self, z: float = Z90) -> tuple[float, float]:
-        """The central 90% prior interval by default (z of the 95th percentile)."""
-        return self.median / self.factor ** z, self.median * self.factor ** z
-
-
-def prior_table() -> dict:
-    return library_table("fit_priors")
-
-
-def prior_factor(name: str, value_source: str) -> tuple[float, str]:
-    """(fold change at 1 SD, its source) for a parameter whose library value has `value_source`."""
-    table = prior_table()
-    if name in table["parameters"]:
-        s = sourced(table["parameters"][name], f"fit_priors.parameters.{name}")
-        return s.value, s.source
-    text = value_source.removeprefix("model.overrides (default replaced; ").lower()
-    key = "assumption_factor" if text.startswith("assumption") else "sourced_factor"
-    s = sourced(table["default"][key], f"fit_priors.default.{key}")
-    return s.value, s.source
-
-
-def sigma_prior() -> Prior:
-    table = prior_table()["proportional_error"]
-    median = sourced(table["median_sd_log"], "fit_priors.proportional_error.median_sd_log")
-    factor = sourced(table["factor"], "fit_priors.proportional_error.factor")
-    return Prior(SIGMA, median.value, factor.value, median.source, "sd of ln %ID")
-
-
-def ntd_prior_factors(ntd_dir=None) -> dict[str, float]:
-    """exp(SD of ln value) of Cheng 2020's per-data-set tumor fits, passive subcutaneous NTD sets,
-    for every tumor parameter data/fit_priors.yaml stores."""
-    from nanocloak.learn import ntd
-
-    d = ntd.with_sites(ntd.load_datasets(ntd_dir))
-    group = d[(d["TS"] == "Passive") & (d["site"] == "subcutaneous")]
-    keys = [n.removeprefix("tumor.") for n in prior_table()["parameters"] if n.startswith("tumor.")]
-    return {f"tumor.{k}": float(np.exp(np.log(group[k].astype(float)).std(ddof=1))) for k in keys}
-
-
-# ------------------------------------------------------------------------------------------------
-# which parameters
-# ------------------------------------------------------------------------------------------------
-STEALTH = "effect.surface_recognition_factor"
-UPTAKE_ONSET = "calibration.mps_uptake_t50_h"
-LIVER_UPTAKE, SPLEEN_UPTAKE = "liver.pc_uptake_max_per_h", "spleen.pc_uptake_max_per_h"
-TUMOR_PARAMETERS = ("tumor.KTRESmax", "tumor.PATC")
-OTHER_MPS = {"lung", "kidney", "heart", "rest"}
-
-
-def default_parameters(observables: list[str]) -> list[str]:
-    """The default set for the data given (docs/fitting.md, 'What is fitted').
-
-    The coating's stealth multiplies phagocytic uptake in every organ (the global uptake scale
-    does exactly the same for one formulation, so only one of the two can be fitted). Liver and
-    spleen data each identify their organ's uptake capacity; the stealth then still sets the
-    other organs, and is fitted when those organs or the blood alone carry it. Blood alone also
-    shows when recognition sets in (uptake onset). Tumor data identify the tumor's cellular uptake
-    and permeability (Cheng 2020 KTRESmax, PATC); tumor data alone, only those."""
-    obs = set(observables)
-    names: list[str] = []
-    organs = [n for o, n in (("liver", LIVER_UPTAKE), ("spleen", SPLEEN_UPTAKE)) if o in obs]
-    if obs - {"tumor"} and (len(organs) < 2 or obs & OTHER_MPS):
-        names.append(STEALTH)
-    names += organs
-    if obs <= {"blood_sample", "tumor", "excreted_urine", "excreted_feces"} and "blood_sample" in obs:
-        names.append(UPTAKE_ONSET)
-    if "tumor" in obs:
-        names += list(TUMOR_PARAMETERS)
-    return names
-
-
-def check_parameters(names: list[str], table: pd.DataFrame) -> list[Prior]:
-    """Priors for the chosen names; clear errors for unknown names and values a log scale cannot take."""
-    if not names:
-        raise NanocloakError("--param: no parameter to fit")
-    dup = [n for n in dict.fromkeys(names) if names.count(n) > 1]
-    if dup:
-        raise NanocloakError(f"--param {dup[0]!r} is given twice")
-    rows = {r.name: r for r in table.itertuples()}
-    priors = []
-    for name in names:
-        if name == SIGMA:
-            raise NanocloakError(f"--param {SIGMA!r}: the proportional error is set with --error, not --param")
-        row = rows.get(name)
-        if row is None:
-            raise NanocloakError(f"--param {name!r}: not a model parameter of this formulation{_suggest(name, list(rows))}; "
-                                 "`nanocloak params FILE` lists the names")
-        if not (math.isfinite(row.value) and row.value > 0):
-            raise NanocloakError(f"--param {name!r}: its value in this formulation is {row.value:g}; the fit works on the "
-                                 "log scale and needs a positive value (set a starting value in model.overrides)")
-        factor, source = prior_factor(name, row.source)
-        priors.append(Prior(name, float(row.value), factor, source, row.unit))
-    return priors
-
-
-def _suggest(name: str, names: list[str]) -> str:
-    """The closest name by shared words (liver.kmax -> liver.pc_uptake_max_per_h), else by spelling,
-    and the parameters of the same organ or group."""
-    words = _words(name)
-    scored = [(sum(any(w in v or (len(v) >= 3 and v in w) for v in _words(c)) for w in words), c) for c in names]
-    best, candidate = max(scored, default=(0, ""))
-    hint = f" (did you mean {candidate!r}?)" if best >= max(2, len(words) - 1) else did_you_mean(name, names)
-    head = name.split(".")[0]
-    same = [n for n in names if n.startswith(head + ".")]
-    return hint + (f"; parameters of {head!r}: {', '.join(same)}" if same else "")
-
-
-def _words(name: str) -> list[str]:
-    return [w for w in re.split(r"[._]", name.lower()) if len(w) >= 2]
 
 
 # ------------------------------------------------------------------------------------------------

@@ -75,7 +75,7 @@ def _is_safe_relative(rel: str) -> bool:
 
 
 def _write_manifest(folder: Path, command: str, files: set[str]) -> None:
-    from nanocloak import __version__
+    from nanocloak.version import __version__
 
     doc = {"nanocloak_manifest": MANIFEST_FORMAT, "command": command, "nanocloak_version": __version__,
            "written_utc": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),

@@ -6,9 +6,10 @@ compartment has one colour in every figure (COMPARTMENT_COLORS)."""
 
 from __future__ import annotations
 
+from nanocloak.io.figures import png, pyplot
+
 import base64
 import html
-import io
 import json
 import re
 from pathlib import Path
@@ -36,12 +37,7 @@ COMPARTMENT_LABELS = {"excreted_urine": "excreted (urine)", "excreted_feces": "e
 
 
 def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+    return pyplot()
 
 
 def _color(name: str) -> str:
@@ -203,10 +199,7 @@ def therapy_figure(r: SimulationResult):
 
 
 def _png(fig) -> bytes:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110)
-    _plt().close(fig)
-    return buf.getvalue()
+    return png(fig)
 
 
 def _dose_phrase(r: SimulationResult) -> str:

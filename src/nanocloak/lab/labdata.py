@@ -80,9 +80,9 @@ class ValueUnit:
 
 
 def _pint():
-    from nanocloak.spec.formulation import _units  # one shared pint registry (building one takes ~0.3 s)
+    from nanocloak.spec.fields import units  # one shared pint registry (building one takes ~0.3 s)
 
-    return _units()
+    return units()
 
 
 _PCT_ID = re.compile(r"^(?:%id|%i\.d\.|%injecteddose|%dose|pctid|percentid)")

@@ -30,7 +30,7 @@ def cache_dir() -> Path:
 def model_key(ntd_dir: str | Path | None) -> str:
     import sklearn
 
-    from nanocloak import __version__
+    from nanocloak.version import __version__
 
     digest = hashlib.sha256()
     directory = Path(ntd_dir or ntd.default_directory())

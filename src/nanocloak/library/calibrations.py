@@ -41,7 +41,7 @@ def _package_calibrations() -> dict[str, Path]:
 
 @lru_cache(maxsize=32)
 def _read(path: str, mtime_ns: int) -> dict:
-    from nanocloak.spec.safe_yaml import load_file
+    from nanocloak.library.safe_yaml import load_file
 
     doc = load_file(path)
     if not isinstance(doc, dict) or not isinstance(doc.get("values"), dict):

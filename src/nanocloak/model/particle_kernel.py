@@ -16,10 +16,9 @@ from functools import cache
 
 import numba
 import numpy as np
-from numba import njit
 
 from nanocloak.model import particle as wb
-from nanocloak.solvers.compiled import FAST
+from nanocloak.solvers.compiled import FAST, inlined, kernel  # noqa: F401  (FAST: as before)
 from nanocloak.solvers.rodas4 import BatchSolution, IntegrationError
 from nanocloak.solvers.stepper import rodas4_stepper, run_batch
 
@@ -74,7 +73,7 @@ def pack(system: wb.ParticleSystem) -> np.ndarray:
     return p
 
 
-@njit(cache=True, fastmath=FAST, no_cpython_wrapper=True, no_cfunc_wrapper=True)
+@kernel
 def _hill(p, tau, hill, dhill):
     """Hill fraction of every organ at tau (and its derivative in tau). Integer exponents (the
     tabulated 1 and 5) by repeated products, others through one log and one exp: the ramp is
@@ -102,13 +101,13 @@ def _hill(p, tau, hill, dhill):
         hill[o], dhill[o] = h, n * h * (1.0 - h) / tau
 
 
-@njit(cache=True, fastmath=FAST, no_cpython_wrapper=True, no_cfunc_wrapper=True)
+@kernel
 def _tumor_perm(p, tau):
     """Factor on the tumor's PA: heat-opened vessels inside [start, end), 1 outside."""
     return p[P_PERM_FACTOR] if p[P_PERM_START] <= tau < p[P_PERM_END] else 1.0
 
 
-@njit(cache=True, fastmath=FAST, no_cpython_wrapper=True, no_cfunc_wrapper=True)
+@kernel
 def _rhs(p, hill, x, out, perm):
     """dx/dtau. The organ loop has no branches (organ roles enter as 0/1 vectors, the lung's venous
     inflow and the spleen's outflow into the liver are added after it), so LLVM vectorises it."""
@@ -140,7 +139,7 @@ def _rhs(p, hill, x, out, perm):
     out[AUC] = p[P_LAB] * ven
 
 
-@njit(cache=True, fastmath=FAST, no_cpython_wrapper=True, no_cfunc_wrapper=True)
+@kernel
 def _dfdt(p, dhill, x, out):
     for i in range(NS):
         out[i] = 0.0
@@ -152,7 +151,7 @@ def _dfdt(p, dhill, x, out):
         out[PC0 + o] = dc + dt
 
 
-@njit(cache=True, fastmath=FAST, no_cpython_wrapper=True, no_cfunc_wrapper=True)
+@kernel
 def _factor(p, hill, g, minv, coef, perm, extra):
     """Per-organ 3x3 inverses of I - g L and the circulation chain coefficients (see whole_body).
 
@@ -201,7 +200,7 @@ def _factor(p, hill, g, minv, coef, perm, extra):
     coef[2] = 1 + g * (p[P_ART_OUT] + kd + extra[ART]) - g * p[Q_OUT + LUNG] * beta_lung
 
 
-@njit(cache=True, fastmath=FAST, no_cpython_wrapper=True, no_cfunc_wrapper=True)
+@kernel
 def _solve(p, g, minv, coef, r, y, w):
     """Y = (I - g A)^-1 R using the factors; w is scratch (3 x N_ORGANS)."""
     kd = p[P_KDEG]
@@ -241,7 +240,7 @@ def _solve(p, g, minv, coef, r, y, w):
     y[AUC] = r[AUC] + g * p[P_LAB] * y_ven
 
 
-@njit(cache=True, fastmath=FAST, no_cpython_wrapper=True, no_cfunc_wrapper=True)
+@kernel
 def _observe(m, x, out):
     """OBSERVE of the stepper: the observables (particle.OBSERVABLES) of state x."""
     p = m[0]
@@ -255,7 +254,7 @@ def _observe(m, x, out):
     out[5 + NO] = x[AUC]
 
 
-@njit(cache=True, fastmath=FAST, no_cpython_wrapper=True, no_cfunc_wrapper=True)
+@kernel
 def _next_stop(m, tau, end):
     """STOP of the stepper: steps may not straddle the heat window's edges (the rates jump there)
     nor pass the end."""
@@ -274,7 +273,7 @@ def _next_stop(m, tau, end):
 WS_HILL_AT, WS_PERM = 0, 1
 
 
-@njit(cache=True, fastmath=FAST, inline='always')
+@kernel
 def initial_particles(p, x):
     """The dose mixed in the blood (particle.initial_state) into x[:NS], zero elsewhere."""
     for i in range(x.size):
@@ -284,7 +283,7 @@ def initial_particles(p, x):
         x[CAP0 + o] = p[CAPZERO + o]
 
 
-@njit(cache=True, fastmath=FAST, inline='always')
+@kernel
 def _element(batch, e):
     """ELEMENT: element e's parameters, work arrays and initial state."""
     p = batch[0][e]
@@ -294,7 +293,7 @@ def _element(batch, e):
     return m, x
 
 
-@njit(cache=True, fastmath=FAST, inline='always')
+@inlined
 def hill_at_step_start(p, tau, h, organ, ws):
     """Hill fractions at a step's start tau into organ[0] and their derivative into organ[1]; at
     tau = 0 the derivative slightly inside the step, where a Hill exponent < 1 is singular.
@@ -307,7 +306,7 @@ def hill_at_step_start(p, tau, h, organ, ws):
     ws[WS_HILL_AT] = tau
 
 
-@njit(cache=True, fastmath=FAST, inline='always')
+@inlined
 def hill_at(p, t, organ, ws):
     """Hill fractions at a stage time t into organ[0] (recomputed only when the time moves)."""
     if t != ws[WS_HILL_AT]:
@@ -315,7 +314,7 @@ def hill_at(p, t, organ, ws):
         ws[WS_HILL_AT] = t
 
 
-@njit(cache=True, fastmath=FAST, inline='always')
+@kernel
 def _step_factor(m, tau, h, g, x, ft):
     """FACTOR: Hill fractions at tau, (dA/dtau) x and the factors of I - g A(tau)."""
     p, minv, coef, _, organ, no_extra, ws = m
@@ -325,7 +324,7 @@ def _step_factor(m, tau, h, g, x, ft):
     _factor(p, organ[0], g, minv, coef, ws[WS_PERM], no_extra)
 
 
-@njit(cache=True, fastmath=FAST, inline='always')
+@inlined
 def _stage_rhs(m, t, u, f):
     """RHS: dx/dtau at a stage."""
     p, organ, ws = m[0], m[4], m[6]
@@ -333,7 +332,7 @@ def _stage_rhs(m, t, u, f):
     _rhs(p, organ[0], u, f, ws[WS_PERM])
 
 
-@njit(cache=True, fastmath=FAST, inline='always')
+@inlined
 def _stage_solve(m, g, r, k):
     """SOLVE: k = (I - g A)^-1 r by the structured solve."""
     _solve(m[0], g, m[1], m[2], r, k, m[3])

@@ -379,7 +379,7 @@ def payload_metrics(p: PayloadResult, has_tumor: bool) -> dict[str, float]:
     """Drug metrics. Tumor: all drug in the tumor's extravascular tissue (held in particles and
     released), what a tumor homogenate measures (Laginha 2005 'total'); its released part is
     tumor_free_drug_auc. Heart: the released drug (cardiotoxic exposure); all drug: heart_total."""
-    from nanocloak.simulation.metrics import value_at
+    from nanocloak.solvers.series import value_at
 
     m: dict[str, float] = {}
     released = value_at(p.t_h, p.released_pct, 24.0)

@@ -25,7 +25,6 @@ from __future__ import annotations
 from functools import cache
 
 import numpy as np
-from numba import njit
 
 from nanocloak.model import drug as drug_pbpk
 from nanocloak.model import release_in_body as release_kinetics
@@ -33,7 +32,7 @@ from nanocloak.model.particle import HEART
 from nanocloak.model.particle_kernel import (ART, CAP0, FECES, INITIAL_STEP_H, NO, NS, P_KDEG, P_KDEG_PC, P_PERM_END,
                                              P_PERM_START, PC0, TIS0, TUMOR, URINE, VEN, WS_PERM, _dfdt, _factor,
                                              _rhs, _solve, _tumor_perm, hill_at, hill_at_step_start, initial_particles)
-from nanocloak.solvers.compiled import FAST, lu_solve, observe_state, shifted_lu
+from nanocloak.solvers.compiled import inlined, kernel, lu_solve, observe_state, shifted_lu
 from nanocloak.solvers.stepper import rodas4_stepper, run_batch
 
 NB = URINE                          # particle compartments that hold drug
@@ -51,7 +50,7 @@ S_LAG, S_PLATEAU, S_BURST, S_VT_G, S_VH_G, S_HAS_TUMOR, S_RELEASES = range(7)
 N_SCALARS = 7
 
 
-@njit(cache=True, fastmath=FAST)
+@inlined
 def _into(i):
     """Free-drug state that particle compartment i releases into."""
     if i == ART:
@@ -72,7 +71,7 @@ def table_bins(f_tab: np.ndarray) -> np.ndarray:
     return np.clip(np.searchsorted(f_tab, edges, side="right") - 1, 0, max(f_tab.size - 2, 0)).astype(np.int64)
 
 
-@njit(cache=True, fastmath=FAST)
+@kernel
 def _law(f_tab, g_tab, n_tab, bins, plateau, fraction):
     """The release law's rate G(F) and dG/dF: linear interpolation in the law's table (as
     release_kinetics.ReleaseRate.rate), with the end taper over the last 1% the law can release."""
@@ -100,7 +99,7 @@ def _law(f_tab, g_tab, n_tab, bins, plateau, fraction):
     return g * taper, slope * taper - g / END_TAPER
 
 
-@njit(cache=True, fastmath=FAST)
+@kernel
 def _tumor_factor(windows, n_win, tau):
     """Product of the light / ultrasound / heat trigger factors of the windows open at tau."""
     m = 1.0
@@ -110,7 +109,7 @@ def _tumor_factor(windows, n_win, tau):
     return m
 
 
-@njit(cache=True, fastmath=FAST)
+@kernel
 def _release(p, sc, f_tab, g_tab, n_tab, bins, static, tumor_m, x, d, rate, drate_dd, drate_dx, releasing):
     """Release rate of every compartment and its partial derivatives (0 before the lag)."""
     for i in range(NB):
@@ -130,12 +129,12 @@ def _release(p, sc, f_tab, g_tab, n_tab, bins, static, tumor_m, x, d, rate, drat
         drate_dx[i] = m * (g + dg * (1.0 - frac))     # dF/dx = d/held^2
 
 
-@njit(cache=True, fastmath=FAST)
+@inlined
 def _kd(p, i):
     return p[P_KDEG_PC] if PC0 <= i < PC0 + NO else p[P_KDEG]
 
 
-@njit(cache=True, fastmath=FAST)
+@kernel
 def _f(p, sc, mfree, hl, perm, rate, y, out, pad, tmp):
     """Right-hand side of the joint state (rate: release of the current stage, from _release)."""
     _rhs(p, hl, y[YX:YX + NS], out[YX:YX + NS], perm)
@@ -152,21 +151,22 @@ def _f(p, sc, mfree, hl, perm, rate, y, out, pad, tmp):
         out[YD + i] = tmp[i] - rate[i]
         out[YF + _into(i)] += freed
     out[YB] = tmp[URINE] + tmp[FECES]
-    _auc(sc, y[YD:YD + NB], y[YF:YF + NF], out, YA)
+    _auc(sc, y[YD:YD + NB], y[YF:YF + NF], out[YA:YA + 4])
 
 
-@njit(cache=True, fastmath=FAST)
-def _auc(sc, d, free, out, at):
-    """Running AUC slopes per gram into out[at:at+4]: tumor and heart, all drug in the tissue
-    (held in particles and released) and the released drug only. Linear in (d, free)."""
+@kernel
+def _auc(sc, d, free, out):
+    """Running AUC slopes per gram into out[0:4]: tumor and heart, all drug in the tissue (held in
+    particles and released) and the released drug only. Linear in (d, free). (No literal-integer
+    arguments to compiled functions anywhere: numba compiles one copy per literal value.)"""
     tumor, heart = F_ORG0 + TUMOR, F_ORG0 + HEART
     if sc[S_HAS_TUMOR] > 0:
-        out[at] = (d[TIS0 + TUMOR] + d[PC0 + TUMOR] + free[tumor]) / sc[S_VT_G]
-        out[at + 2] = free[tumor] / sc[S_VT_G]
+        out[0] = (d[TIS0 + TUMOR] + d[PC0 + TUMOR] + free[tumor]) / sc[S_VT_G]
+        out[2] = free[tumor] / sc[S_VT_G]
     else:
-        out[at], out[at + 2] = 0.0, 0.0
-    out[at + 1] = (d[TIS0 + HEART] + d[PC0 + HEART] + free[heart]) / sc[S_VH_G]
-    out[at + 3] = free[heart] / sc[S_VH_G]
+        out[0], out[2] = 0.0, 0.0
+    out[1] = (d[TIS0 + HEART] + d[PC0 + HEART] + free[heart]) / sc[S_VH_G]
+    out[3] = free[heart] / sc[S_VH_G]
 
 
 # ---- the model as the Rodas4 stepper sees it (solvers/rodas4_template.py) -------------------------
@@ -181,7 +181,7 @@ M_FAC, M_COEF, M_W, M_VEC, M_ORGAN, M_REL, M_EXTRA, M_LU, M_PIV, M_BF, M_WS = ra
 WS_TUMOR_M, WS_RELEASING, WS_FRESH = 2, 3, 4
 
 
-@njit(cache=True, fastmath=FAST)
+@kernel
 def _element(batch, e):
     """ELEMENT: element e's inputs and work arrays, and its initial state (particles mixed in the
     blood holding their drug but the burst, which is freed where it was injected)."""
@@ -200,7 +200,7 @@ def _element(batch, e):
     return m, y
 
 
-@njit(cache=True, fastmath=FAST)
+@inlined
 def _release_of(m, u, drate_dd, drate_dx):
     """Release rates of state u into m's rate vector (and their partials into drate_dd, drate_dx)."""
     ws = m[M_WS]
@@ -208,7 +208,7 @@ def _release_of(m, u, drate_dd, drate_dx):
              u[YD:YD + NB], m[M_REL][0], drate_dd, drate_dx, ws[WS_RELEASING] > 0.0)
 
 
-@njit(cache=True, fastmath=FAST)
+@kernel
 def _step_factor(m, tau, h, g, y, ft):
     """FACTOR: the step's constants, the time derivative and the Jacobian blocks at (tau, y)."""
     p, organ, rel, vec, extra, fac, coef, ws = m[M_P], m[M_ORGAN], m[M_REL], m[M_VEC], m[M_EXTRA], m[M_FAC], m[M_COEF], m[M_WS]
@@ -236,7 +236,7 @@ def _step_factor(m, tau, h, g, y, ft):
     ws[WS_FRESH] = 1.0                           # the rates just computed are those of the first stage
 
 
-@njit(cache=True, fastmath=FAST)
+@inlined
 def _stage_rhs(m, t, u, f):
     """RHS: the joint right-hand side at a stage (the release partials are not needed: the step keeps
     its Jacobian)."""
@@ -249,7 +249,7 @@ def _stage_rhs(m, t, u, f):
     _f(p, m[M_SC], m[M_MFREE], organ[0], ws[WS_PERM], rel[0], u, f, vec[0], vec[1])
 
 
-@njit(cache=True, fastmath=FAST)
+@kernel
 def _stage_solve(m, g, r, k):
     """SOLVE: k = (I - g J)^-1 r by forward substitution over the blocks."""
     p, fac, coef, w, vec, rel, bf = m[M_P], m[M_FAC], m[M_COEF], m[M_W], m[M_VEC], m[M_REL], m[M_BF]
@@ -268,12 +268,12 @@ def _stage_solve(m, g, r, k):
     lu_solve(m[M_LU], m[M_PIV], bf)
     for i in range(NF):
         k[YF + i] = bf[i]
-    _auc(m[M_SC], k[YD:YD + NB], k[YF:YF + NF], bf, 0)
+    _auc(m[M_SC], k[YD:YD + NB], k[YF:YF + NF], bf[:4])
     for j in range(4):
         k[YA + j] = r[YA + j] + g * bf[j]
 
 
-@njit(cache=True, fastmath=FAST)
+@kernel
 def _next_stop(m, tau, end):
     """STOP: the heat window's edges, the release lag and the trigger windows' edges."""
     p, sc, windows = m[M_P], m[M_SC], m[M_WIN]

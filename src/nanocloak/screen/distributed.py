@@ -28,6 +28,7 @@ import pandas as pd
 from nanocloak.screen.space import Space
 from nanocloak.errors import NanocloakError
 from nanocloak.io.output_dir import atomic_file
+from nanocloak.screen.evaluation import evaluate_designs
 
 RESULTS_DIR = "results"
 MANIFEST = "manifest.json"
@@ -84,7 +85,7 @@ def default_chunk_size(n_designs: int, workers: int) -> int:
 def prepare(out_dir: Path, fingerprint: str, n_designs: int, chunk_size: int, kind: str, source: str) -> int:
     """Create or check DIR and its manifest; returns the chunk size in force (a resumed run keeps
     the size its chunks were written with)."""
-    from nanocloak import __version__
+    from nanocloak.version import __version__
 
     out_dir = Path(out_dir)
     manifest = out_dir / MANIFEST
@@ -137,16 +138,14 @@ def _clean_temporaries(out_dir: Path) -> None:
 # ---------------------------------------------------------------------------------------------
 # the task
 # ---------------------------------------------------------------------------------------------
-def chunk_task(space: Space, first_id: int, codes: np.ndarray, one_kernel_thread: bool = True):
-    """Evaluate one chunk (on a Dask worker: the worker process is one core, so the compiled
-    kernel runs on one thread)."""
+def chunk_task(evaluate: Callable, space: Space, first_id: int, codes: np.ndarray, one_kernel_thread: bool = True):
+    """Evaluate one chunk with `evaluate(space, first_id, codes)` (the caller's function; on a Dask
+    worker the process is one core, so the compiled kernel runs on one thread)."""
     if one_kernel_thread:
         import numba
 
         numba.set_num_threads(1)
-    from nanocloak.screen.screening import evaluate_designs
-
-    return evaluate_designs(space, first_id, codes)
+    return evaluate(space, first_id, codes)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -155,8 +154,9 @@ def chunk_task(space: Space, first_id: int, codes: np.ndarray, one_kernel_thread
 def run_chunks(space: Space, matrix: np.ndarray, out_dir: Path, *, chunk_size: int | None = None,
                scheduler: str | None = None, workers: int | None = None, serial: bool = False, client=None,
                kind: str = "screen", on_progress: Callable[[int, int], None] | None = None,
-               on_chunk: Callable[[int, int], None] | None = None) -> RunReport:
-    """Simulate every design not yet on disk. on_progress(designs done, total) after each chunk;
+               on_chunk: Callable[[int, int], None] | None = None, evaluate: Callable = evaluate_designs) -> RunReport:
+    """Simulate every design not yet on disk with `evaluate(space, first_id, codes)` -> a pyarrow
+    Table (default evaluation.evaluate_designs). on_progress(designs done, total) after each chunk;
     on_chunk(chunk id, chunks done in this run) likewise (tests use it to disturb a run)."""
     out_dir = Path(out_dir)
     n = len(matrix)
@@ -190,20 +190,20 @@ def run_chunks(space: Space, matrix: np.ndarray, out_dir: Path, *, chunk_size: i
     if pending:
         if serial:
             for k in pending:
-                finished(k, chunk_task(space, k * size, matrix[k * size:(k + 1) * size], one_kernel_thread=False))
+                finished(k, chunk_task(evaluate, space, k * size, matrix[k * size:(k + 1) * size], one_kernel_thread=False))
         else:
-            _run_on_dask(space, matrix, size, pending, finished, scheduler, n_workers, client, fingerprint[:16])
+            _run_on_dask(evaluate, space, matrix, size, pending, finished, scheduler, n_workers, client, fingerprint[:16])
     report.seconds = time.perf_counter() - start
     return report
 
 
-def _run_on_dask(space, matrix, size, pending, finished, scheduler, n_workers, client, key: str) -> None:
+def _run_on_dask(evaluate, space, matrix, size, pending, finished, scheduler, n_workers, client, key: str) -> None:
     from dask.distributed import as_completed
 
     with _client(scheduler, n_workers, client) as c:
         futures = {}
         for k in pending:
-            fut = c.submit(chunk_task, space, k * size, matrix[k * size:(k + 1) * size], pure=True,
+            fut = c.submit(chunk_task, evaluate, space, k * size, matrix[k * size:(k + 1) * size], pure=True,
                            retries=TASK_RETRIES, key=f"nanocloak-chunk-{key}-{k:06d}")
             futures[fut] = k
         failed: list[tuple[int, str]] = []

@@ -159,7 +159,7 @@ def run_sensitivity(space: Space, method: str, out_dir: Path, *, metrics: list[s
 
 def figure(table: pd.DataFrame, method: str, path: Path) -> Path:
     """Horizontal bars per metric: mu* with its CI and sigma (Morris), or S1 and ST with CIs (Sobol')."""
-    from nanocloak.io.report import _plt
+    from nanocloak.io.figures import pyplot as _plt
 
     plt = _plt()
     metrics = list(dict.fromkeys(table["metric"]))

@@ -15,7 +15,6 @@ import hashlib
 import json
 import math
 import re
-import types
 import typing
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,15 +25,13 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from nanocloak.errors import NanocloakError, did_you_mean
+from nanocloak.screen.errors import SpaceError  # noqa: F401  (raised here, imported from here by callers)
+from nanocloak.screen.paths import copy_tree, parse_path, render_path, resolve_path, set_path, unwrap  # noqa: F401
 
 #: a grid larger than this is almost surely a mistake (levels multiply)
 MAX_DESIGNS = 10_000_000
 #: hybrid compositions enumerated at most (stars and bars grows fast with sources)
 MAX_COMPOSITIONS = 100_000
-
-
-class SpaceError(NanocloakError):
-    """A space file that cannot be screened; the message names the field and what is allowed."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -150,123 +147,6 @@ class SpaceFile(_Strict):
     objectives: list[Objective] = Field(default_factory=list)
     constraints: list[Constraint] = Field(default_factory=list)
     top: int = Field(default=10, ge=0, le=10_000)
-
-
-# ---------------------------------------------------------------------------------------------
-# paths into a formulation
-# ---------------------------------------------------------------------------------------------
-_TOKEN = re.compile(r"\.?([A-Za-z_][A-Za-z0-9_]*)|\[(\d+)\]")
-
-
-def parse_path(path: str) -> list[str | int]:
-    """'treatment.lasers[0].at_h' -> ['treatment', 'lasers', 0, 'at_h']."""
-    tokens: list[str | int] = []
-    pos = 0
-    text = path.strip()
-    while pos < len(text):
-        m = _TOKEN.match(text, pos)
-        if m is None or (pos == 0 and text.startswith(".")):
-            raise SpaceError(f"vary[{path}]: not a field path (use dotted names and [i] for list items, "
-                             "e.g. core.diameter_nm or treatment.lasers[0].at_h)")
-        tokens.append(m.group(1) if m.group(1) is not None else int(m.group(2)))
-        pos = m.end()
-    if not tokens:
-        raise SpaceError("vary: an empty field path")
-    return tokens
-
-
-def _unwrap(annotation: Any) -> Any:
-    """Strip Annotated[...] and Optional[...] to the type that carries the structure."""
-    while True:
-        origin = typing.get_origin(annotation)
-        if origin is typing.Annotated:
-            annotation = typing.get_args(annotation)[0]
-            continue
-        if origin in (typing.Union, types.UnionType):
-            args = [a for a in typing.get_args(annotation) if a is not type(None)]
-            if len(args) == 1:
-                annotation = args[0]
-                continue
-        return annotation
-
-
-def resolve_path(path: str) -> tuple[list[str | int], Any]:
-    """Check a path against the formulation schema; returns its tokens (a dict field such as
-    model.overrides takes the rest of the path as one key, so parameter names may hold dots)
-    and the leaf type."""
-    from nanocloak.spec.formulation import Formulation
-
-    raw = parse_path(path)
-    tokens: list[str | int] = []
-    current: Any = Formulation
-    i = 0
-    while i < len(raw):
-        tok = raw[i]
-        t = _unwrap(current)
-        here = _render(tokens) or "the formulation"
-        if typing.get_origin(t) is dict:
-            rest = raw[i:]
-            if any(isinstance(x, int) for x in rest):
-                raise SpaceError(f"vary[{path}]: {here} maps names to numbers; give the name after the dot")
-            tokens.append(".".join(str(x) for x in rest))
-            return tokens, _unwrap(typing.get_args(t)[1])
-        if isinstance(tok, int):
-            if typing.get_origin(t) is not list:
-                raise SpaceError(f"vary[{path}]: {here} is not a list, so [{tok}] does not apply")
-            current = typing.get_args(t)[0]
-        else:
-            fields = getattr(t, "model_fields", None)
-            if typing.get_origin(t) is list:
-                raise SpaceError(f"vary[{path}]: {here} is a list; name an item with [i] (e.g. {here}[0].{tok})")
-            if fields is None:
-                raise SpaceError(f"vary[{path}]: {here} is a value; it has no field {tok!r}")
-            if tok not in fields:
-                allowed = list(fields)
-                raise SpaceError(f"vary[{path}]: {here} has no field {tok!r}{did_you_mean(tok, allowed)}; "
-                                 f"allowed: {', '.join(allowed)}")
-            current = fields[tok].annotation
-        tokens.append(tok)
-        i += 1
-    return tokens, _unwrap(current)
-
-
-def _render(tokens: list[str | int]) -> str:
-    out = ""
-    for t in tokens:
-        out += f"[{t}]" if isinstance(t, int) else (f".{t}" if out else t)
-    return out
-
-
-def _copy_tree(node: Any) -> Any:
-    """Copy of plain YAML data (dicts, lists, scalars); copy.deepcopy's memo bookkeeping cost a
-    tenth of a design's whole simulation in screens."""
-    if isinstance(node, dict):
-        return {k: _copy_tree(v) for k, v in node.items()}
-    if isinstance(node, list):
-        return [_copy_tree(v) for v in node]
-    return node
-
-
-def set_path(doc: dict, tokens: list[str | int], value: Any) -> None:
-    """Set doc at tokens, creating missing mappings (never list items: those must exist in the base)."""
-    node: Any = doc
-    for k, tok in enumerate(tokens[:-1]):
-        nxt = tokens[k + 1]
-        if isinstance(tok, int):
-            if not isinstance(node, list) or tok >= len(node):
-                have = len(node) if isinstance(node, list) else 0
-                raise SpaceError(f"the base has no {_render(tokens[:k + 1])} (it lists {have} item(s)); "
-                                 "add the item to the base formulation")
-            node = node[tok]
-        else:
-            if node.get(tok) is None:
-                node[tok] = [] if isinstance(nxt, int) else {}
-            node = node[tok]
-    last = tokens[-1]
-    if isinstance(last, int):
-        if not isinstance(node, list) or last >= len(node):
-            raise SpaceError(f"the base has no {_render(tokens)}; add the item to the base formulation")
-    node[last] = value
 
 
 # ---------------------------------------------------------------------------------------------
@@ -399,7 +279,7 @@ def _varied_field(path: str, raw: dict) -> VariedField:
     if isinstance(spec, HybridSpec):
         from nanocloak.spec.formulation import MembraneSource
 
-        if typing.get_origin(leaf) is not list or _unwrap(typing.get_args(leaf)[0]) is not MembraneSource:
+        if typing.get_origin(leaf) is not list or unwrap(typing.get_args(leaf)[0]) is not MembraneSource:
             raise SpaceError(f"vary[{path}]: hybrid applies to a list of membrane sources "
                              "(surface.membrane.sources)")
         return _hybrid_field(path, tokens, spec)
@@ -413,7 +293,7 @@ def _varied_field(path: str, raw: dict) -> VariedField:
 
 def _render_errors(exc: ValidationError, prefix: str = "") -> str:
     """formulation.problems_from's messages, searched from the space model that failed."""
-    from nanocloak.spec.formulation import problems_from
+    from nanocloak.spec.problems import problems_from
 
     models = {m.__name__: m for m in (SpaceFile, RangeSpec, ChoiceSpec, HybridSpec, Sampling, Population,
                                       Objective, Constraint)}
@@ -475,7 +355,7 @@ class Space:
 
     def formulation_dict(self, codes, design_id: int) -> dict:
         """The base with this design's values (not yet validated)."""
-        doc = _copy_tree(self.base)
+        doc = copy_tree(self.base)
         for f, code in zip(self.fields, codes):
             set_path(doc, list(f.tokens), f.value(code))
         doc["name"] = f"{self.base_name} d{design_id}"

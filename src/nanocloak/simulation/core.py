@@ -64,7 +64,7 @@ def output_grid(f: Formulation) -> np.ndarray:
     """t_h: 0, the spec's fixed times, each dose and its post-dose points, user times, a log fill."""
     edges = []
     if f.treatment.lasers:
-        from nanocloak.model.therapy.outcome import _d
+        from nanocloak.model.therapy.outcome import damage_constant as _d
 
         lasting = _d("heat_permeability_duration_h")
         for las in f.treatment.lasers:   # exposures and heat windows start and end on output times

@@ -5,21 +5,15 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit, prange
+
+from nanocloak.solvers.series import value_at  # noqa: F401  (metrics read values on the grid)
+
+from nanocloak.solvers.compiled import entry, kernel
+from nanocloak.solvers.stepper import run_batch
 
 PARTITION = ("blood", "liver", "spleen", "lung", "kidney", "heart", "brain", "tumor", "rest",
              "excreted_urine", "excreted_feces", "degraded")
 ORGAN_KEYS = ("liver", "spleen", "lung", "kidney", "heart", "brain", "tumor")
-
-
-def value_at(t: np.ndarray, y: np.ndarray, at: float) -> float | None:
-    """y at time `at` if it is within the simulated span (grid holds the spec's times exactly)."""
-    if at > t[-1] + 1e-9:
-        return None
-    i = int(np.searchsorted(t, at - 1e-9 * max(1.0, at)))
-    if i < t.size and abs(t[i] - at) <= 1e-9 * max(1.0, at):
-        return float(y[i])
-    return float(np.interp(at, t, y))
 
 
 def mass_balance_error(t: np.ndarray, partition_sum: np.ndarray, n_given: np.ndarray) -> float:
@@ -37,17 +31,18 @@ QUANTIFIABLE_FRACTION_OF_PEAK = 0.02
 
 
 # The fit below runs compiled (numba): it is evaluated for every simulation of a batch, and in numpy
-# it cost more than the simulation itself.
+# it cost more than the simulation itself. Scalar loops only (no matrix products, no array
+# expressions): they compile in a fraction of the time.
 COARSE_RATES = np.geomspace(1e-4, 50.0, 80)
 ZOOM_LEVELS, ZOOM_POINTS = 8, 9
 
 
-@njit(cache=True)
-def _pair(tau, y, a, b):
+@kernel
+def _pair(tau, y, n, a, b):
     """Non-negative least-squares amplitudes for fixed rates a > b, and the residual sum of squares
     (a one-phase fit where a two-phase one would need a negative amplitude)."""
     gaa = gbb = gab = pa = pb = yy = 0.0
-    for k in range(tau.size):
+    for k in range(n):
         ea, eb = math.exp(-a * tau[k]), math.exp(-b * tau[k])
         gaa += ea * ea
         gbb += eb * eb
@@ -66,22 +61,32 @@ def _pair(tau, y, a, b):
     return 0.0, max(pb / gbb, 0.0), yy - max(pb, 0.0) ** 2 / gbb
 
 
-@njit(cache=True)
-def _two_phase(tau, y, rates, min_slow_share):
-    """Global coarse grid over rate pairs, then 9 x 9 zooms in log space; returns the terminal rate."""
-    n = rates.size
-    e = np.empty((n, tau.size))
-    for i in range(n):
-        for k in range(tau.size):
+@kernel
+def _decays(tau, y, n, rates, e, gram, proj):
+    """e[i, k] = exp(-rates[i] tau[k]), the Gram matrix of the decays and their projections on y."""
+    m = rates.size
+    for i in range(m):
+        acc = 0.0
+        for k in range(n):
             e[i, k] = math.exp(-rates[i] * tau[k])
-    g = e @ e.T
-    p = e @ y
+            acc += e[i, k] * y[k]
+        proj[i] = acc
+    for i in range(m):
+        for j in range(i, m):
+            acc = 0.0
+            for k in range(n):
+                acc += e[i, k] * e[j, k]
+            gram[i, j] = acc
+            gram[j, i] = acc
+
+
+@kernel
+def _best_pair(g, p, rates):
+    """Coarse grid: the pair of rates i < j whose non-negative two-phase fit explains most of y
+    (score, i, j); i = -1 if there is none."""
     best, bi, bj = -1.0, -1, -1
-    single, si = -1.0, 0
-    for i in range(n):
-        if p[i] * p[i] / g[i, i] > single:
-            single, si = p[i] * p[i] / g[i, i], i
-        for j in range(i + 1, n):                  # rates[j] > rates[i]
+    for i in range(p.size):
+        for j in range(i + 1, p.size):
             det = g[i, i] * g[j, j] - g[i, j] ** 2
             if det <= 1e-300:
                 continue
@@ -89,42 +94,64 @@ def _two_phase(tau, y, rates, min_slow_share):
             aj = (g[i, i] * p[j] - g[i, j] * p[i]) / det
             if ai >= 0.0 and aj >= 0.0 and ai * p[i] + aj * p[j] > best:
                 best, bi, bj = ai * p[i] + aj * p[j], i, j
+    return best, bi, bj
+
+
+@kernel
+def _zoom_pair(g, p, yy, logs, log_fast, log_slow, step):
+    """A zoom: among fast candidates (second half of logs) and slow ones (first half), the pair of
+    positive amplitudes with the least residual; the current pair if there is none. The two grids
+    can overlap: candidates that coincide but for rounding are one rate, not a pair."""
+    m = p.size // 2
+    rss_best, f_best, s_best = np.inf, log_fast, log_slow
+    for u in range(m, 2 * m):
+        for v in range(m):
+            if logs[u] <= logs[v] + 1e-9 * step:
+                continue
+            det = g[u, u] * g[v, v] - g[u, v] ** 2
+            if det <= 1e-300:
+                continue
+            amp_f = (g[v, v] * p[u] - g[u, v] * p[v]) / det
+            amp_s = (g[u, u] * p[v] - g[u, v] * p[u]) / det
+            if amp_f > 0.0 and amp_s > 0.0:
+                rss = yy - amp_f * p[u] - amp_s * p[v]
+                if rss < rss_best:
+                    rss_best, f_best, s_best = rss, logs[u], logs[v]
+    return f_best, s_best
+
+
+@kernel
+def _two_phase(tau, y, n, rates, min_slow_share):
+    """Global coarse grid over rate pairs, then 9 x 9 zooms in log space; returns the terminal rate."""
+    nr = rates.size
+    g, p = np.empty((nr, nr)), np.empty(nr)
+    _decays(tau, y, n, rates, np.empty((nr, n)), g, p)
+    single, si = -1.0, 0
+    for i in range(nr):
+        if p[i] * p[i] / g[i, i] > single:
+            single, si = p[i] * p[i] / g[i, i], i
+    best, bi, bj = _best_pair(g, p, rates)
     if bi < 0 or single >= best:
         return rates[si]
     log_fast, log_slow = math.log(rates[bj]), math.log(rates[bi])
     step = math.log(rates[1] / rates[0])
     m = ZOOM_POINTS
-    ef, es = np.empty((m, tau.size)), np.empty((m, tau.size))
-    yy = y @ y
+    yy = 0.0
+    for k in range(n):
+        yy += y[k] * y[k]
+    logs, zr = np.empty(2 * m), np.empty(2 * m)          # slow candidates, then fast ones
+    gz, pz, ez = np.empty((2 * m, 2 * m)), np.empty(2 * m), np.empty((2 * m, n))
     for _ in range(ZOOM_LEVELS):
-        # separable: the exponentials of the m fast and m slow candidates, then every pair from them
-        lf = log_fast + step * (2.0 * np.arange(m) / (m - 1) - 1.0)
-        ls = log_slow + step * (2.0 * np.arange(m) / (m - 1) - 1.0)
         for u in range(m):
-            rf, rs = math.exp(lf[u]), math.exp(ls[u])
-            for k in range(tau.size):
-                ef[u, k] = math.exp(-rf * tau[k])
-                es[u, k] = math.exp(-rs * tau[k])
-        gff, gss, gfs = (ef * ef).sum(axis=1), (es * es).sum(axis=1), ef @ es.T
-        pf, ps = ef @ y, es @ y
-        rss_best, f_best, s_best = np.inf, log_fast, log_slow
-        for u in range(m):
-            for v in range(m):
-                if lf[u] <= ls[v]:
-                    continue
-                det = gff[u] * gss[v] - gfs[u, v] ** 2
-                if det <= 1e-300:
-                    continue
-                amp_f = (gss[v] * pf[u] - gfs[u, v] * ps[v]) / det
-                amp_s = (gff[u] * ps[v] - gfs[u, v] * pf[u]) / det
-                if amp_f > 0.0 and amp_s > 0.0:
-                    rss = yy - amp_f * pf[u] - amp_s * ps[v]
-                    if rss < rss_best:
-                        rss_best, f_best, s_best = rss, lf[u], ls[v]
-        log_fast, log_slow = f_best, s_best
+            logs[u] = log_slow + step * (2.0 * u / (m - 1) - 1.0)
+            logs[m + u] = log_fast + step * (2.0 * u / (m - 1) - 1.0)
+        for u in range(2 * m):
+            zr[u] = math.exp(logs[u])
+        _decays(tau, y, n, zr, ez, gz, pz)
+        log_fast, log_slow = _zoom_pair(gz, pz, yy, logs, log_fast, log_slow, step)
         step /= (m - 1) / 2.0
     fast, slow = math.exp(log_fast), math.exp(log_slow)
-    amp_f, amp_s, _ = _pair(tau, y, fast, slow)
+    amp_f, amp_s, _ = _pair(tau, y, n, fast, slow)
     return slow if amp_s >= min_slow_share * (amp_f + amp_s) else fast
 
 
@@ -141,11 +168,16 @@ def _fit_window(t: np.ndarray, y: np.ndarray, t_last_dose: float):
     return np.ascontiguousarray(tau), np.ascontiguousarray(obs / np.max(obs))
 
 
-@njit(cache=True, parallel=True)
+@entry
+def _two_phase_range(batch, lo, hi, rates, min_slow_share, out):
+    taus, ys, lengths = batch
+    for c in range(lo, hi):
+        out[c] = _two_phase(taus[c], ys[c], lengths[c], rates, min_slow_share)
+
+
 def _two_phase_batch(taus, ys, lengths, rates, min_slow_share, out):
-    for c in prange(lengths.size):
-        n = lengths[c]
-        out[c] = _two_phase(taus[c, :n].copy(), ys[c, :n].copy(), rates, min_slow_share)
+    """The terminal rate of every curve (row; lengths: its points) into out, in threads."""
+    run_batch(_two_phase_range, (taus, ys, lengths), lengths.size, rates, min_slow_share, out)
 
 
 def terminal_half_lives(curves) -> list[float | None]:

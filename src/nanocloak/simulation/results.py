@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from nanocloak import __version__
+from nanocloak.version import __version__
 from nanocloak.simulation import metrics
 from nanocloak.model.particle import OBSERVABLES
 

@@ -1,6 +1,14 @@
 """Compiled pieces of the Rodas4 core that do not depend on the model: the error norm, the step-size
 controller, the dense output, and small dense LU factorisations. The steppers generated from
 rodas4_template.py call them; models with a dense Jacobian (tumor growth, heat) use the LU.
+
+The three decorators every compiled function of the solver and its models uses (one flag set, so
+each function compiles once, and the cheapest compile that serves):
+
+    @kernel   called only from compiled code: no Python wrapper (a third cheaper to compile)
+    @inlined  small glue (a model's adapters, the template's stages): inlined into its caller at
+              numba's IR level, so it is not compiled and linked on its own
+    @entry    called from Python: releases the GIL, so threads can share a batch
 """
 
 from __future__ import annotations
@@ -17,7 +25,27 @@ from nanocloak.solvers.tableau import DENSE, FAC_MAX, FAC_MIN, SAFETY
 FAST = {"reassoc", "contract", "arcp", "nsz"}
 
 
-@njit(cache=True, fastmath=FAST, no_cpython_wrapper=True, no_cfunc_wrapper=True)
+#: numpy's error model: a division by zero gives inf or NaN (which the integrator reports as
+#: non-finite values) instead of raising, and spares every division its exception branch
+OPTIONS = {"cache": True, "fastmath": FAST, "error_model": "numpy"}
+
+
+def kernel(fn):
+    """A compiled function called only from compiled code."""
+    return njit(no_cpython_wrapper=True, no_cfunc_wrapper=True, **OPTIONS)(fn)
+
+
+def inlined(fn):
+    """A compiled function inlined into its compiled callers."""
+    return njit(inline="always", **OPTIONS)(fn)
+
+
+def entry(fn):
+    """A compiled function called from Python, without the GIL."""
+    return njit(nogil=True, **OPTIONS)(fn)
+
+
+@kernel
 def error_norm(x, xn, err, rtol, atol):
     """Weighted RMS of the error estimate err, scaled by atol + rtol max(|x|, |xn|)."""
     acc = 0.0
@@ -27,7 +55,7 @@ def error_norm(x, xn, err, rtol, atol):
     return math.sqrt(acc / x.size)
 
 
-@njit(cache=True, fastmath=FAST, no_cpython_wrapper=True, no_cfunc_wrapper=True)
+@inlined
 def next_step(ht, h, err):
     """Step-size update (Hairer & Wanner's standard controller, exponent 1/4 for order 4); a step
     shortened to land on a stop does not shrink the next one."""
@@ -37,7 +65,7 @@ def next_step(ht, h, err):
     return ht * fac
 
 
-@njit(cache=True, fastmath=FAST, no_cpython_wrapper=True, no_cfunc_wrapper=True)
+@kernel
 def interpolate(s, x, xn, k, out):
     """Rodas4 dense output at tau + s h (0 < s < 1) from the step's stages k[0..4] into out."""
     for i in range(x.size):
@@ -49,7 +77,7 @@ def interpolate(s, x, xn, k, out):
         out[i] = (1.0 - s) * x[i] + s * (xn[i] + (1.0 - s) * (q2 + s * q3))
 
 
-@njit(cache=True, fastmath=FAST, no_cpython_wrapper=True, no_cfunc_wrapper=True)
+@kernel
 def lu_factor(a, piv):
     """In-place LU with partial pivoting of a small dense matrix (no LAPACK call from numba)."""
     n = a.shape[0]
@@ -68,7 +96,7 @@ def lu_factor(a, piv):
                 a[i, j] -= a[i, k] * a[k, j]
 
 
-@njit(cache=True, fastmath=FAST, no_cpython_wrapper=True, no_cfunc_wrapper=True)
+@kernel
 def lu_solve(a, piv, b):
     """b <- A^-1 b from lu_factor's factors."""
     n = a.shape[0]
@@ -84,7 +112,7 @@ def lu_solve(a, piv, b):
         b[i] /= a[i, i]
 
 
-@njit(cache=True, fastmath=FAST, no_cpython_wrapper=True, no_cfunc_wrapper=True)
+@kernel
 def shifted_lu(jac, g, lu, piv):
     """Factor I - g J (Rosenbrock's iteration matrix) of a dense Jacobian jac into lu, piv."""
     n = jac.shape[0]
@@ -94,7 +122,7 @@ def shifted_lu(jac, g, lu, piv):
     lu_factor(lu, piv)
 
 
-@njit(cache=True, fastmath=FAST, no_cpython_wrapper=True, no_cfunc_wrapper=True)
+@kernel
 def solve_into(lu, piv, r, k):
     """k = (I - g J)^-1 r from shifted_lu's factors (r is left as it was)."""
     for i in range(r.size):
@@ -102,7 +130,7 @@ def solve_into(lu, piv, r, k):
     lu_solve(lu, piv, k)
 
 
-@njit(cache=True, fastmath=FAST, no_cpython_wrapper=True, no_cfunc_wrapper=True)
+@kernel
 def observe_state(m, x, out):
     """OBSERVE for a model that records its whole state."""
     for i in range(x.size):

@@ -17,7 +17,7 @@ own functions unpack; x, u, f, r, k, ft, out: float64 vectors of the model's sta
     OBSERVE(m, x, out)            what is recorded at an output time
 
 Time runs from tau = 0 (each model shifts its own clock); outputs at tau <= 0 record the initial
-state. Return codes of integrate_one: accepted steps (>= 0), -1 non-finite values, -2 step limit.
+state. steps[e] of integrate_range: accepted steps (>= 0), -1 non-finite values, -2 step limit.
 """
 
 from __future__ import annotations
@@ -25,9 +25,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
 
-from nanocloak.solvers.compiled import FAST, error_norm, interpolate, next_step
+from nanocloak.solvers.compiled import entry, error_norm, interpolate, next_step
 from nanocloak.solvers.tableau import GAMMA, STAGE_A, STAGE_C, STAGE_D, STAGE_TIME, STAGES
 
 
@@ -57,85 +56,60 @@ def OBSERVE(m, x, out):  # noqa: N802
 
 
 # ---- BODY: copied into every generated stepper ---------------------------------------------------
-@njit(cache=True, fastmath=FAST, inline='always')
-def attempt(m, tau, h, x, xn, ft, f, u, r, k):
-    """One Rodas4 step of size h from (tau, x): the stages into k, the new state into xn."""
-    g = GAMMA * h
-    ih = 1.0 / h
-    FACTOR(m, tau, h, g, x, ft)
-    n = x.size
-    for s in range(STAGES):
-        for i in range(n):
-            acc = x[i]
-            for j in range(s):
-                acc += STAGE_A[s, j] * k[j, i]
-            u[i] = acc
-        RHS(m, tau + STAGE_TIME[s] * h, u, f)
-        for i in range(n):
-            acc = 0.0
-            for j in range(s):
-                acc += STAGE_C[s, j] * k[j, i]
-            r[i] = g * (f[i] + h * STAGE_D[s] * ft[i] + ih * acc)
-        SOLVE(m, g, r, k[s])
-    for i in range(n):
-        xn[i] = u[i] + k[STAGES - 1, i]
-
-
-@njit(cache=True, fastmath=FAST, inline='always')
-def record(m, tau, h, x, xn, k, tau_out, idx, n_out, xi, obs):
-    """Observe every output time inside (tau, tau + h] by the dense output; returns the next index."""
-    t_new = tau + h
-    while idx < n_out and tau_out[idx] <= t_new * (1 + 1e-12):
-        s = (tau_out[idx] - tau) / h
-        if s >= 1.0:
-            OBSERVE(m, xn, obs[idx])
-        else:
-            interpolate(s, x, xn, k, xi)
-            OBSERVE(m, xi, obs[idx])
-        idx += 1
-    return idx
-
-
-@njit(cache=True, fastmath=FAST, inline='always')
-def integrate_one(m, x, tau_out, n_out, h0, rtol, atol, max_steps, obs):
-    """Integrate one element from tau = 0 (state x, overwritten) through tau_out[:n_out]."""
-    n = x.size
-    xn, xi, ft, f, u, r = np.empty(n), np.empty(n), np.empty(n), np.empty(n), np.empty(n), np.empty(n)
-    k = np.empty((STAGES, n))
-    tau, idx, steps, rejected = 0.0, 0, 0, 0
-    while idx < n_out and tau_out[idx] <= 0.0:
-        OBSERVE(m, x, obs[idx])
-        idx += 1
-    if idx == n_out:
-        return 0, 0
-    end = tau_out[n_out - 1]
-    h = min(h0, tau_out[idx])
-    while idx < n_out:
-        stop = STOP(m, tau, end)
-        ht = min(h, stop - tau)
-        attempt(m, tau, ht, x, xn, ft, f, u, r, k)
-        err = error_norm(x, xn, k[STAGES - 1], rtol, atol)
-        if not math.isfinite(err):
-            return -1, rejected
-        if err <= 1.0:
-            idx = record(m, tau, ht, x, xn, k, tau_out, idx, n_out, xi, obs)
-            tau = stop if ht == stop - tau else tau + ht
-            for i in range(n):
-                x[i] = xn[i]
-            steps += 1
-        else:
-            rejected += 1
-        h = next_step(ht, h, err)
-        if steps + rejected > max_steps:
-            return -2, rejected
-    return steps, rejected
-
-
-@njit(cache=True, fastmath=FAST, nogil=True)
+@entry
 def integrate_range(batch, lo, hi, tau_out, n_out, h0, rtol, atol, max_steps, obs, steps, rejected):
-    """Elements lo..hi-1 of a batch, without the GIL (stepper.run_batch spreads ranges over threads)."""
+    """Integrate elements lo..hi-1 of a batch from tau = 0 through their output times tau_out[e, :n_out[e]],
+    without the GIL (stepper.run_batch spreads ranges over threads). One function, the stages and the
+    dense output written in it: each compiled function costs a second or more to compile."""
     for e in range(lo, hi):
         m, x = ELEMENT(batch, e)
-        s, rj = integrate_one(m, x, tau_out[e], n_out[e], h0, rtol, atol, max_steps, obs[e])
-        steps[e] = s
-        rejected[e] = rj
+        n, times, out, n_times = x.size, tau_out[e], obs[e], n_out[e]
+        xn, xi, ft, f, u, r = np.empty(n), np.empty(n), np.empty(n), np.empty(n), np.empty(n), np.empty(n)
+        k = np.empty((STAGES, n))
+        tau, idx, accepted, failed = 0.0, 0, 0, 0
+        while idx < n_times and times[idx] <= 0.0:     # outputs at the start
+            OBSERVE(m, x, out[idx])
+            idx += 1
+        h = min(h0, times[idx]) if idx < n_times else h0
+        while idx < n_times:
+            stop = STOP(m, tau, times[n_times - 1])
+            ht = min(h, stop - tau)
+            g, ih = GAMMA * ht, 1.0 / ht
+            FACTOR(m, tau, ht, g, x, ft)
+            for s in range(STAGES):                    # the Rosenbrock stages (tableau.py)
+                for i in range(n):
+                    acc = x[i]
+                    for j in range(s):
+                        acc += STAGE_A[s, j] * k[j, i]
+                    u[i] = acc
+                RHS(m, tau + STAGE_TIME[s] * ht, u, f)
+                for i in range(n):
+                    acc = 0.0
+                    for j in range(s):
+                        acc += STAGE_C[s, j] * k[j, i]
+                    r[i] = g * (f[i] + ht * STAGE_D[s] * ft[i] + ih * acc)
+                SOLVE(m, g, r, k[s])
+            for i in range(n):
+                xn[i] = u[i] + k[STAGES - 1, i]
+            err = error_norm(x, xn, k[STAGES - 1], rtol, atol)
+            if not math.isfinite(err):
+                accepted = -1
+                break
+            if err <= 1.0:
+                while idx < n_times and times[idx] <= (tau + ht) * (1 + 1e-12):   # dense output
+                    frac = (times[idx] - tau) / ht
+                    if frac < 1.0:
+                        interpolate(frac, x, xn, k, xi)
+                    OBSERVE(m, xi if frac < 1.0 else xn, out[idx])
+                    idx += 1
+                tau = stop if ht == stop - tau else tau + ht
+                for i in range(n):
+                    x[i] = xn[i]
+                accepted += 1
+            else:
+                failed += 1
+            h = next_step(ht, h, err)
+            if accepted + failed > max_steps:
+                accepted = -2
+                break
+        steps[e], rejected[e] = accepted, failed

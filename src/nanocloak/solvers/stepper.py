@@ -94,7 +94,7 @@ def generate_source(name: str, bindings: dict[str, Any], depends: tuple[str, ...
 
 
 def rodas4_stepper(name: str, depends: tuple[str, ...] = (), **bindings: Callable) -> ModuleType:
-    """The compiled Rodas4 stepper of one model (a module with integrate_range, integrate_one, attempt).
+    """The compiled Rodas4 stepper of one model (a module whose integrate_range runs a range of a batch).
 
     bindings: ELEMENT=..., FACTOR=..., RHS=..., SOLVE=..., STOP=..., OBSERVE=... (module-level
     numba functions, see rodas4_template.py); depends: further modules whose source shapes them."""

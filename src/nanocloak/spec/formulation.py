@@ -392,14 +392,14 @@ def from_dict(data: Any, source: str | None = None) -> Formulation:
     try:
         return Formulation.model_validate(data)
     except ValidationError as exc:
-        raise FormulationError(problems_from(exc), source) from None
+        raise FormulationError(problems_from(exc, Formulation), source) from None
     except RecursionError:
         raise FormulationError([Problem("", "nesting too deep")], source) from None
 
 
 def load(path: str | Path) -> Formulation:
     """Read and validate a formulation YAML file."""
-    from nanocloak.spec import safe_yaml
+    from nanocloak.library import safe_yaml
 
     p = Path(path)
     try:

@@ -3,16 +3,11 @@ and atypical but possible inputs (warnings the CLI prints)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from nanocloak.errors import Problem
 from nanocloak.library import tables as library
 
-if TYPE_CHECKING:
-    from nanocloak.spec.formulation import Formulation
 
-
-def check_loading(f: "Formulation") -> None:
+def check_loading(f) -> None:
     """Total drug loading within the physical maximum of the core material (materials.yaml,
     max_loading_wt_pct, sourced): a PLGA or lipid core cannot be 99.999% drug."""
     if f.core.is_free_drug or not f.payloads:
@@ -29,7 +24,7 @@ def check_loading(f: "Formulation") -> None:
                          "core.material: drug_nanocrystal")
 
 
-def plausibility_warnings(f: "Formulation") -> list[Problem]:
+def plausibility_warnings(f) -> list[Problem]:
     """Atypical but possible inputs, said plainly (the CLI prints them; nothing is refused)."""
     warnings: list[Problem] = []
     if not f.core.is_free_drug:

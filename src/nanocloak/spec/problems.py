@@ -50,12 +50,8 @@ def _inner_model(annotation: Any):
     return None
 
 
-def problems_from(exc: ValidationError, root: Any = None) -> list[Problem]:
-    """One Problem per pydantic error; `root` is the model validated (default: the Formulation)."""
-    if root is None:
-        from nanocloak.spec.formulation import Formulation
-
-        root = Formulation
+def problems_from(exc: ValidationError, root: Any) -> list[Problem]:
+    """One Problem per pydantic error; `root` is the model class validated (Formulation, SpaceFile ...)."""
     problems = []
     for err in exc.errors():
         loc = err.get("loc", ())

@@ -7,7 +7,7 @@ from dash import ALL, Input, Output, State, dcc, html
 
 from .. import backend, figures
 from ..sessions import MAX_COMPARE
-from ..ui import note, options, table
+from ..ui import internal, note, options, table
 
 METRICS = ("hydrodynamic_diameter_nm", "zeta_coated_mV", "blood_pct_id_1h", "blood_pct_id_24h", "blood_t_half_h",
            "blood_auc_pct_id_h", "tumor_pct_id_24h", "tumor_pct_id_per_g_24h", "tumor_pct_id_max", "excreted_pct_id_end",
@@ -106,10 +106,11 @@ def register(app, state) -> None:
             if trig == "design-add-compare":
                 design_msg = html.Span([f"added to the comparison ({len(items)} designs): ", dcc.Link("open Compare", href="/compare")])
             return _listing(items), msg, version, design_msg
-        except backend.user_error_types() as exc:
+        except Exception as exc:  # noqa: BLE001 - user errors as they are, others as internal errors, on the page
+            shown = html.Span(str(exc), className="status-bad") if isinstance(exc, backend.user_error_types()) else internal(exc)
             if trig == "design-add-compare":
-                return dash.no_update, dash.no_update, dash.no_update, html.Span(str(exc), className="status-bad")
-            return dash.no_update, html.Span(str(exc), className="status-bad"), dash.no_update, dash.no_update
+                return dash.no_update, dash.no_update, dash.no_update, shown
+            return dash.no_update, shown, dash.no_update, dash.no_update
 
     @app.callback(
         Output("cmp-graphs", "children"), Output("cmp-table", "children"),

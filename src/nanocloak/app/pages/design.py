@@ -8,7 +8,7 @@ from dash import ALL, Input, Output, State, dcc, html
 
 from .. import backend, formspec
 from ..formspec import FIELDS, GROUPS, N_PARAM_SLOTS
-from ..ui import hidden, options
+from ..ui import hidden, internal, options
 
 FIELD = {"type": "field", "path": ALL}
 FERR = {"type": "ferr", "path": ALL}
@@ -320,6 +320,8 @@ def register(app, state) -> None:
             r = backend.simulate(f)
         except backend.user_error_types() as exc:
             return dash.no_update, dash.no_update, html.Span(f"Not simulated: {exc}", className="status-bad")
+        except Exception as exc:  # noqa: BLE001 - shown on the page
+            return dash.no_update, dash.no_update, internal(exc)
         with s.lock:
             s.result, s.result_doc = r, doc
             s.result_version += 1

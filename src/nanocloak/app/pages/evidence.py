@@ -6,7 +6,7 @@ import dash
 from dash import Input, Output, State, dcc, html
 
 from .. import backend, figures
-from ..ui import note, options, table
+from ..ui import internal, note, options, table
 
 
 def layout() -> html.Div:
@@ -48,6 +48,8 @@ def register(app, state) -> None:
             c = backend.evidence_comparison(study_id)
         except backend.user_error_types() as exc:
             return note(str(exc), "error"), [], None
+        except Exception as exc:  # noqa: BLE001 - shown on the page
+            return internal(exc), [], None
         rows = c["rows"]
         s = c["study"]
         cols = ["observable", "arm", "organ", "t (h)", "measured", "sd/sem", "model", "fold error", "used", "where in the paper"]

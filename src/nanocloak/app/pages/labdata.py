@@ -9,7 +9,7 @@ import dash
 from dash import Input, Output, State, dcc, html
 
 from .. import backend, figures
-from ..ui import note, progress, table
+from ..ui import internal, note, progress, table
 
 NCA_ROWS = (("cmax", "Cmax"), ("tmax_h", "Tmax"), ("auc_0_t", "AUC0-t"), ("auc_0_inf", "AUC0-inf"),
             ("auc_pct_extrapolated", "%extrapolated"), ("t_half_h", "t1/2"), ("mrt_h", "MRT"), ("cl", "CL"), ("vss", "Vss"),
@@ -113,6 +113,8 @@ def register(app, state) -> None:
             lab = backend.load_lab(target, None)
         except backend.user_error_types() as exc:
             return dash.no_update, note(str(exc), "error"), dash.no_update, dash.no_update
+        except Exception as exc:  # noqa: BLE001 - shown on the page
+            return dash.no_update, internal(exc), dash.no_update, dash.no_update
         with s.lock:
             s.lab_path, s.lab_name = target, shown
         matrices = [{"label": m, "value": m} for m in lab.matrices]
@@ -130,6 +132,8 @@ def register(app, state) -> None:
             lab, analyses = _analyse(s, doc, bool(use_design), matrix, method)
         except backend.user_error_types() as exc:
             return None, note(str(exc), "error")
+        except Exception as exc:  # noqa: BLE001 - shown on the page
+            return None, internal(exc)
         return (dcc.Graph(id="fig-lab", figure=figures.nca_figure(lab, analyses), config={"displaylogo": False}),
                 html.Div([_nca_table(a) for a in analyses]))
 

@@ -6,7 +6,7 @@ import dash
 from dash import Input, Output, State, dcc, html
 
 from .. import backend, formspec
-from ..ui import fmt, note, table
+from ..ui import fmt, internal, note, table
 
 
 def layout() -> html.Div:
@@ -75,6 +75,8 @@ def register(app, state) -> None:
             plan = backend.coating_plan(f, _batch(batch))
         except backend.user_error_types() as exc:
             return None, note(str(exc), "warn")
+        except Exception as exc:  # noqa: BLE001 - shown on the page
+            return None, internal(exc)
         one = backend.dose_core_mg(f)
         hint = f"one dose of this design is {fmt(one)} mg of core" if one else ""
         return _plan_tables(plan), hint

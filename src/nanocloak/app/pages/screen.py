@@ -7,7 +7,7 @@ import dash
 from dash import Input, Output, State, dcc, html
 
 from .. import backend, figures
-from ..ui import note, progress, table
+from ..ui import internal, note, progress, table
 
 POLL_MS = 700
 
@@ -78,6 +78,8 @@ def register(app, state) -> None:
             space, info = _space(text, doc, s)
         except backend.user_error_types() as exc:
             return note(str(exc), "error"), dash.no_update
+        except Exception as exc:  # noqa: BLE001 - shown on the page
+            return internal(exc), dash.no_update
         size = info["n"]
         where = ("runs here" if size <= backend.MAX_APP_DESIGNS else
                  f"more than {backend.MAX_APP_DESIGNS}: run it with the command line")
@@ -100,6 +102,8 @@ def register(app, state) -> None:
             return note(str(exc), "error"), True, dash.no_update
         except RuntimeError as exc:
             return note(str(exc), "warn"), dash.no_update, dash.no_update
+        except Exception as exc:  # noqa: BLE001 - shown on the page
+            return internal(exc), True, dash.no_update
         with s.lock:
             s.jobs["screen"] = job
             s.data["screen_space"] = space

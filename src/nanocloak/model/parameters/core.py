@@ -132,6 +132,8 @@ class ResolvedFormulation:
     class_t50_h: list = field(default_factory=list)
     #: tumor parameters handed in from above (learned ones), re-applied when the table is re-resolved
     tumor_overrides: tuple = ()
+    #: the function that made this (resolution.resolve), to re-resolve with sources when asked
+    resolver: object = None
 
     @property
     def n_elements(self) -> int:
@@ -141,9 +143,7 @@ class ResolvedFormulation:
         """Every parameter with value, unit and source (re-resolved if the batch skipped sources)."""
         if self.params.describe:
             return self.params.table()
-        from nanocloak.model.parameters.resolution import resolve
-
-        return resolve(self.formulation, describe=True, tumor_overrides=self.tumor_overrides).params.table()
+        return self.resolver(self.formulation, True, self.tumor_overrides).params.table()
 
 
 def calibrated(ps: ParameterSet, name: str, unit: str, description: str, cal: str | None = None) -> float:

@@ -38,7 +38,9 @@ def resolve(f: Formulation, describe: bool = True, tumor_overrides: tuple = ()) 
     site = tumor.site if tumor else "subcutaneous"
     phys, tumor_volume_L = resolve_body(f, ps, sp, site)
     if f.core.is_free_drug:
-        return resolve_free_drug(f, ps, phys, site, tumor_volume_L)
+        free = resolve_free_drug(f, ps, phys, site, tumor_volume_L)
+        free.resolver = resolve
+        return free
     d_h, zeta = _resolve_particle(f, ps)
     effects = _resolve_effects(f, ps, d_h, zeta)
     _resolve_organs(f, ps, phys, sp, d_h, effects)
@@ -54,7 +56,8 @@ def resolve(f: Formulation, describe: bool = True, tumor_overrides: tuple = ()) 
         masses["tumor"] = tumor_volume_L * 1000.0
     class_t50 = [effects.early_t50 if c.opsonised else None for c in effects.classes]
     return ResolvedFormulation(f, ps, phys, effects.classes, uptake_ratio, class_tumor_ratio, list(f.dose.times_h),
-                               factors, masses, class_t50_h=class_t50, tumor_overrides=tuple(tumor_overrides))
+                               factors, masses, class_t50_h=class_t50, tumor_overrides=tuple(tumor_overrides),
+                               resolver=resolve)
 
 
 def _resolve_particle(f: Formulation, ps: ParameterSet) -> tuple[float, float]:

@@ -19,11 +19,10 @@ from dataclasses import dataclass
 from functools import cache
 
 import numpy as np
-from numba import njit
 
 from nanocloak.library import tables as library
 from nanocloak.errors import NanocloakError
-from nanocloak.solvers.compiled import FAST, observe_state, shifted_lu, solve_into
+from nanocloak.solvers.compiled import inlined, kernel, observe_state, shifted_lu, solve_into
 from nanocloak.solvers.stepper import rodas4_stepper
 
 
@@ -108,7 +107,7 @@ MAX_STEPS = 1_000_000
 INITIAL_STEP_DAYS = 1e-3
 
 
-@njit(cache=True, fastmath=FAST)
+@kernel
 def _kill(t_kill, k_kill, t):
     """k2 C(t) (1/day), linear between the knots and constant beyond them (as np.interp), and its slope."""
     n = t_kill.size
@@ -127,7 +126,7 @@ def _kill(t_kill, k_kill, t):
     return slope * (t - t_kill[lo]) + k_kill[lo], slope
 
 
-@njit(cache=True, fastmath=FAST)
+@kernel
 def _element(batch, e):
     """ELEMENT: the tumor's rates, kill-rate table and work arrays, and its initial state."""
     rates, t_kill, k_kill, x0 = batch
@@ -135,7 +134,7 @@ def _element(batch, e):
     return m, x0[e].copy()
 
 
-@njit(cache=True, fastmath=FAST)
+@kernel
 def _rhs(m, t, x, out):
     """RHS: the Simeoni model (module docstring)."""
     rates = m[0]
@@ -149,7 +148,7 @@ def _rhs(m, t, x, out):
     out[3] = k1 * (x[2] - x[3])
 
 
-@njit(cache=True, fastmath=FAST)
+@kernel
 def _jacobian_factor(m, tau, h, g, x, ft):
     """FACTOR: the exact Jacobian at (tau, x) and the kill rate's time derivative, then I - g J."""
     rates, jac = m[0], m[3]
@@ -171,13 +170,13 @@ def _jacobian_factor(m, tau, h, g, x, ft):
     shifted_lu(jac, g, m[4], m[5])
 
 
-@njit(cache=True, fastmath=FAST)
+@inlined
 def _solve(m, g, r, k):
     """SOLVE: dense LU of I - g J."""
     solve_into(m[4], m[5], r, k)
 
 
-@njit(cache=True, fastmath=FAST)
+@kernel
 def _next_knot(m, tau, end):
     """STOP: the next knot of the kill-rate table (the rate has a kink there), or the end."""
     stop = end

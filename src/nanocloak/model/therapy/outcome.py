@@ -29,7 +29,8 @@ from nanocloak.model.therapy import growth as tumor_growth
 DRUG_KILL_KINDS = ("chemotherapy", "kinase_inhibitor")
 
 
-def _d(key: str) -> float:
+def damage_constant(key: str) -> float:
+    """A tissue-damage constant of therapy.yaml (thermal dose, vessel opening)."""
     return library.value(library.table("therapy")["damage"][key], f"therapy.damage.{key}")
 
 
@@ -91,9 +92,9 @@ def heat_windows(heatings) -> list[tuple[float, float, float]]:
     """Windows of opened tumor vessels after exposures that reached mild hyperthermia."""
     out = []
     for h in heatings:
-        if h.tumor_max_C >= _d("mild_hyperthermia_threshold_C"):
+        if h.tumor_max_C >= damage_constant("mild_hyperthermia_threshold_C"):
             start = h.laser.at_h
-            out.append((start, start + h.laser.duration_min / 60.0 + _d("heat_permeability_duration_h"), _d("heat_permeability_factor")))
+            out.append((start, start + h.laser.duration_min / 60.0 + damage_constant("heat_permeability_duration_h"), damage_constant("heat_permeability_factor")))
     return out
 
 

@@ -26,10 +26,9 @@ from dataclasses import dataclass
 from functools import cache
 
 import numpy as np
-from numba import njit
 
 from nanocloak.library import tables as library
-from nanocloak.solvers.compiled import FAST, observe_state, shifted_lu, solve_into
+from nanocloak.solvers.compiled import inlined, kernel, observe_state, shifted_lu, solve_into
 from nanocloak.solvers.rodas4 import IntegrationError
 from nanocloak.solvers.stepper import rodas4_stepper
 from nanocloak.spec.formulation import Formulation, Laser
@@ -199,14 +198,14 @@ INITIAL_STEP_S = 1e-3
 MAX_STEPS = 100_000
 
 
-@njit(cache=True, fastmath=FAST)
+@inlined
 def _element(batch, e):
     """ELEMENT: the system's matrix and constant term, work arrays, and the initial temperatures."""
     a, c, y0 = batch
     return (a, c, np.empty(a.shape), np.empty(a.shape[0], dtype=np.int64)), y0[e].copy()
 
 
-@njit(cache=True, fastmath=FAST)
+@inlined
 def _rhs(m, t, y, out):
     """RHS: A y + c."""
     a, c = m[0], m[1]
@@ -217,7 +216,7 @@ def _rhs(m, t, y, out):
         out[i] = acc
 
 
-@njit(cache=True, fastmath=FAST)
+@inlined
 def _factor(m, tau, h, g, y, ft):
     """FACTOR: an autonomous linear system: J = A, no time derivative."""
     for i in range(y.size):
@@ -225,13 +224,13 @@ def _factor(m, tau, h, g, y, ft):
     shifted_lu(m[0], g, m[2], m[3])
 
 
-@njit(cache=True, fastmath=FAST)
+@inlined
 def _solve(m, g, r, k):
     """SOLVE: dense LU of I - g A."""
     solve_into(m[2], m[3], r, k)
 
 
-@njit(cache=True, fastmath=FAST)
+@inlined
 def _no_stop(m, tau, end):
     """STOP: nothing jumps inside a phase."""
     return end
