@@ -35,3 +35,18 @@ class FormulationError(NanocloakError):
 def did_you_mean(word: str, options: list[str]) -> str:
     close = difflib.get_close_matches(word, options, n=1, cutoff=0.55)
     return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+class MissingExtraError(NanocloakError):
+    """An optional part of nanocloak that is not installed (the message says which extra installs it)."""
+
+
+def require(module: str, extra: str):
+    """Import an optional dependency, or say plainly which extra installs it."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise MissingExtraError(f"this needs {module.split('.')[0]}, part of an optional extra: "
+                                f"pip install 'nanocloak[{extra}]'") from None

@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
-from nanocloak.library import tables as library
 from nanocloak.errors import NanocloakError
+from nanocloak.library import tables as library
 
 #: organs tabulated per species (tumor comes from tumor.yaml, rest is the remainder)
 TABULATED_ORGANS = ("lung", "heart", "liver", "spleen", "kidney", "brain", "muscle")

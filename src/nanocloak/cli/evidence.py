@@ -28,7 +28,7 @@ def _study_record(s) -> dict:
 def list_command(json_flag: bool = typer.Option(False, "--json", help="one object per study (papers and NTD data sets)"),
                  fmt: str = typer.Option("table", "--format", help="table, csv or json")):
     """Every study of the evidence base: source, citation, membranes, observables, usable points."""
-    from nanocloak.cli.common import guard, chosen_format, emit_table, print_json
+    from nanocloak.cli.common import chosen_format, emit_table, guard, print_json
 
     def run():
         import pandas as pd
@@ -57,10 +57,11 @@ def show_command(study: str = typer.Argument(..., help="a study id (`nanocloak e
                  json_flag: bool = typer.Option(False, "--json"),
                  force: bool = typer.Option(False, "--force", help="write into a non-empty folder nanocloak did not write")):
     """A study: its arms (with what was assumed), its points, and the model beside each."""
-    from nanocloak.cli.common import guard, emit_table, err, out, print_json
+    from nanocloak.cli.common import emit_table, err, guard, out, print_json
 
     def run():
-        from nanocloak.evidence import ntd_source, observables, scorecard, study as find
+        from nanocloak.evidence import ntd_source, observables, scorecard
+        from nanocloak.evidence import study as find
         from nanocloak.evidence.report import rows_frame, study_overlay
 
         s = next((x for x in ntd_source.load().studies if x.id == study), None) if study.startswith("ntd_") else None
@@ -88,8 +89,8 @@ def show_command(study: str = typer.Argument(..., help="a study id (`nanocloak e
             if not p.usable:
                 err.print(f"  point {p.index} ({p.observable}) not used: {p.reason}", highlight=False, markup=False)
         if out_dir is not None and rows:
-            from nanocloak.io.output_dir import output_folder
             from nanocloak.io.figures import png as _png
+            from nanocloak.io.output_dir import output_folder
 
             with output_folder(out_dir, "evidence show", force) as staged:
                 rows_frame(rows).to_csv(staged / "points.csv", index=False)
@@ -109,7 +110,7 @@ def score_command(
     force: bool = typer.Option(False, "--force", help="write into a non-empty folder (or over a file) nanocloak did not write"),
 ):
     """Model against every usable evidence point: fold errors, within 2/3-fold, GMFE, directions."""
-    from nanocloak.cli.common import guard, progress, err, out, print_json
+    from nanocloak.cli.common import err, guard, out, print_json, progress
 
     def run():
         from nanocloak.evidence import report
@@ -130,8 +131,8 @@ def score_command(
         else:
             for key in report.SUMMARY_KEYS:
                 out.print(f"{key}: {summary.get(key)}", highlight=False, markup=False)
-            out.print(f"NTD: {report.SUMMARY_KEYS and {k: summary['by_source']['ntd'].get(k) for k in ('points', 'within_2fold_pct', 'gmfe')}}",
-                      highlight=False, markup=False)
+            ntd = {k: summary["by_source"]["ntd"].get(k) for k in ("points", "within_2fold_pct", "gmfe")}
+            out.print(f"NTD: {ntd}", highlight=False, markup=False)
         if out_dir is not None:
             report.write_outputs(result, out_dir, force)
             err.print(f"wrote {out_dir}/ (scorecard.json, points.csv, figures)")
@@ -151,7 +152,7 @@ def calibrate_evidence(
     max_evaluations: int = typer.Option(120, "--max-evaluations", help="model evaluations of the least-squares fit"),
 ):
     """Fit the effect parameters to every usable evidence point at once (docs/calibration.md)."""
-    from nanocloak.cli.common import guard, progress, err
+    from nanocloak.cli.common import err, guard, progress
 
     def run():
         from nanocloak.evidence import calibrate

@@ -48,13 +48,12 @@ def fit_command(
 
 def _run(formulation, data, param, method, walkers, steps, burn, seed, error, prior, matrix, group, out_dir,
          save_path, force=False) -> None:
-    from nanocloak.spec.formulation import load
-    from nanocloak.cli.common import progress, err
+    from nanocloak.cli.common import err, progress
     from nanocloak.inference.fit_report import fold_error_table, parameter_table, posterior_predictive, save_formulation, write_outputs
     from nanocloak.inference.fitting import fit
-    from nanocloak.lab.labdata import load_lab_data
-
     from nanocloak.io.output_dir import check_file, check_folder
+    from nanocloak.lab.labdata import load_lab_data
+    from nanocloak.spec.formulation import load
 
     check_folder(out_dir, force)
     check_file(save_path, force, "--save-formulation")

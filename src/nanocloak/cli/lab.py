@@ -36,13 +36,13 @@ def nca_command(
                                "(nothing already there is deleted or replaced)"),
 ):
     """NCA of lab time courses: per animal and mean curve (serial) or Bailer's AUC and SE (sparse)."""
-    from nanocloak.cli.common import guard, err
+    from nanocloak.cli.common import err, guard
 
     def run():
-        from nanocloak.spec.formulation import load
+        from nanocloak.io.output_dir import check_folder
         from nanocloak.lab.labdata import load_lab_data
         from nanocloak.lab.nca import analyse
-        from nanocloak.io.output_dir import check_folder
+        from nanocloak.spec.formulation import load
 
         check_folder(out_dir, force)
         f = load(formulation) if formulation is not None else None

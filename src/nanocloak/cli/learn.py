@@ -30,13 +30,11 @@ def cv_command(
                                "(nothing already there is deleted or replaced)"),
 ):
     """k-fold cross-validation of the delivery model against the median and a random forest (same folds)."""
-    from nanocloak.cli.common import guard, progress, err
+    from nanocloak.cli.common import err, guard, progress
 
     def run():
-        from nanocloak.learn import ntd
-        from nanocloak.learn import cross_validate
-
         from nanocloak.io.output_dir import check_folder
+        from nanocloak.learn import cross_validate, ntd
 
         check_folder(out_dir, force)
         datasets, timecourse = ntd.load_datasets(ntd_dir), ntd.load_timecourse(ntd_dir)
@@ -75,10 +73,9 @@ def predict_command(
     def run():
         import pandas as pd
 
-        from nanocloak.spec.formulation import load
-        from nanocloak.learn import ntd
-        from nanocloak.learn import descriptors_of
+        from nanocloak.learn import descriptors_of, ntd
         from nanocloak.learn.formulation_descriptors import pretrained
+        from nanocloak.spec.formulation import load
 
         if file.suffix.lower() == ".csv":
             descriptors = pd.read_csv(file)

@@ -10,10 +10,8 @@ import typer
 from rich.table import Table
 
 from nanocloak.cli.apps import app, calibrate_app
-from nanocloak.cli.common import (err, force_option, guard, json_option,
-                                  out, print_json)
+from nanocloak.cli.common import err, force_option, guard, json_option, out, print_json
 from nanocloak.errors import NanocloakError
-
 
 CALIBRATE_OUT_HELP = ("write the table to this file (default: stdout); maintainers regenerate the package's default "
                       "by naming it, e.g. --out src/nanocloak/data/tumor.yaml")
@@ -52,8 +50,8 @@ def make(file: Path = typer.Argument(..., help="membrane-coated formulation YAML
     """Coating calculator: particles, membrane, donor blood or cells, method, expected QC."""
 
     def run():
-        from nanocloak.spec.formulation import load
         from nanocloak.lab.fabrication import batch_sheet_html, coating_plan
+        from nanocloak.spec.formulation import load
 
         f = load(file)
         plan = coating_plan(f, batch_mg)
@@ -75,7 +73,8 @@ def make(file: Path = typer.Argument(..., help="membrane-coated formulation YAML
         t.add_row("coverage", f"{plan.target_coverage:.0%} mean; {plan.coated_50_fraction:.0%} of particles >= 50% coated")
         t.add_row("membrane area", f"{plan.membrane_area_m2_geometric * 1e4:.4g} cm2 (geometric minimum)")
         for d in plan.donors:
-            donor = (f"{d.blood_mL_protocol:.3g} mL blood (geometric minimum {d.blood_mL_geometric:.3g} mL)" if d.blood_mL_protocol is not None
+            donor = (f"{d.blood_mL_protocol:.3g} mL blood (geometric minimum {d.blood_mL_geometric:.3g} mL)"
+                     if d.blood_mL_protocol is not None
                      else f"{d.cells_protocol:.3g} cells = {d.flasks_protocol:.3g} T-175 flasks" if d.flasks_protocol is not None
                      else f"{d.cells_protocol:.3g} cells/vesicles ({d.source})")
             t.add_row(f"{d.cell} ({d.fraction:.0%})", f"protein {d.protein_mg_protocol:.3g} mg protocol / {d.protein_mg_geometric:.3g} mg "
@@ -97,8 +96,8 @@ def qc(file: Path = typer.Argument(..., help="membrane-coated formulation YAML")
     """Infer the coating coverage from measured DLS and zeta, with plain warnings."""
 
     def run():
-        from nanocloak.spec.formulation import load
         from nanocloak.lab.fabrication import infer_coverage
+        from nanocloak.spec.formulation import load
 
         f = load(file)
         if f.surface.kind != "membrane":

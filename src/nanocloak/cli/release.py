@@ -10,8 +10,7 @@ import typer
 from rich.table import Table
 
 from nanocloak.cli.apps import release_app
-from nanocloak.cli.common import (chosen_format, emit_table, err, force_option, format_option, guard, json_option,
-                                  out, print_json)
+from nanocloak.cli.common import chosen_format, emit_table, err, force_option, format_option, guard, json_option, out, print_json
 from nanocloak.errors import NanocloakError
 
 
@@ -123,8 +122,8 @@ def release_simulate(
     def run():
         import pandas as pd
 
-        from nanocloak.spec.formulation import load
         from nanocloak.lab.release_fit import InVitroConditions, parse_windows, simulate_in_vitro
+        from nanocloak.spec.formulation import load
 
         f = load(file)
         if not f.payloads:
@@ -158,8 +157,8 @@ def _print_release(f, ph, temperature_c, t, pct, t_show) -> None:
 
 
 def _release_figure(data, fits, path: Path) -> None:
-    from nanocloak.library import release_laws as release_models
     from nanocloak.io.figures import pyplot as _plt
+    from nanocloak.library import release_laws as release_models
 
     plt = _plt()
     fig, ax = plt.subplots(figsize=(6.4, 4.2))

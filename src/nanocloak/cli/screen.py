@@ -53,13 +53,12 @@ def screen_run(
     json_flag: bool = typer.Option(False, "--json", help="the same as --format json"),
 ):
     """Simulate every design of a space (resumable), then rank: pareto.csv, top/, figures, summary."""
-    from nanocloak.cli.common import guard, err
+    from nanocloak.cli.common import err, guard
 
     def run():
-        from nanocloak.screen.space import load_space
-        from nanocloak.screen.screening import run_screen
-
         from nanocloak.cli.common import chosen_format
+        from nanocloak.screen.screening import run_screen
+        from nanocloak.screen.space import load_space
 
         shown = chosen_format(fmt, json_flag)
         _runner_options(serial, workers, scheduler)
@@ -134,7 +133,7 @@ def screen_query(
     json_flag: bool = typer.Option(False, "--json", help="the same as --format json"),
 ):
     """Query a screen's Parquet results with DuckDB (table `results`: one row per design x animal)."""
-    from nanocloak.cli.common import guard, chosen_format, emit_table
+    from nanocloak.cli.common import chosen_format, emit_table, guard
 
     def run():
         from nanocloak.screen.distributed import query
@@ -162,13 +161,13 @@ def sensitivity(
                                "(nothing already there is deleted or replaced)"),
 ):
     """Morris or Sobol' sensitivity of metrics to the space's fields (SALib): table, CSV, bar figure."""
-    from nanocloak.cli.common import guard, err, out
+    from nanocloak.cli.common import err, guard, out
 
     def run():
         from rich.table import Table
 
-        from nanocloak.screen.space import load_space
         from nanocloak.screen.sensitivity import run_sensitivity
+        from nanocloak.screen.space import load_space
 
         _runner_options(serial, workers, scheduler)
         space = load_space(space_file)

@@ -10,8 +10,7 @@ import typer
 from rich.table import Table
 
 from nanocloak.cli.apps import app
-from nanocloak.cli.common import (chosen_format, emit_table, err, force_option, format_option, guard, json_option,
-                                  out, progress)
+from nanocloak.cli.common import chosen_format, emit_table, err, force_option, format_option, guard, json_option, out, progress
 from nanocloak.errors import NanocloakError
 
 
@@ -25,10 +24,10 @@ def simulate(
     """Simulate a formulation: where the particles go over time."""
 
     def run():
-        from nanocloak.simulation.core import simulate as sim
-        from nanocloak.spec.formulation import load
         from nanocloak.io.output_dir import check_folder
         from nanocloak.io.report import write_outputs
+        from nanocloak.simulation.core import simulate as sim
+        from nanocloak.spec.formulation import load
 
         check_folder(out_dir, force)
         f = load(file)
@@ -74,8 +73,8 @@ def params(file: Path = typer.Argument(..., help="formulation YAML"),
     """List every resolved model parameter (names accepted by model.overrides) with value, unit, source."""
 
     def run():
-        from nanocloak.spec.formulation import load
         from nanocloak.simulation.core import resolve_formulation as resolve
+        from nanocloak.spec.formulation import load
 
         table = resolve(load(file)).params.table()
         f = "csv" if csv else chosen_format(fmt, json_flag)
@@ -92,11 +91,10 @@ def compare(files: list[Path] = typer.Argument(..., help="two or more formulatio
     """Put several designs side by side (table and overlaid curves)."""
 
     def run():
+        from nanocloak.io.output_dir import check_folder
+        from nanocloak.io.report import comparison_table, write_comparison
         from nanocloak.simulation.core import simulate_many
         from nanocloak.spec.formulation import load
-        from nanocloak.io.report import comparison_table, write_comparison
-
-        from nanocloak.io.output_dir import check_folder
 
         check_folder(out_dir, force)
         forms = [load(p) for p in files]
@@ -160,10 +158,9 @@ def export_sbml(file: Path = typer.Argument(..., help="formulation YAML"),
     """Export the formulation's particle model as SBML (COPASI, tellurium, libRoadRunner)."""
 
     def run():
-        from nanocloak.spec.formulation import load
-        from nanocloak.io.sbml import to_sbml
-
         from nanocloak.io.output_dir import GENERATED_MARK, write_generated_file
+        from nanocloak.io.sbml import to_sbml
+        from nanocloak.spec.formulation import load
 
         text = to_sbml(load(file))
         if output is None:

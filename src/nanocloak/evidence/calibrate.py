@@ -29,10 +29,10 @@ from typing import Callable
 import numpy as np
 import yaml
 
-from nanocloak.library import calibrations as calibration
-from nanocloak.library import tables as library
 from nanocloak.evidence.observables import model_values
 from nanocloak.evidence.studies import Point, Study, load_base
+from nanocloak.library import calibrations as calibration
+from nanocloak.library import tables as library
 
 MODEL_LOG_SD = 0.5      # assumption: between-study scatter of nanoparticle PK at fixed design (~1.6-fold)
 STUDY_EFFECT_SD = 0.5   # tau, the sd of a study's common log offset (assumption, same scale)
@@ -322,8 +322,8 @@ def calibration_yaml(result: Fit, commit: str | None = None) -> str:
     cal_id = f"evidence-{stamp}-{commit[:8]}"
     ids = ", ".join(result.studies)
     sources = {}
-    for p, x in zip(result.parameters, result.x):
-        sd = math.sqrt(max(result.covariance[list(result.parameters).index(p)][list(result.parameters).index(p)], 0.0))
+    for i, p in enumerate(result.parameters):
+        sd = math.sqrt(max(result.covariance[i][i], 0.0))
         spread = f"x/ {math.exp(sd):.3g} (1 sd)" if p.scale == "log" else f"+- {sd:.3g} (1 sd)"
         sources[p.key] = (f"calibrated on {len(result.studies)} studies: {ids} (nanocloak calibrate evidence, {stamp}, "
                           f"evidence commit {commit[:12]}; {spread}; prior {p.prior:.4g} from: {p.prior_source})")

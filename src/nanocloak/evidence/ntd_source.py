@@ -30,8 +30,8 @@ from functools import lru_cache
 
 import pandas as pd
 
-from nanocloak.library import tables as library
 from nanocloak.evidence.studies import Citation, Measurement, Point, Study, StudyFile
+from nanocloak.library import tables as library
 
 CITATION = {"authors": "Cheng YH, He C, Riviere JE, Monteiro-Riviere NA, Lin Z", "year": 2020,
             "title": "Meta-analysis of nanoparticle delivery to tumors using a physiologically based "
@@ -116,10 +116,10 @@ class NtdSet:
 @lru_cache(maxsize=1)
 def load() -> NtdSet:
     """Every NTD data set that maps to a valid formulation, as a one-arm study."""
-    from nanocloak.spec import formulation as spec
-    from nanocloak.learn import ntd
     from nanocloak.errors import FormulationError
     from nanocloak.evidence.studies import defaults
+    from nanocloak.learn import ntd
+    from nanocloak.spec import formulation as spec
 
     data = ntd.load_datasets()
     course = ntd.load_timecourse()

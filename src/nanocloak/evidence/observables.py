@@ -76,8 +76,8 @@ def needed_arms(points: list[tuple[Study, Point]]) -> list[ArmKey]:
 def simulate_arms(keys: list[ArmKey], studies: dict[str, Study], overrides: dict | None = None,
                   on_progress=None, calibration: str | None = None) -> dict[ArmKey, object]:
     """SimulationResults of the arms (one batch); an arm that fails is left out (its points say why)."""
-    from nanocloak.simulation.core import simulate_many
     from nanocloak.errors import NanocloakError
+    from nanocloak.simulation.core import simulate_many
 
     forms = [arm_formulation(studies[k.study], k.arm, k.doses, overrides, calibration) for k in keys]
     try:

@@ -14,7 +14,6 @@ from nanocloak.evidence import ntd_source, observables, scorecard
 from nanocloak.evidence.studies import Study, load_base
 
 
-
 @dataclass
 class ScoreRun:
     rows: list[scorecard.Scored]            # paper points, in sample (or held out with --loso)
@@ -155,8 +154,8 @@ def study_overlay(study: Study, rows: list[scorecard.Scored]):
 
 
 def write_outputs(result: ScoreRun, out_dir: str | Path, force: bool = False) -> Path:
-    from nanocloak.io.output_dir import output_folder
     from nanocloak.io.figures import png as _png
+    from nanocloak.io.output_dir import output_folder
 
     summary = result.to_dict()
     out = Path(out_dir)

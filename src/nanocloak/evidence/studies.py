@@ -291,8 +291,8 @@ def studies_dir() -> Path:
 
 
 def read_study(path: Path) -> Study:
-    from nanocloak.spec import formulation as spec
     from nanocloak.library.safe_yaml import load_file
+    from nanocloak.spec import formulation as spec
 
     raw = load_file(path)
     try:

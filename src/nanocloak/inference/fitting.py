@@ -24,27 +24,32 @@ import numpy as np
 import pandas as pd
 
 from nanocloak.errors import NanocloakError, did_you_mean
-from nanocloak.spec.formulation import Formulation, ModelOptions, from_dict
-from nanocloak.simulation.core import simulate_many, simulate_particles
+
 # the inputs of a fit, defined in observations.py and priors.py, are part of this module's API
-from nanocloak.inference.observations import OBSERVABLE_OF_MATRIX  # noqa: F401
-from nanocloak.inference.observations import Observations  # noqa: F401
-from nanocloak.inference.observations import observations_from  # noqa: F401
-from nanocloak.inference.priors import SIGMA  # noqa: F401
-from nanocloak.inference.priors import Z90  # noqa: F401
-from nanocloak.inference.priors import LIVER_UPTAKE  # noqa: F401
-from nanocloak.inference.priors import OTHER_MPS  # noqa: F401
-from nanocloak.inference.priors import SPLEEN_UPTAKE  # noqa: F401
-from nanocloak.inference.priors import STEALTH  # noqa: F401
-from nanocloak.inference.priors import TUMOR_PARAMETERS  # noqa: F401
-from nanocloak.inference.priors import UPTAKE_ONSET  # noqa: F401
-from nanocloak.inference.priors import Prior  # noqa: F401
-from nanocloak.inference.priors import check_parameters  # noqa: F401
-from nanocloak.inference.priors import default_parameters  # noqa: F401
-from nanocloak.inference.priors import ntd_prior_factors  # noqa: F401
-from nanocloak.inference.priors import prior_factor  # noqa: F401
-from nanocloak.inference.priors import prior_table  # noqa: F401
-from nanocloak.inference.priors import sigma_prior  # noqa: F401
+from nanocloak.inference.observations import (
+    OBSERVABLE_OF_MATRIX,  # noqa: F401
+    Observations,  # noqa: F401
+    observations_from,  # noqa: F401
+)
+from nanocloak.inference.priors import (
+    LIVER_UPTAKE,  # noqa: F401
+    OTHER_MPS,  # noqa: F401
+    SIGMA,  # noqa: F401
+    SPLEEN_UPTAKE,  # noqa: F401
+    STEALTH,  # noqa: F401
+    TUMOR_PARAMETERS,  # noqa: F401
+    UPTAKE_ONSET,  # noqa: F401
+    Z90,  # noqa: F401
+    Prior,  # noqa: F401
+    check_parameters,  # noqa: F401
+    default_parameters,  # noqa: F401
+    ntd_prior_factors,  # noqa: F401
+    prior_factor,  # noqa: F401
+    prior_table,  # noqa: F401
+    sigma_prior,  # noqa: F401
+)
+from nanocloak.simulation.core import simulate_many, simulate_particles
+from nanocloak.spec.formulation import Formulation, ModelOptions, from_dict
 
 #: emcee needs at least 2 walkers per dimension; more walkers explore faster per step
 MIN_WALKERS, WALKERS_PER_DIM = 16, 4
@@ -94,7 +99,8 @@ class CalibrationProblem:
         self.mu = np.array([p.mu for p in priors])
         self.sd = np.array([p.sd_log for p in priors])
         self.sigma_prior = sigma_prior()
-        #: no treatment: nothing after the particle model acts on the particles (simulate_particles: no payload, no therapy step, which change no particle %ID without lasers
+        #: no treatment: nothing after the particle model acts on the particles (simulate_particles: no
+        #: payload, no therapy step, which change no particle %ID without lasers
         #: or ultrasound; tests/test_fitting.py checks its series equal simulate_many's)
         self.particles_only = not (self.base.treatment.lasers or self.base.treatment.ultrasound)
         self.n_evaluations = 0
@@ -230,7 +236,8 @@ def fit_lsq(problem: CalibrationProblem, max_nfev: int = 200) -> LsqResult:
     lo, hi = problem.bounds
     x = problem.mu.copy()
     for _ in range(2 if problem.estimate_sigma else 1):
-        res = least_squares(lambda th: _residuals(problem, th, sigma), x, jac=lambda th: _jacobian(problem, th, sigma),
+        res = least_squares(lambda th: _residuals(problem, th, sigma), x,  # noqa: B023 (used within the iteration)
+                            jac=lambda th: _jacobian(problem, th, sigma),  # noqa: B023
                             bounds=(lo, hi), x_scale=problem.sd, max_nfev=max_nfev, method="trf")
         x = res.x
         if problem.estimate_sigma:
@@ -321,7 +328,9 @@ def fit_mcmc(problem: CalibrationProblem, start: LsqResult, walkers: int | None 
              burn: int | None = None, seed: int | None = 0,
              on_step: Callable[[int], None] | None = None) -> McmcResult:
     """Sample the posterior; walkers start from the Laplace approximation around the LSQ estimate."""
-    import emcee
+    from nanocloak.errors import require
+
+    emcee = require("emcee", "fit")
 
     ndim = problem.ndim
     walkers = walkers or default_walkers(ndim)
@@ -350,7 +359,9 @@ def _moves():
     """Differential-evolution proposals (ter Braak 2006, Stat Comput 16:239; snooker: ter Braak & Vrugt
     2008, Stat Comput 18:435), the mixture emcee's documentation suggests: on these posteriors the
     autocorrelation time measured ~3x shorter than with the default stretch move (docs/fitting.md)."""
-    import emcee
+    from nanocloak.errors import require
+
+    emcee = require("emcee", "fit")
 
     return [(emcee.moves.DEMove(), 0.8), (emcee.moves.DESnookerMove(), 0.2)]
 

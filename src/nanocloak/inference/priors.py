@@ -11,7 +11,8 @@ import numpy as np
 import pandas as pd
 
 from nanocloak.errors import NanocloakError, did_you_mean
-from nanocloak.library.tables import sourced, table as library_table
+from nanocloak.library.tables import sourced
+from nanocloak.library.tables import table as library_table
 
 Z90 = 1.6448536                  # standard normal 95th percentile: central 90% intervals
 SIGMA = "sigma"                   # the name of the proportional error in tables and samples

@@ -6,8 +6,6 @@ compartment has one colour in every figure (COMPARTMENT_COLORS)."""
 
 from __future__ import annotations
 
-from nanocloak.io.figures import png, pyplot
-
 import base64
 import html
 import json
@@ -17,6 +15,7 @@ from typing import Sequence
 
 import numpy as np
 
+from nanocloak.io.figures import png, pyplot
 from nanocloak.simulation import metrics as _metrics
 from nanocloak.simulation.results import SimulationResult
 
@@ -295,7 +294,8 @@ def summary_text(r: SimulationResult) -> list[str]:
              f"{subj.body_weight_g:g} g {subj.host} {subj.species}."]
     if "blood_pct_id_24h" in m:
         half = f", terminal half-life {m['blood_t_half_h']:.1f} h" if "blood_t_half_h" in m else ""
-        lines.append(f"Blood: {m.get('blood_pct_id_1h', float('nan')):.0f}% of a dose at 1 h and {m['blood_pct_id_24h']:.1f}% at 24 h{half}.")
+        at_1h = m.get("blood_pct_id_1h", float("nan"))
+        lines.append(f"Blood: {at_1h:.0f}% of a dose at 1 h and {m['blood_pct_id_24h']:.1f}% at 24 h{half}.")
     organs = m.get("organ_pct_id_24h")
     if organs:
         top = sorted(((v, k) for k, v in organs.items() if k not in ("blood",)), reverse=True)[:3]

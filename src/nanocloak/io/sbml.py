@@ -37,13 +37,13 @@ nanocloak's series the trough just before it; elsewhere they agree within the en
 
 from __future__ import annotations
 
-import libsbml
-
+from nanocloak.errors import NanocloakError, require
 from nanocloak.model import particle as wb
-from nanocloak.errors import NanocloakError
-from nanocloak.spec.formulation import Formulation
 from nanocloak.model.parameters import particle_systems
 from nanocloak.simulation.core import resolve_formulation as resolve
+from nanocloak.spec.formulation import Formulation
+
+libsbml = require("libsbml", "sbml")   # the [sbml] extra
 
 
 class SbmlExportError(NanocloakError):
@@ -251,7 +251,7 @@ def to_sbml(f: Formulation) -> str:
         # circulation
         b.reaction(p + "venous_to_lung", sid["ven"], sid["lung_cap"], f"{p}k_ven_out * {sid['ven']}")
         b.reaction(p + "lung_to_arterial", sid["lung_cap"], sid["art"], f"{p}k_out_lung * {sid['lung_cap']}")
-        for j, o in enumerate(wb.ORGANS):
+        for o in wb.ORGANS:
             if o not in organs:
                 continue
             cap, tis, pc = sid[f"{o}_cap"], sid[f"{o}_tis"], sid[f"{o}_pc"]

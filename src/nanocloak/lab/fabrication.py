@@ -16,9 +16,9 @@ import html
 import math
 from dataclasses import dataclass, field
 
-from nanocloak.surface import coating
 from nanocloak.library import tables as library
 from nanocloak.spec.formulation import Formulation
+from nanocloak.surface import coating
 from nanocloak.surface.stealth import coating_classes
 
 

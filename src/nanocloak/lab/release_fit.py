@@ -25,8 +25,8 @@ import pandas as pd
 from scipy import stats
 from scipy.optimize import least_squares
 
-from nanocloak.library import release_laws as release_models
 from nanocloak.errors import NanocloakError
+from nanocloak.library import release_laws as release_models
 
 KP_WINDOW_PCT = 60.0
 NOISE_ALLOWANCE_PCT = 5.0        # released % may exceed 100 by assay noise, not more
@@ -268,7 +268,8 @@ def _confidence_intervals(sol, names, ssr, n, p_count) -> dict[str, tuple[float,
 def fit_all(data: ReleaseData, models: list[str] | None = None) -> tuple[list[FitResult], list[str]]:
     """Fit the chosen (or every) model; returns fits ranked by AIC (then MSC) and skipped models."""
     if data.t_h.size < MIN_POINTS:
-        raise ReleaseDataError(f"{data.source or data.name}: {data.t_h.size} time point(s); fitting a release law needs at least {MIN_POINTS}")
+        raise ReleaseDataError(f"{data.source or data.name}: {data.t_h.size} time point(s); fitting a release law "
+                               f"needs at least {MIN_POINTS}")
     names = models or list(release_models.RELEASE_MODELS)
     fits, skipped = [], []
     for name in names:
@@ -393,8 +394,8 @@ def simulate_in_vitro(release, conditions: InVitroConditions, hours: float, n_po
         son = any(s <= mid < e for s, e in conditions.ultrasound_windows_h)
         m = chem * physical_multiplier(triggers, lit, conditions.temperature_C, son) if mid >= rate.lag_h else 0.0
         sel = (t_out > a) & (t_out <= b)
-        sol = solve_ivp(lambda _t, y: rate.rate(y) * m, (a, b), [f], t_eval=np.unique(np.r_[t_out[sel], b]),
-                        rtol=1e-8, atol=1e-10, method="LSODA")
+        sol = solve_ivp(lambda _t, y: rate.rate(y) * m,  # noqa: B023 (solved within the iteration)
+                        (a, b), [f], t_eval=np.unique(np.r_[t_out[sel], b]), rtol=1e-8, atol=1e-10, method="LSODA")
         f_seg = np.clip(sol.y[0], 0.0, 1.0)
         if sel.any():
             f_out[sel] = f_seg[np.searchsorted(sol.t, t_out[sel])]

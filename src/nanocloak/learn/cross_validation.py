@@ -17,9 +17,8 @@ from sklearn.ensemble import RandomForestRegressor
 from sklearn.metrics import r2_score
 from sklearn.model_selection import GroupKFold
 
-from nanocloak.learn import ntd
 from nanocloak.errors import NanocloakError
-from nanocloak.learn import features
+from nanocloak.learn import features, ntd
 from nanocloak.learn.delivery_model import OUTCOMES, DeliveryModel
 
 MODELS = ("nanocloak", "random_forest", "median")

@@ -15,9 +15,8 @@ import numpy as np
 import pandas as pd
 from sklearn.preprocessing import StandardScaler
 
-from nanocloak.learn import ntd
 from nanocloak.errors import NanocloakError
-from nanocloak.learn import features
+from nanocloak.learn import features, ntd
 from nanocloak.learn.matching_gp import MatchingGP
 
 OUTCOMES = tuple(ntd.OUTCOMES)

@@ -15,8 +15,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from nanocloak.learn import ntd
 from nanocloak.errors import NanocloakError
+from nanocloak.learn import ntd
 
 DESCRIPTORS = tuple(ntd.DESCRIPTORS)
 CATEGORICAL = ("Type", "TS", "Shape", "TM", "CT")

@@ -14,13 +14,12 @@ from functools import lru_cache
 
 import pandas as pd
 
-from nanocloak.surface import coating
-from nanocloak.library import tables as library
-from nanocloak.learn import ntd
-from nanocloak.surface import targeting
 from nanocloak.errors import FormulationError, Problem
-from nanocloak.spec.formulation import Formulation
+from nanocloak.learn import ntd
 from nanocloak.learn.delivery_model import LEARNED_TUMOR_PARAMETERS, DeliveryModel
+from nanocloak.library import tables as library
+from nanocloak.spec.formulation import Formulation
+from nanocloak.surface import coating, targeting
 
 NTD_TYPE = {"organic": "Organic", "inorganic": "Inorganic", "hybrid": "Hybrid"}
 # formulation shapes -> NTD shapes: shells are spheres; nanocages are cubes ("Other"); sheets are plates

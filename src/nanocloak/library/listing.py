@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from nanocloak.library import tables as library
 from nanocloak.library import release_laws as release_models
+from nanocloak.library import tables as library
 
 
 def _v(node) -> str:

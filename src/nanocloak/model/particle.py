@@ -12,7 +12,8 @@ capillary blood (portal flow); every other organ drains into the venous pool.
 
 (Lin 2016 eqs.; liver PCs, the Kupffer cells, act on the capillary amount, all other PCs on the
 tissue amount; urine leaves the kidney capillary, bile the liver tissue.) Every particle state
-also degrades (core degradation: in blood and tissue at k_deg, inside phagocytes at k_deg_pc). Excreted urine, faeces and degraded mass are states,
+also degrades (core degradation: in blood and tissue at k_deg, inside phagocytes at k_deg_pc).
+Excreted urine, faeces and degraded mass are states,
 so the columns of the system matrix sum to zero and mass is conserved by construction.
 
 Uptake depends on the time since dosing tau (Lin 2016 Hill form K(tau) = Kmax tau^n/(K50^n +

@@ -23,12 +23,12 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.integrate import solve_ivp
 
-from nanocloak.model import drug as drug_pbpk
 from nanocloak.library import tables as library
-from nanocloak.model import release_in_body as release_kinetics
+from nanocloak.model import drug as drug_pbpk
 from nanocloak.model import particle as wb
-from nanocloak.spec.formulation import Formulation, Payload
+from nanocloak.model import release_in_body as release_kinetics
 from nanocloak.model.parameters import ResolvedFormulation, particle_systems
+from nanocloak.spec.formulation import Formulation, Payload
 
 N_BOUND = wb.URINE          # particle compartments: art, ven, capillary, tissue, PCs of each organ
 PX = 0                      # particle states

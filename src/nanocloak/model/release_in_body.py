@@ -17,8 +17,8 @@ from functools import lru_cache
 
 import numpy as np
 
-from nanocloak.library import tables as library
 from nanocloak.library import release_laws as release_models
+from nanocloak.library import tables as library
 from nanocloak.spec.formulation import Release, Trigger
 
 END_TAPER = 0.01

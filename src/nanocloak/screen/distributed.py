@@ -25,10 +25,10 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from nanocloak.screen.space import Space
-from nanocloak.errors import NanocloakError
+from nanocloak.errors import NanocloakError, require
 from nanocloak.io.output_dir import atomic_file
 from nanocloak.screen.evaluation import evaluate_designs
+from nanocloak.screen.space import Space
 
 RESULTS_DIR = "results"
 MANIFEST = "manifest.json"
@@ -198,6 +198,7 @@ def run_chunks(space: Space, matrix: np.ndarray, out_dir: Path, *, chunk_size: i
 
 
 def _run_on_dask(evaluate, space, matrix, size, pending, finished, scheduler, n_workers, client, key: str) -> None:
+    require("dask.distributed", "screen")
     from dask.distributed import as_completed
 
     with _client(scheduler, n_workers, client) as c:
@@ -228,6 +229,7 @@ def _client(scheduler: str | None, n_workers: int, client=None):
     if client is not None:
         yield client
         return
+    require("dask.distributed", "screen")
     from dask.distributed import Client, LocalCluster
 
     if scheduler:
@@ -253,7 +255,7 @@ def _glob(out_dir: Path) -> str:
 
 
 def _connect(out_dir: Path):
-    import duckdb
+    duckdb = require("duckdb", "screen")
 
     out_dir = Path(out_dir)
     if not (out_dir / RESULTS_DIR).is_dir() or not done_chunks(out_dir):
@@ -278,7 +280,7 @@ def read_results(out_dir: Path) -> pd.DataFrame:
 
 def query(out_dir: Path, sql: str) -> pd.DataFrame:
     """Run SQL (DuckDB) with the dataset as the view `results`."""
-    import duckdb
+    duckdb = require("duckdb", "screen")
 
     con = _connect(out_dir)
     try:

@@ -4,13 +4,12 @@ parsing, checking against the formulation contract, and setting a value in a for
 from __future__ import annotations
 
 import re
+import types
 import typing
 from typing import Any
 
-import types
-
-from nanocloak.screen.errors import SpaceError
 from nanocloak.errors import did_you_mean
+from nanocloak.screen.errors import SpaceError
 
 # ---------------------------------------------------------------------------------------------
 # paths into a formulation

@@ -18,18 +18,21 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
-from nanocloak.screen.space import Space
 from nanocloak.errors import NanocloakError
 from nanocloak.io.output_dir import IncrementalFolder, atomic_file
-from nanocloak.screen.evaluation import ID_COLUMNS  # noqa: F401
-from nanocloak.screen.evaluation import flatten_metrics  # noqa: F401
-from nanocloak.screen.evaluation import base_metric_names  # noqa: F401
-from nanocloak.screen.evaluation import quantile_suffix  # noqa: F401
-from nanocloak.screen.evaluation import available_metrics  # noqa: F401
-from nanocloak.screen.evaluation import resolve_metric  # noqa: F401
-from nanocloak.screen.evaluation import Goals  # noqa: F401
-from nanocloak.screen.evaluation import goals  # noqa: F401
-from nanocloak.screen.evaluation import evaluate_designs  # noqa: F401
+from nanocloak.screen.evaluation import (
+    ID_COLUMNS,  # noqa: F401
+    Goals,  # noqa: F401
+    available_metrics,  # noqa: F401
+    base_metric_names,  # noqa: F401
+    evaluate_designs,  # noqa: F401
+    flatten_metrics,  # noqa: F401
+    goals,  # noqa: F401
+    quantile_suffix,  # noqa: F401
+    resolve_metric,  # noqa: F401
+)
+from nanocloak.screen.space import Space
+
 
 # ---------------------------------------------------------------------------------------------
 # designs: one row per design (aggregated over a population)

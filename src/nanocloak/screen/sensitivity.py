@@ -22,9 +22,9 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from nanocloak.screen.space import Space, SpaceError
 from nanocloak.errors import NanocloakError
 from nanocloak.io.output_dir import IncrementalFolder, atomic_file
+from nanocloak.screen.space import Space, SpaceError
 
 METHODS = ("morris", "sobol")
 
@@ -42,6 +42,9 @@ class Plan:
 
 def plan(space: Space, method: str, n: int, levels: int = 4, seed: int = 0) -> Plan:
     """The SALib sample for a space, enforcing SALib's sample-size rules with clear messages."""
+    from nanocloak.errors import require
+
+    require("SALib", "screen")
     from SALib.sample import morris as morris_sample
     from SALib.sample import sobol as sobol_sample
 
@@ -82,6 +85,9 @@ def analyze(p: Plan, y: np.ndarray, metric: str, seed: int = 0) -> pd.DataFrame:
     """Indices of one output. Morris: mu*, its 95% CI, mu, sigma (scaled to the field's range: the
     mean change of the metric over a step of the p-level grid, divided by the step as a fraction of
     the range). Sobol': S1, ST and their 95% bootstrap CIs."""
+    from nanocloak.errors import require
+
+    require("SALib", "screen")
     from SALib.analyze import morris as morris_analyze
     from SALib.analyze import sobol as sobol_analyze
 

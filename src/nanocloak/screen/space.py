@@ -442,8 +442,8 @@ def _check_overrides(fields: list[VariedField], base: dict, name: str) -> None:
     wanted = [f for f in fields if f.tokens[:2] == ("model", "overrides")]
     if not wanted:
         return
-    from nanocloak.spec.formulation import from_dict
     from nanocloak.simulation.core import resolve_formulation as resolve
+    from nanocloak.spec.formulation import from_dict
 
     names = resolve(from_dict(base), describe=False).params.names()
     for f in wanted:

@@ -21,13 +21,13 @@ from typing import Callable, Iterable
 
 import numpy as np
 
-from nanocloak.simulation import metrics
-from nanocloak.model import particle_kernel
-from nanocloak.model import payload
-from nanocloak.model.therapy import outcome as therapy
 from nanocloak.model import particle as whole_body
-from nanocloak.spec.formulation import Formulation
+from nanocloak.model import particle_kernel, payload
 from nanocloak.model.parameters import ResolvedFormulation, particle_systems, resolve
+from nanocloak.model.therapy import outcome as therapy
+from nanocloak.simulation import metrics
+from nanocloak.simulation.results import SimulationResult
+from nanocloak.spec.formulation import Formulation
 
 LEARNED_LABEL = ("learned from the Nano-Tumor Database for this particle and tumor (model.tumor_parameters: learned; "
                  "docs/learning.md)")
@@ -46,7 +46,7 @@ def learned_tumor_parameters(f: Formulation) -> tuple:
 def resolve_formulation(f: Formulation, describe: bool = True) -> ResolvedFormulation:
     """Every model parameter of a formulation, learned tumor parameters included."""
     return resolve(f, describe, learned_tumor_parameters(f))
-from nanocloak.simulation.results import SimulationResult
+
 
 #: integrator tolerances (%ID): ten times inside the accuracy users are promised (rtol 1e-4,
 #: atol 1e-6 against a tight reference); mass balance does not depend on them (a linear

@@ -10,9 +10,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from nanocloak.version import __version__
-from nanocloak.simulation import metrics
 from nanocloak.model.particle import OBSERVABLES
+from nanocloak.simulation import metrics
+from nanocloak.version import __version__
 
 BLOOD_SAMPLE_TIMES_H = (1, 4, 24, 72)
 

@@ -20,8 +20,8 @@ import math
 import numpy as np
 
 from nanocloak.library import tables as library
-from nanocloak.spec.formulation import Formulation
 from nanocloak.simulation.core import resolve_formulation as resolve
+from nanocloak.spec.formulation import Formulation
 
 
 def spreads(species: str) -> dict[str, float]:

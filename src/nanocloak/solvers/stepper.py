@@ -66,10 +66,14 @@ def _origin(fn: Any) -> tuple[str, str]:
 
 
 def _source_file(module: str) -> Path:
-    spec = importlib.util.find_spec(module)
-    if spec is None or spec.origin is None:
+    loaded = sys.modules.get(module)
+    origin = getattr(loaded, "__file__", None)
+    if origin is None:
+        spec = importlib.util.find_spec(module)
+        origin = spec.origin if spec is not None else None
+    if origin is None:
         raise ValueError(f"cannot find the source of {module}")
-    return Path(spec.origin)
+    return Path(origin)
 
 
 def generate_source(name: str, bindings: dict[str, Any], depends: tuple[str, ...] = ()) -> tuple[str, str]:

@@ -17,9 +17,35 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 from nanocloak.errors import FormulationError, Problem, did_you_mean
 from nanocloak.library import release_laws as release_models
 from nanocloak.library import tables as library
-from nanocloak.spec.fields import (Cell, Density, Donor, Grams, Host, Hours, KiloDalton, LigandName, Lower, Method,
-                                   MgPerKg, MilliVolts, Minutes, Mm3, Nm, Num, Shape, Site, Species, Storage, SurfaceKind,
-                                   TriggerKind, TumorModel, WattPerCm2, finite, library_key, lower)
+from nanocloak.spec.fields import (
+    Cell,
+    Density,
+    Donor,
+    Grams,
+    Host,
+    Hours,
+    KiloDalton,
+    LigandName,
+    Lower,
+    Method,
+    MgPerKg,
+    MilliVolts,
+    Minutes,
+    Mm3,
+    Nm,
+    Num,
+    Shape,
+    Site,
+    Species,
+    Storage,
+    SurfaceKind,
+    TriggerKind,
+    TumorModel,
+    WattPerCm2,
+    finite,
+    library_key,
+    lower,
+)
 from nanocloak.spec.plausibility import check_loading, plausibility_warnings  # noqa: F401 (the spec's public API)
 from nanocloak.spec.problems import problems_from
 
@@ -362,7 +388,7 @@ class Formulation(_Strict):
         bad = [t for t in self.simulate.output_times_h if not 0 <= t <= end]
         if bad:
             raise ValueError(f"simulate.output_times_h: {bad[0]:g} h is outside 0..end_h ({end:g} h)")
-        late_laser = [l.at_h for l in self.treatment.lasers if l.at_h > end]
+        late_laser = [las.at_h for las in self.treatment.lasers if las.at_h > end]
         if late_laser:
             raise ValueError(f"treatment.lasers: a laser at {late_laser[0]:g} h is after simulate.end_h ({end:g} h)")
         if sum(p.loading_wt_pct for p in self.payloads) >= 100 and not self.core.is_free_drug:

@@ -24,7 +24,6 @@ import numpy as np
 from nanocloak.library import tables as library
 
 
-
 def sieving_coefficient(diameter_nm, pore_radius_nm):
     """Convective transmission 1 - sigma through cylindrical pores (Ferry 1936; Deen 1987)."""
     lam = np.asarray(diameter_nm, dtype=float) / 2.0 / pore_radius_nm

@@ -13,8 +13,8 @@ from scipy.special import betainc
 
 from nanocloak.library import calibrations as calibration
 from nanocloak.library import tables as library
-from nanocloak.surface.coating import coverage_fraction, protein_integrity
 from nanocloak.spec.formulation import Formulation
+from nanocloak.surface.coating import coverage_fraction, protein_integrity
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,7 @@
 - systems.py: the circulation and the batched linear system the solver integrates.
 """
 
-from nanocloak.model.parameters.core import (MPS_ORGANS, Parameter, ParameterSet, ResolvedFormulation, check_override,
-                                             override_range)
+from nanocloak.model.parameters.core import MPS_ORGANS, Parameter, ParameterSet, ResolvedFormulation, check_override, override_range
 from nanocloak.model.parameters.resolution import resolve
 from nanocloak.model.parameters.systems import Circulation, circulation, particle_systems
 

@@ -15,16 +15,14 @@ Order for one formulation (each step uses what the previous produced):
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 
 from nanocloak.library import tables as library
-from nanocloak.model.therapy import photodynamic
-from nanocloak.model.therapy import photothermal
 from nanocloak.model.therapy import growth as tumor_growth
+from nanocloak.model.therapy import photodynamic, photothermal
 
 DRUG_KILL_KINDS = ("chemotherapy", "kinase_inhibitor")
 
@@ -94,7 +92,8 @@ def heat_windows(heatings) -> list[tuple[float, float, float]]:
     for h in heatings:
         if h.tumor_max_C >= damage_constant("mild_hyperthermia_threshold_C"):
             start = h.laser.at_h
-            out.append((start, start + h.laser.duration_min / 60.0 + damage_constant("heat_permeability_duration_h"), damage_constant("heat_permeability_factor")))
+            lasting = h.laser.duration_min / 60.0 + damage_constant("heat_permeability_duration_h")
+            out.append((start, start + lasting, damage_constant("heat_permeability_factor")))
     return out
 
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from nanocloak.library import tables as library
-from nanocloak.spec.formulation import Formulation, Laser
 from nanocloak.model.therapy.photothermal import LightBudget, dye_absorption
+from nanocloak.spec.formulation import Formulation, Laser
 
 PLANCK_J_S = 6.62607015e-34
 LIGHT_M_PER_S = 2.99792458e8
