@@ -188,3 +188,18 @@ def test_evidence_show_names_stand_ins_and_unused_points():
     assert doc["points"] and doc["arms"]["second"]["assumed"]
     bad = RUNNER.invoke(app, ["evidence", "show", "no_such_study"])
     assert bad.exit_code == 2 and "evidence list" in bad.stderr
+
+
+def test_uncertainty_bands_bracket_the_calibrated_result():
+    from nanocloak.evidence.uncertainty import metric_bands
+
+    f = nanocloak.load(ROOT / "examples" / "peg_plga.yaml")
+    lo, hi = metric_bands(f, n=16, seed=1)
+    r = nanocloak.simulate(f)
+    for key in ("blood_t_half_h", "blood_auc_pct_id_h"):
+        assert lo[key] < hi[key]
+        assert lo[key] * 0.8 <= r.metrics[key] <= hi[key] * 1.25
+    old = f.model_copy(deep=True)
+    old.model.calibration = "hu2011-half-lives-2026-11-21"
+    with pytest.raises(nanocloak.NanocloakError, match="covariance"):
+        metric_bands(old, n=8)

@@ -20,6 +20,8 @@ def simulate(
     json_out: bool = typer.Option(False, "--json", help="print the result as JSON on stdout"),
     out_dir: Optional[Path] = typer.Option(None, "--out", help="write time courses, metrics, figures, report, parameters here"),
     force: bool = force_option(),
+    uncertainty: int = typer.Option(0, "--uncertainty", help="also give 5th/95th percentile metrics over N draws of the "
+                                    "calibration's parameters (e.g. 32; JSON keys metrics_p05, metrics_p95)"),
 ):
     """Simulate a formulation: where the particles go over time."""
 
@@ -36,12 +38,45 @@ def simulate(
         if out_dir is not None:
             path = write_outputs(r, out_dir, force)
             err.print(f"wrote {path}/ (report.html, timecourse.csv, metrics.json, parameters.csv, figures)")
+        bands = _bands(f, uncertainty)
         if json_out:
-            sys.stdout.write(r.to_json() + "\n")
+            import json
+
+            doc = r.to_dict()
+            if bands is not None:
+                doc["metrics_p05"], doc["metrics_p95"] = bands
+            sys.stdout.write(json.dumps(doc) + "\n")
         elif out_dir is None:
             _print_summary(r)
+            if bands is not None:
+                _print_bands(r, bands)
 
     guard(run)
+
+
+BAND_KEYS = ("blood_pct_id_24h", "blood_t_half_h", "blood_auc_pct_id_h", "tumor_pct_id_24h", "liver_pct_id_24h",
+             "spleen_pct_id_24h")
+
+
+def _bands(f, n: int):
+    if n <= 0:
+        return None
+    if n < 8:
+        raise NanocloakError(f"--uncertainty {n}: give at least 8 draws (32 is a good default)")
+    from nanocloak.evidence.uncertainty import metric_bands
+
+    with progress(2, "uncertainty"):
+        return metric_bands(f, n)
+
+
+def _print_bands(r, bands) -> None:
+    from nanocloak.screen.evaluation import flatten_metrics
+
+    flat, (lo, hi) = flatten_metrics(r.metrics), bands
+    out.print(f"parameter uncertainty of calibration {r.calibration_id} (5th-95th percentile):", highlight=False)
+    for k in BAND_KEYS:
+        if k in lo and k in flat:
+            out.print(f"  {k}: {flat[k]:.3g} ({lo[k]:.3g} - {hi[k]:.3g})", highlight=False)
 
 
 def _print_warnings(f) -> None:
