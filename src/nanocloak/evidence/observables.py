@@ -15,7 +15,6 @@ its measurements name. Conventions (docs/evidence.md):
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -186,18 +185,8 @@ def value(study: Study, p: Point, results: dict[ArmKey, object], of: str | None 
 
 def _half_life(result, method: str | None) -> float | None:
     if (method or "").lower() == "nca":
-        from nanocloak.lab.nca import fit_lambda_z
-
-        t, y = _blood(result)
-        lab_times = np.array([x for x in LAB_SAMPLING_H if x <= t[-1]])   # what a lab samples, not the grid
-        fit = fit_lambda_z(lab_times, np.interp(lab_times, t, y))
-        return None if fit is None else math.log(2.0) / fit.lambda_z
+        return result.metrics.get("blood_t_half_nca_h")    # the NCA rule on a lab's sampling schedule
     return result.metrics.get("blood_t_half_h")
-
-
-#: a typical blood sampling schedule of nanoparticle PK studies (the NCA rows' papers give none
-#: readable here): 5 min, 30 min, 1, 2, 4, 8, 24, 48, 72, 120, 168 h, then weekly
-LAB_SAMPLING_H = (0.083, 0.5, 1.0, 2.0, 4.0, 8.0, 24.0, 48.0, 72.0, 120.0, 168.0, 336.0, 504.0)
 
 
 def _auc(result, unit: str | None, f) -> float | None:

@@ -31,11 +31,10 @@ import numpy as np
 import pandas as pd
 
 from nanocloak.errors import NanocloakError
+from nanocloak.solvers.terminal_phase import ADJ_R2_TOLERANCE, MIN_LAMBDA_Z_POINTS, LambdaZ, fit_lambda_z, log_linear  # noqa: F401
 
 METHODS = ("linear", "linear-up/log-down")
 DEFAULT_METHOD = "linear"
-MIN_LAMBDA_Z_POINTS = 3
-ADJ_R2_TOLERANCE = 1e-4          # PKNCA default adj.r.squared.factor
 Z_95 = 1.959963984540054          # two-sided 95% normal quantile (Bailer 1988 uses the normal approximation)
 
 
@@ -71,51 +70,10 @@ def _check_method(method: str) -> None:
         raise NCAError(f"AUC method {method!r} not known; use one of {', '.join(METHODS)}")
 
 
-@dataclass
-class LambdaZ:
-    """Terminal log-linear fit: ln C = intercept - lambda_z t over the chosen points."""
-
-    lambda_z: float
-    intercept: float
-    n_points: int
-    r2: float
-    r2_adjusted: float
-    t_first: float
-    t_last: float
-    used: np.ndarray = field(repr=False)   # boolean mask over the observed points
 
 
-def fit_lambda_z(t: np.ndarray, c: np.ndarray) -> LambdaZ | None:
-    """The adjusted-R2 rule (module docstring); None with fewer than 3 positive points after Tmax."""
-    t, c = np.asarray(t, float), np.asarray(c, float)
-    i_max = int(np.argmax(c))
-    candidates = np.flatnonzero((np.arange(t.size) > i_max) & (c > 0))
-    best: list[LambdaZ] = []
-    for n in range(MIN_LAMBDA_Z_POINTS, candidates.size + 1):
-        idx = candidates[-n:]
-        fit = _log_linear(t[idx], np.log(c[idx]))
-        if fit is None or fit[0] <= 0:
-            continue
-        lam, intercept, r2 = fit
-        used = np.zeros(t.size, bool)
-        used[idx] = True
-        r2_adj = 1.0 - (1.0 - r2) * (n - 1) / (n - 2)
-        best.append(LambdaZ(lam, intercept, n, r2, r2_adj, float(t[idx[0]]), float(t[idx[-1]]), used))
-    if not best:
-        return None
-    top = max(b.r2_adjusted for b in best)
-    return max((b for b in best if b.r2_adjusted >= top - ADJ_R2_TOLERANCE), key=lambda b: b.n_points)
 
 
-def _log_linear(t: np.ndarray, y: np.ndarray) -> tuple[float, float, float] | None:
-    """(lambda, intercept, R2) of the least-squares line y = intercept - lambda t."""
-    if np.ptp(t) == 0:
-        return None
-    slope, intercept = np.polyfit(t, y, 1)
-    ss_tot = float(np.sum((y - y.mean()) ** 2))
-    ss_res = float(np.sum((y - (intercept + slope * t)) ** 2))
-    r2 = 1.0 if ss_tot == 0 else 1.0 - ss_res / ss_tot
-    return -float(slope), float(intercept), r2
 
 
 def back_extrapolated_c0(t: np.ndarray, c: np.ndarray) -> float:

@@ -32,7 +32,7 @@ from nanocloak.model.particle import HEART
 from nanocloak.model.particle_kernel import (ART, CAP0, FECES, INITIAL_STEP_H, NO, NS, P_KDEG, P_KDEG_PC, P_PERM_END,
                                              P_PERM_START, PC0, TIS0, TUMOR, URINE, VEN, WS_PERM, _dfdt, _factor,
                                              _rhs, _solve, _tumor_perm, hill_at, hill_at_step_start, initial_particles)
-from nanocloak.solvers.compiled import inlined, kernel, lu_solve, observe_state, shifted_lu
+from nanocloak.solvers.compiled import bisect, inlined, kernel, lu_solve, observe_state, shifted_lu
 from nanocloak.solvers.stepper import rodas4_stepper, run_batch
 
 NB = URINE                          # particle compartments that hold drug
@@ -82,13 +82,9 @@ def _law(f_tab, g_tab, n_tab, bins, plateau, fraction):
         g, slope = 0.0, 0.0
     else:
         k = int(f * N_BINS)
-        lo, hi = bins[k], min(bins[k + 1] + 1, n_tab - 1)   # f_tab[lo] <= f < f_tab[hi]
-        while hi - lo > 1:
-            mid = (lo + hi) // 2
-            if f_tab[mid] <= f:
-                lo = mid
-            else:
-                hi = mid
+        base = bins[k]                          # f_tab[base] <= f < f_tab[top]
+        lo = base + bisect(f_tab[base:min(bins[k + 1] + 1, n_tab - 1) + 1], f)
+        hi = lo + 1
         slope = (g_tab[hi] - g_tab[lo]) / (f_tab[hi] - f_tab[lo])
         g = g_tab[lo] + slope * (f - f_tab[lo])
     taper = (plateau - f) / END_TAPER

@@ -12,6 +12,7 @@ import pandas as pd
 
 from nanocloak.model.particle import OBSERVABLES
 from nanocloak.simulation import metrics
+from nanocloak.solvers.terminal_phase import nca_half_life
 from nanocloak.version import __version__
 
 BLOOD_SAMPLE_TIMES_H = (1, 4, 24, 72)
@@ -93,6 +94,9 @@ class SimulationResult:
         m["blood_auc_pct_id_h"] = float(s["blood_sample_auc"][-1])
         if half is not None:
             m["blood_t_half_h"] = half
+        nca_half = nca_half_life(t, s["blood_sample"], max(self.resolved.dose_times_h))
+        if nca_half is not None:
+            m["blood_t_half_nca_h"] = nca_half      # the NCA rule on a lab's sampling schedule
         if "tumor" in s:
             for h in (24, 168):
                 v = metrics.value_at(t, s["tumor"], h)

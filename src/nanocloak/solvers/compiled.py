@@ -78,6 +78,20 @@ def interpolate(s, x, xn, k, out):
 
 
 @kernel
+def bisect(xs, x):
+    """The index i with xs[i] <= x < xs[i + 1], for sorted xs with xs[0] <= x < xs[-1] (tables that
+    models interpolate in)."""
+    lo, hi = 0, xs.size - 1
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if xs[mid] <= x:
+            lo = mid
+        else:
+            hi = mid
+    return lo
+
+
+@kernel
 def lu_factor(a, piv):
     """In-place LU with partial pivoting of a small dense matrix (no LAPACK call from numba)."""
     n = a.shape[0]

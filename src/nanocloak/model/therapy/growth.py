@@ -22,7 +22,7 @@ import numpy as np
 
 from nanocloak.library import tables as library
 from nanocloak.errors import NanocloakError
-from nanocloak.solvers.compiled import inlined, kernel, observe_state, shifted_lu, solve_into
+from nanocloak.solvers.compiled import bisect, inlined, kernel, observe_state, shifted_lu, solve_into
 from nanocloak.solvers.stepper import rodas4_stepper
 
 
@@ -115,13 +115,8 @@ def _kill(t_kill, k_kill, t):
         return k_kill[0], 0.0
     if t >= t_kill[n - 1]:
         return k_kill[n - 1], 0.0
-    lo, hi = 0, n - 1
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        if t_kill[mid] <= t:
-            lo = mid
-        else:
-            hi = mid
+    lo = bisect(t_kill, t)
+    hi = lo + 1
     slope = (k_kill[hi] - k_kill[lo]) / (t_kill[hi] - t_kill[lo])
     return slope * (t - t_kill[lo]) + k_kill[lo], slope
 
