@@ -101,7 +101,7 @@ def _hill(p, tau, hill, dhill):
         hill[o], dhill[o] = h, n * h * (1.0 - h) / tau
 
 
-@kernel
+@inlined
 def _tumor_perm(p, tau):
     """Factor on the tumor's PA: heat-opened vessels inside [start, end), 1 outside."""
     return p[P_PERM_FACTOR] if p[P_PERM_START] <= tau < p[P_PERM_END] else 1.0
@@ -139,7 +139,7 @@ def _rhs(p, hill, x, out, perm):
     out[AUC] = p[P_LAB] * ven
 
 
-@kernel
+@inlined
 def _dfdt(p, dhill, x, out):
     for i in range(NS):
         out[i] = 0.0
@@ -240,7 +240,7 @@ def _solve(p, g, minv, coef, r, y, w):
     y[AUC] = r[AUC] + g * p[P_LAB] * y_ven
 
 
-@kernel
+@inlined
 def _observe(m, x, out):
     """OBSERVE of the stepper: the observables (particle.OBSERVABLES) of state x."""
     p = m[0]
@@ -254,7 +254,7 @@ def _observe(m, x, out):
     out[5 + NO] = x[AUC]
 
 
-@kernel
+@inlined
 def _next_stop(m, tau, end):
     """STOP of the stepper: steps may not straddle the heat window's edges (the rates jump there)
     nor pass the end."""
@@ -273,7 +273,7 @@ def _next_stop(m, tau, end):
 WS_HILL_AT, WS_PERM = 0, 1
 
 
-@kernel
+@inlined
 def initial_particles(p, x):
     """The dose mixed in the blood (particle.initial_state) into x[:NS], zero elsewhere."""
     for i in range(x.size):

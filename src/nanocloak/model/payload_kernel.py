@@ -95,7 +95,7 @@ def _law(f_tab, g_tab, n_tab, bins, plateau, fraction):
     return g * taper, slope * taper - g / END_TAPER
 
 
-@kernel
+@inlined
 def _tumor_factor(windows, n_win, tau):
     """Product of the light / ultrasound / heat trigger factors of the windows open at tau."""
     m = 1.0
@@ -150,7 +150,7 @@ def _f(p, sc, mfree, hl, perm, rate, y, out, pad, tmp):
     _auc(sc, y[YD:YD + NB], y[YF:YF + NF], out[YA:YA + 4])
 
 
-@kernel
+@inlined
 def _auc(sc, d, free, out):
     """Running AUC slopes per gram into out[0:4]: tumor and heart, all drug in the tissue (held in
     particles and released) and the released drug only. Linear in (d, free). (No literal-integer
@@ -269,7 +269,7 @@ def _stage_solve(m, g, r, k):
         k[YA + j] = r[YA + j] + g * bf[j]
 
 
-@kernel
+@inlined
 def _next_stop(m, tau, end):
     """STOP: the heat window's edges, the release lag and the trigger windows' edges."""
     p, sc, windows = m[M_P], m[M_SC], m[M_WIN]

@@ -8,8 +8,6 @@ import numpy as np
 
 from nanocloak.solvers.series import value_at  # noqa: F401  (metrics read values on the grid)
 
-from nanocloak.solvers.compiled import entry, kernel
-from nanocloak.solvers.stepper import run_batch
 
 PARTITION = ("blood", "liver", "spleen", "lung", "kidney", "heart", "brain", "tumor", "rest",
              "excreted_urine", "excreted_feces", "degraded")
@@ -30,129 +28,106 @@ MIN_TERMINAL_AMPLITUDE_SHARE = 0.25
 QUANTIFIABLE_FRACTION_OF_PEAK = 0.02
 
 
-# The fit below runs compiled (numba): it is evaluated for every simulation of a batch, and in numpy
-# it cost more than the simulation itself. Scalar loops only (no matrix products, no array
-# expressions): they compile in a fraction of the time.
+# The fit below runs vectorised over the curves of a batch (numpy): it is evaluated for every
+# simulation, and curve by curve in numpy it cost more than the simulation itself; batched it costs
+# about what a compiled fit did, and nothing to compile.
 COARSE_RATES = np.geomspace(1e-4, 50.0, 80)
 ZOOM_LEVELS, ZOOM_POINTS = 8, 9
+#: curves fitted together (bounds the temporaries: FIT_BLOCK x 80 x 80 floats each)
+FIT_BLOCK = 64
 
 
-@kernel
-def _pair(tau, y, n, a, b):
-    """Non-negative least-squares amplitudes for fixed rates a > b, and the residual sum of squares
-    (a one-phase fit where a two-phase one would need a negative amplitude)."""
-    gaa = gbb = gab = pa = pb = yy = 0.0
-    for k in range(n):
-        ea, eb = math.exp(-a * tau[k]), math.exp(-b * tau[k])
-        gaa += ea * ea
-        gbb += eb * eb
-        gab += ea * eb
-        pa += ea * y[k]
-        pb += eb * y[k]
-        yy += y[k] * y[k]
+def _decays(rates: np.ndarray, tau: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """(curve, rate, point) exp(-rate tau), zero at a curve's padding; rates: (curve, rate) or (rate,)."""
+    rates = np.broadcast_to(rates, (tau.shape[0], rates.shape[-1]))
+    return np.exp(-rates[:, :, None] * tau[:, None, :]) * mask[:, None, :]
+
+
+def _pair(tau, y, mask, a, b):
+    """Non-negative least-squares amplitudes of every curve for its fixed rates a > b (a one-phase
+    fit where a two-phase one would need a negative amplitude)."""
+    ea, eb = _decays(a[:, None], tau, mask)[:, 0], _decays(b[:, None], tau, mask)[:, 0]
+    gaa, gbb, gab = (ea * ea).sum(1), (eb * eb).sum(1), (ea * eb).sum(1)
+    pa, pb = (ea * y).sum(1), (eb * y).sum(1)
     det = gaa * gbb - gab * gab
-    if det > 1e-300:
-        amp_a = (gbb * pa - gab * pb) / det
-        amp_b = (gaa * pb - gab * pa) / det
-        if amp_a >= 0.0 and amp_b >= 0.0:
-            return amp_a, amp_b, yy - amp_a * pa - amp_b * pb
-    if pa * pa / gaa >= pb * pb / gbb:
-        return max(pa / gaa, 0.0), 0.0, yy - max(pa, 0.0) ** 2 / gaa
-    return 0.0, max(pb / gbb, 0.0), yy - max(pb, 0.0) ** 2 / gbb
+    amp_a, amp_b = (gbb * pa - gab * pb) / det, (gaa * pb - gab * pa) / det
+    two = (det > 1e-300) & (amp_a >= 0.0) & (amp_b >= 0.0)
+    first = pa * pa / gaa >= pb * pb / gbb
+    return (np.where(two, amp_a, np.where(first, np.maximum(pa / gaa, 0.0), 0.0)),
+            np.where(two, amp_b, np.where(first, 0.0, np.maximum(pb / gbb, 0.0))))
 
 
-@kernel
-def _decays(tau, y, n, rates, e, gram, proj):
-    """e[i, k] = exp(-rates[i] tau[k]), the Gram matrix of the decays and their projections on y."""
-    m = rates.size
-    for i in range(m):
-        acc = 0.0
-        for k in range(n):
-            e[i, k] = math.exp(-rates[i] * tau[k])
-            acc += e[i, k] * y[k]
-        proj[i] = acc
-    for i in range(m):
-        for j in range(i, m):
-            acc = 0.0
-            for k in range(n):
-                acc += e[i, k] * e[j, k]
-            gram[i, j] = acc
-            gram[j, i] = acc
+def _best_pairs(g, p):
+    """Coarse grid: per curve the pair of rates i < j whose non-negative two-phase fit explains most
+    of y, (score, i, j) with i = -1 where there is none; ties go to the first pair in (i, j) order."""
+    n_curves, n_rates = p.shape
+    gd = np.diagonal(g, axis1=1, axis2=2)
+    pi, pj = p[:, :, None], p[:, None, :]
+    det = gd[:, :, None] * gd[:, None, :] - g ** 2
+    ai = (gd[:, None, :] * pi - g * pj) / det
+    aj = (gd[:, :, None] * pj - g * pi) / det
+    score = ai * pi + aj * pj
+    upper = np.triu(np.ones((n_rates, n_rates), dtype=bool), 1)
+    ok = upper & (det > 1e-300) & (ai >= 0.0) & (aj >= 0.0) & (score > -1.0)
+    flat = np.where(ok, score, -np.inf).reshape(n_curves, -1)
+    k = np.argmax(flat, axis=1)
+    found = ok.reshape(n_curves, -1).any(axis=1)
+    bi, bj = np.divmod(k, n_rates)
+    return np.where(found, flat[np.arange(n_curves), k], -1.0), np.where(found, bi, -1), bj
 
 
-@kernel
-def _best_pair(g, p, rates):
-    """Coarse grid: the pair of rates i < j whose non-negative two-phase fit explains most of y
-    (score, i, j); i = -1 if there is none."""
-    best, bi, bj = -1.0, -1, -1
-    for i in range(p.size):
-        for j in range(i + 1, p.size):
-            det = g[i, i] * g[j, j] - g[i, j] ** 2
-            if det <= 1e-300:
-                continue
-            ai = (g[j, j] * p[i] - g[i, j] * p[j]) / det
-            aj = (g[i, i] * p[j] - g[i, j] * p[i]) / det
-            if ai >= 0.0 and aj >= 0.0 and ai * p[i] + aj * p[j] > best:
-                best, bi, bj = ai * p[i] + aj * p[j], i, j
-    return best, bi, bj
-
-
-@kernel
-def _zoom_pair(g, p, yy, logs, log_fast, log_slow, step):
-    """A zoom: among fast candidates (second half of logs) and slow ones (first half), the pair of
-    positive amplitudes with the least residual; the current pair if there is none. The two grids
-    can overlap: candidates that coincide but for rounding are one rate, not a pair."""
-    m = p.size // 2
-    rss_best, f_best, s_best = np.inf, log_fast, log_slow
-    for u in range(m, 2 * m):
-        for v in range(m):
-            if logs[u] <= logs[v] + 1e-9 * step:
-                continue
-            det = g[u, u] * g[v, v] - g[u, v] ** 2
-            if det <= 1e-300:
-                continue
-            amp_f = (g[v, v] * p[u] - g[u, v] * p[v]) / det
-            amp_s = (g[u, u] * p[v] - g[u, v] * p[u]) / det
-            if amp_f > 0.0 and amp_s > 0.0:
-                rss = yy - amp_f * p[u] - amp_s * p[v]
-                if rss < rss_best:
-                    rss_best, f_best, s_best = rss, logs[u], logs[v]
-    return f_best, s_best
-
-
-@kernel
-def _two_phase(tau, y, n, rates, min_slow_share):
-    """Global coarse grid over rate pairs, then 9 x 9 zooms in log space; returns the terminal rate."""
-    nr = rates.size
-    g, p = np.empty((nr, nr)), np.empty(nr)
-    _decays(tau, y, n, rates, np.empty((nr, n)), g, p)
-    single, si = -1.0, 0
-    for i in range(nr):
-        if p[i] * p[i] / g[i, i] > single:
-            single, si = p[i] * p[i] / g[i, i], i
-    best, bi, bj = _best_pair(g, p, rates)
-    if bi < 0 or single >= best:
-        return rates[si]
-    log_fast, log_slow = math.log(rates[bj]), math.log(rates[bi])
-    step = math.log(rates[1] / rates[0])
+def _zoom(tau, y, mask, log_fast, log_slow, step):
+    """9 x 9 zooms in log space around each curve's coarse pair: per level the pair (fast > slow) of
+    positive amplitudes with the least residual, ties to the first in (fast, slow) order."""
     m = ZOOM_POINTS
-    yy = 0.0
-    for k in range(n):
-        yy += y[k] * y[k]
-    logs, zr = np.empty(2 * m), np.empty(2 * m)          # slow candidates, then fast ones
-    gz, pz, ez = np.empty((2 * m, 2 * m)), np.empty(2 * m), np.empty((2 * m, n))
+    grid = 2.0 * np.arange(m) / (m - 1) - 1.0
+    rows = np.arange(tau.shape[0])
+    yy = (y * y).sum(1)
     for _ in range(ZOOM_LEVELS):
-        for u in range(m):
-            logs[u] = log_slow + step * (2.0 * u / (m - 1) - 1.0)
-            logs[m + u] = log_fast + step * (2.0 * u / (m - 1) - 1.0)
-        for u in range(2 * m):
-            zr[u] = math.exp(logs[u])
-        _decays(tau, y, n, zr, ez, gz, pz)
-        log_fast, log_slow = _zoom_pair(gz, pz, yy, logs, log_fast, log_slow, step)
+        lf, ls = log_fast[:, None] + step * grid, log_slow[:, None] + step * grid
+        ef, es = _decays(np.exp(lf), tau, mask), _decays(np.exp(ls), tau, mask)
+        gff, gss, gfs = (ef * ef).sum(2), (es * es).sum(2), ef @ np.swapaxes(es, 1, 2)
+        pf, ps = (ef @ y[:, :, None])[..., 0], (es @ y[:, :, None])[..., 0]
+        det = gff[:, :, None] * gss[:, None, :] - gfs ** 2
+        amp_f = (gss[:, None, :] * pf[:, :, None] - gfs * ps[:, None, :]) / det
+        amp_s = (gff[:, :, None] * ps[:, None, :] - gfs * pf[:, :, None]) / det
+        rss = yy[:, None, None] - amp_f * pf[:, :, None] - amp_s * ps[:, None, :]
+        ok = (lf[:, :, None] > ls[:, None, :]) & (det > 1e-300) & (amp_f > 0.0) & (amp_s > 0.0) & (rss < np.inf)
+        k = np.argmin(np.where(ok, rss, np.inf).reshape(len(rows), -1), axis=1)
+        found = ok.reshape(len(rows), -1).any(axis=1)
+        u, v = np.divmod(k, m)
+        log_fast, log_slow = np.where(found, lf[rows, u], log_fast), np.where(found, ls[rows, v], log_slow)
         step /= (m - 1) / 2.0
-    fast, slow = math.exp(log_fast), math.exp(log_slow)
-    amp_f, amp_s, _ = _pair(tau, y, n, fast, slow)
-    return slow if amp_s >= min_slow_share * (amp_f + amp_s) else fast
+    return np.exp(log_fast), np.exp(log_slow)
+
+
+def _two_phase_block(tau, y, mask, rates, min_slow_share):
+    """Terminal rate of each curve: global coarse grid over rate pairs, then zooms (see
+    terminal_half_life)."""
+    e = _decays(rates, tau, mask)
+    g = e @ np.swapaxes(e, 1, 2)
+    p = (e @ y[:, :, None])[..., 0]
+    single = p * p / np.diagonal(g, axis1=1, axis2=2)
+    single = np.where(np.isnan(single), -np.inf, single)
+    si = np.argmax(single, axis=1)
+    best, bi, bj = _best_pairs(g, p)
+    terminal = rates[si]
+    zoom = (bi >= 0) & (np.maximum(single.max(axis=1), -1.0) < best)
+    if zoom.any():
+        z = np.flatnonzero(zoom)
+        fast, slow = _zoom(tau[z], y[z], mask[z], np.log(rates[bj[z]]), np.log(rates[bi[z]]), math.log(rates[1] / rates[0]))
+        amp_f, amp_s = _pair(tau[z], y[z], mask[z], fast, slow)
+        terminal[z] = np.where(amp_s >= min_slow_share * (amp_f + amp_s), slow, fast)
+    return terminal
+
+
+def _two_phase_batch(taus, ys, lengths, rates, min_slow_share, out):
+    """The terminal rate of every curve (row of taus, ys; lengths: its points) into out."""
+    mask = np.arange(taus.shape[1])[None, :] < lengths[:, None]
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        for lo in range(0, lengths.size, FIT_BLOCK):
+            block = slice(lo, lo + FIT_BLOCK)
+            out[block] = _two_phase_block(taus[block], ys[block] * mask[block], mask[block], rates, min_slow_share)
 
 
 def _fit_window(t: np.ndarray, y: np.ndarray, t_last_dose: float):
@@ -168,20 +143,8 @@ def _fit_window(t: np.ndarray, y: np.ndarray, t_last_dose: float):
     return np.ascontiguousarray(tau), np.ascontiguousarray(obs / np.max(obs))
 
 
-@entry
-def _two_phase_range(batch, lo, hi, rates, min_slow_share, out):
-    taus, ys, lengths = batch
-    for c in range(lo, hi):
-        out[c] = _two_phase(taus[c], ys[c], lengths[c], rates, min_slow_share)
-
-
-def _two_phase_batch(taus, ys, lengths, rates, min_slow_share, out):
-    """The terminal rate of every curve (row; lengths: its points) into out, in threads."""
-    run_batch(_two_phase_range, (taus, ys, lengths), lengths.size, rates, min_slow_share, out)
-
-
 def terminal_half_lives(curves) -> list[float | None]:
-    """terminal_half_life for many (t, y, t_last_dose) curves at once, in parallel threads."""
+    """terminal_half_life for many (t, y, t_last_dose) curves at once."""
     windows = [_fit_window(t, y, last) for t, y, last in curves]
     fit = [i for i, w in enumerate(windows) if w is not None]
     out: list[float | None] = [None] * len(windows)

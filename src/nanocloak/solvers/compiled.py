@@ -136,7 +136,7 @@ def shifted_lu(jac, g, lu, piv):
     lu_factor(lu, piv)
 
 
-@kernel
+@inlined
 def solve_into(lu, piv, r, k):
     """k = (I - g J)^-1 r from shifted_lu's factors (r is left as it was)."""
     for i in range(r.size):
@@ -144,7 +144,7 @@ def solve_into(lu, piv, r, k):
     lu_solve(lu, piv, k)
 
 
-@kernel
+@inlined
 def observe_state(m, x, out):
     """OBSERVE for a model that records its whole state."""
     for i in range(x.size):

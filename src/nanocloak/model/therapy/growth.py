@@ -121,7 +121,7 @@ def _kill(t_kill, k_kill, t):
     return slope * (t - t_kill[lo]) + k_kill[lo], slope
 
 
-@kernel
+@inlined
 def _element(batch, e):
     """ELEMENT: the tumor's rates, kill-rate table and work arrays, and its initial state."""
     rates, t_kill, k_kill, x0 = batch
@@ -171,7 +171,7 @@ def _solve(m, g, r, k):
     solve_into(m[4], m[5], r, k)
 
 
-@kernel
+@inlined
 def _next_knot(m, tau, end):
     """STOP: the next knot of the kill-rate table (the rate has a kink there), or the end."""
     stop = end
