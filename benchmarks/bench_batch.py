@@ -32,7 +32,7 @@ import nanocloak
 from nanocloak.model import particle as wb
 from nanocloak.spec.formulation import from_dict
 from nanocloak.model.parameters import particle_systems, resolve
-from nanocloak.simulate.simulation import DEFAULT_ATOL, DEFAULT_RTOL, output_grid
+from nanocloak.simulation.core import DEFAULT_ATOL, DEFAULT_RTOL, output_grid
 
 ACC_RTOL, ACC_ATOL = 1e-4, 1e-6
 KEYS = ("blood_sample", "liver", "spleen", "tumor", "blood")
@@ -120,7 +120,7 @@ def worst_error(got: dict, ref: dict) -> float:
 def _kernel_rate(forms, rtol, atol, repeats=3):
     """Designs per second of the batched engine alone (parameters packed beforehand), best of repeats."""
     from nanocloak.model import particle_kernel
-    from nanocloak.simulate.simulation import _plan
+    from nanocloak.simulation.core import _plan
 
     _, system, tau_out = _plan([resolve(f, describe=False) for f in forms])
     particle_kernel.integrate(system, tau_out, rtol, atol)  # compile / warm caches

@@ -14,7 +14,7 @@ from __future__ import annotations
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
-from nanocloak.version import __version__  # noqa: E402  (the one place it is defined)
+from nanocloak.version import __version__  # the one place it is defined
 
 #: public name -> the module that defines it
 _LAZY = {
@@ -27,7 +27,17 @@ _LAZY = {
     "NanocloakError": "nanocloak.errors",
 }
 
-__all__ = [*_LAZY, "__version__"]
+# spelled out (not built from _LAZY) so linters and type checkers can read it
+__all__ = [
+    "Formulation",
+    "FormulationError",
+    "NanocloakError",
+    "__version__",
+    "load",
+    "simulate",
+    "simulate_many",
+    "simulate_particles",
+]
 
 if TYPE_CHECKING:
     from nanocloak.errors import FormulationError, NanocloakError

@@ -102,13 +102,13 @@ def _hill(p, tau, hill, dhill):
 
 
 @inlined
-def _tumor_perm(p, tau):
+def tumor_permeability(p, tau):
     """Factor on the tumor's PA: heat-opened vessels inside [start, end), 1 outside."""
     return p[P_PERM_FACTOR] if p[P_PERM_START] <= tau < p[P_PERM_END] else 1.0
 
 
 @kernel
-def _rhs(p, hill, x, out, perm):
+def particle_rhs(p, hill, x, out, perm):
     """dx/dtau. The organ loop has no branches (organ roles enter as 0/1 vectors, the lung's venous
     inflow and the spleen's outflow into the liver are added after it), so LLVM vectorises it."""
     kd, kd_pc = p[P_KDEG], p[P_KDEG_PC]
@@ -139,8 +139,8 @@ def _rhs(p, hill, x, out, perm):
     out[AUC] = p[P_LAB] * ven
 
 
-@inlined
-def _dfdt(p, dhill, x, out):
+@kernel
+def particle_dfdt(p, dhill, x, out):
     for i in range(NS):
         out[i] = 0.0
     for o in range(NO):
@@ -152,11 +152,11 @@ def _dfdt(p, dhill, x, out):
 
 
 @kernel
-def _factor(p, hill, g, minv, coef, perm, extra):
+def particle_factor(p, hill, g, minv, coef, perm, extra):
     """Per-organ 3x3 inverses of I - g L and the circulation chain coefficients (see whole_body).
 
     minv is organ-minor, minv[3 i + j, o] (row i, column j of organ o's inverse), so the organ
-    loops of _factor and _solve vectorise. extra: a rate added to each compartment's own loss (NS
+    loops of particle_factor and particle_solve vectorise. extra: a rate added to each compartment's own loss (NS
     vector; zero for the particles, the release rate's derivative for the drug they carry)."""
     kd = p[P_KDEG]
     for o in range(NO):
@@ -201,7 +201,7 @@ def _factor(p, hill, g, minv, coef, perm, extra):
 
 
 @kernel
-def _solve(p, g, minv, coef, r, y, w):
+def particle_solve(p, g, minv, coef, r, y, w):
     """Y = (I - g A)^-1 R using the factors; w is scratch (3 x N_ORGANS)."""
     kd = p[P_KDEG]
     acc = 0.0
@@ -273,7 +273,7 @@ def _next_stop(m, tau, end):
 WS_HILL_AT, WS_PERM = 0, 1
 
 
-@inlined
+@kernel
 def initial_particles(p, x):
     """The dose mixed in the blood (particle.initial_state) into x[:NS], zero elsewhere."""
     for i in range(x.size):
@@ -319,9 +319,9 @@ def _step_factor(m, tau, h, g, x, ft):
     """FACTOR: Hill fractions at tau, (dA/dtau) x and the factors of I - g A(tau)."""
     p, minv, coef, _, organ, no_extra, ws = m
     hill_at_step_start(p, tau, h, organ, ws)
-    _dfdt(p, organ[1], x, ft)
-    ws[WS_PERM] = _tumor_perm(p, tau + 0.5 * h)        # steps never straddle a heat window's edge
-    _factor(p, organ[0], g, minv, coef, ws[WS_PERM], no_extra)
+    particle_dfdt(p, organ[1], x, ft)
+    ws[WS_PERM] = tumor_permeability(p, tau + 0.5 * h)        # steps never straddle a heat window's edge
+    particle_factor(p, organ[0], g, minv, coef, ws[WS_PERM], no_extra)
 
 
 @inlined
@@ -329,13 +329,13 @@ def _stage_rhs(m, t, u, f):
     """RHS: dx/dtau at a stage."""
     p, organ, ws = m[0], m[4], m[6]
     hill_at(p, t, organ, ws)
-    _rhs(p, organ[0], u, f, ws[WS_PERM])
+    particle_rhs(p, organ[0], u, f, ws[WS_PERM])
 
 
 @inlined
 def _stage_solve(m, g, r, k):
     """SOLVE: k = (I - g A)^-1 r by the structured solve."""
-    _solve(m[0], g, m[1], m[2], r, k, m[3])
+    particle_solve(m[0], g, m[1], m[2], r, k, m[3])
 
 
 @cache

@@ -29,9 +29,32 @@ import numpy as np
 from nanocloak.model import drug as drug_pbpk
 from nanocloak.model import release_in_body as release_kinetics
 from nanocloak.model.particle import HEART
-from nanocloak.model.particle_kernel import (ART, CAP0, FECES, INITIAL_STEP_H, NO, NS, P_KDEG, P_KDEG_PC, P_PERM_END,
-                                             P_PERM_START, PC0, TIS0, TUMOR, URINE, VEN, WS_PERM, _dfdt, _factor,
-                                             _rhs, _solve, _tumor_perm, hill_at, hill_at_step_start, initial_particles)
+from nanocloak.model.particle_kernel import (
+    ART,
+    CAP0,
+    FECES,
+    INITIAL_STEP_H,
+    NO,
+    NS,
+    P_KDEG,
+    P_KDEG_PC,
+    P_PERM_END,
+    P_PERM_START,
+    PC0,
+    TIS0,
+    TUMOR,
+    URINE,
+    VEN,
+    WS_PERM,
+    hill_at,
+    hill_at_step_start,
+    initial_particles,
+    particle_dfdt,
+    particle_factor,
+    particle_rhs,
+    particle_solve,
+    tumor_permeability,
+)
 from nanocloak.solvers.compiled import bisect, inlined, kernel, lu_solve, observe_state, shifted_lu
 from nanocloak.solvers.stepper import rodas4_stepper, run_batch
 
@@ -133,10 +156,10 @@ def _kd(p, i):
 @kernel
 def _f(p, sc, mfree, hl, perm, rate, y, out, pad, tmp):
     """Right-hand side of the joint state (rate: release of the current stage, from _release)."""
-    _rhs(p, hl, y[YX:YX + NS], out[YX:YX + NS], perm)
+    particle_rhs(p, hl, y[YX:YX + NS], out[YX:YX + NS], perm)
     for i in range(NS):
         pad[i] = y[YD + i] if i < NB else 0.0
-    _rhs(p, hl, pad, tmp, perm)
+    particle_rhs(p, hl, pad, tmp, perm)
     for i in range(NF):
         acc = 0.0
         for j in range(NF):
@@ -209,25 +232,25 @@ def _step_factor(m, tau, h, g, y, ft):
     """FACTOR: the step's constants, the time derivative and the Jacobian blocks at (tau, y)."""
     p, organ, rel, vec, extra, fac, coef, ws = m[M_P], m[M_ORGAN], m[M_REL], m[M_VEC], m[M_EXTRA], m[M_FAC], m[M_COEF], m[M_WS]
     mid = tau + 0.5 * h                          # steps never straddle a window edge
-    ws[WS_PERM] = _tumor_perm(p, mid)
+    ws[WS_PERM] = tumor_permeability(p, mid)
     ws[WS_TUMOR_M] = _tumor_factor(m[M_WIN], m[M_NWIN], mid)
     ws[WS_RELEASING] = 1.0 if m[M_SC][S_RELEASES] > 0 and mid >= m[M_SC][S_LAG] else 0.0
     hill_at_step_start(p, tau, h, organ, ws)
     # time derivative: only the uptake ramp acts on particles and on the drug they carry
     for i in range(NY):
         ft[i] = 0.0
-    _dfdt(p, organ[1], y[YX:YX + NS], ft[YX:YX + NS])
+    particle_dfdt(p, organ[1], y[YX:YX + NS], ft[YX:YX + NS])
     pad, tmp = vec[0], vec[1]
     for i in range(NS):
         pad[i] = y[YD + i] if i < NB else 0.0
-    _dfdt(p, organ[1], pad, tmp)
+    particle_dfdt(p, organ[1], pad, tmp)
     for i in range(NB):
         ft[YD + i] = tmp[i]
     _release_of(m, y, rel[1], rel[2])
     for i in range(NB):
         extra[0, i] = rel[1, i]
-    _factor(p, organ[0], g, fac[0], coef[0], ws[WS_PERM], extra[1])
-    _factor(p, organ[0], g, fac[1], coef[1], ws[WS_PERM], extra[0])
+    particle_factor(p, organ[0], g, fac[0], coef[0], ws[WS_PERM], extra[1])
+    particle_factor(p, organ[0], g, fac[1], coef[1], ws[WS_PERM], extra[0])
     shifted_lu(m[M_MFREE], g, m[M_LU], m[M_PIV])
     ws[WS_FRESH] = 1.0                           # the rates just computed are those of the first stage
 
@@ -250,10 +273,10 @@ def _stage_solve(m, g, r, k):
     """SOLVE: k = (I - g J)^-1 r by forward substitution over the blocks."""
     p, fac, coef, w, vec, rel, bf = m[M_P], m[M_FAC], m[M_COEF], m[M_W], m[M_VEC], m[M_REL], m[M_BF]
     pad, tmp, drate_dd, drate_dx = vec[0], vec[1], rel[1], rel[2]
-    _solve(p, g, fac[0], coef[0], r[YX:YX + NS], k[YX:YX + NS], w)
+    particle_solve(p, g, fac[0], coef[0], r[YX:YX + NS], k[YX:YX + NS], w)
     for i in range(NS):
         pad[i] = r[YD + i] - g * drate_dx[i] * k[YX + i] if i < NB else 0.0
-    _solve(p, g, fac[1], coef[1], pad, tmp, w)
+    particle_solve(p, g, fac[1], coef[1], pad, tmp, w)
     for i in range(NB):
         k[YD + i] = tmp[i]
     k[YB] = r[YB] + tmp[URINE] + tmp[FECES]          # excretion of particles with their drug

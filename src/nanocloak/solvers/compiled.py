@@ -17,7 +17,7 @@ import math
 
 from numba import njit
 
-from nanocloak.solvers.tableau import DENSE, FAC_MAX, FAC_MIN, SAFETY
+from nanocloak.solvers.tableau import DENSE, FAC_MAX, FAC_MIN, SAFETY, STAGE_A, STAGE_C, STAGE_D, STAGES
 
 # reassociation and contraction let LLVM vectorise the stage loops; not 'nnan'/'ninf', which would
 # remove the non-finite check that reports a broken parameter set. One flag set for every compiled
@@ -43,6 +43,48 @@ def inlined(fn):
 def entry(fn):
     """A compiled function called from Python, without the GIL."""
     return njit(nogil=True, **OPTIONS)(fn)
+
+
+@kernel
+def stage_state(s, x, k, u):
+    """u = x + sum_{j<s} a_sj k_j: the state at which stage s evaluates f (j outermost: the inner
+    loops run over contiguous memory and vectorise)."""
+    n = x.size
+    for i in range(n):
+        u[i] = x[i]
+    for j in range(s):
+        a, kj = STAGE_A[s, j], k[j]
+        for i in range(n):
+            u[i] += a * kj[i]
+
+
+@kernel
+def stage_load(s, g, h, f, ft, k, r):
+    """r = g (f + h d_s f_tau + (1/h) sum_{j<s} c_sj k_j): the right side of stage s's solve."""
+    n = f.size
+    for i in range(n):
+        r[i] = 0.0
+    for j in range(s):
+        c, kj = STAGE_C[s, j], k[j]
+        for i in range(n):
+            r[i] += c * kj[i]
+    hd, ih = h * STAGE_D[s], 1.0 / h
+    for i in range(n):
+        r[i] = g * (f[i] + hd * ft[i] + ih * r[i])
+
+
+@kernel
+def step_end(u, k, xn):
+    """x_new = u_6 + k_6 (Rodas4 is stiffly accurate)."""
+    for i in range(u.size):
+        xn[i] = u[i] + k[STAGES - 1, i]
+
+
+@kernel
+def copy_into(a, out):
+    """out[:] = a, without numpy's broadcasting checks (their error messages cost seconds to compile)."""
+    for i in range(a.size):
+        out[i] = a[i]
 
 
 @kernel

@@ -26,8 +26,8 @@ import math
 
 import numpy as np
 
-from nanocloak.solvers.compiled import entry, error_norm, interpolate, next_step
-from nanocloak.solvers.tableau import GAMMA, STAGE_A, STAGE_C, STAGE_D, STAGE_TIME, STAGES
+from nanocloak.solvers.compiled import copy_into, entry, error_norm, interpolate, next_step, stage_load, stage_state, step_end
+from nanocloak.solvers.tableau import GAMMA, STAGE_TIME, STAGES
 
 
 # ---- placeholders: stepper.py replaces this part with the model's bindings -----------------------
@@ -59,13 +59,13 @@ def OBSERVE(m, x, out):  # noqa: N802
 @entry
 def integrate_range(batch, lo, hi, tau_out, n_out, h0, rtol, atol, max_steps, obs, steps, rejected):
     """Integrate elements lo..hi-1 of a batch from tau = 0 through their output times tau_out[e, :n_out[e]],
-    without the GIL (stepper.run_batch spreads ranges over threads). One function, the stages and the
-    dense output written in it: each compiled function costs a second or more to compile."""
+    without the GIL (stepper.run_batch spreads ranges over threads). Compiled once per model, so the
+    model-independent arithmetic is in solvers.compiled (compiled once for all models)."""
     for e in range(lo, hi):
         m, x = ELEMENT(batch, e)
         n, times, out, n_times = x.size, tau_out[e], obs[e], n_out[e]
-        xn, xi, ft, f, u, r = np.empty(n), np.empty(n), np.empty(n), np.empty(n), np.empty(n), np.empty(n)
-        k = np.empty((STAGES, n))
+        vectors, k = np.empty((6, n)), np.empty((STAGES, n))
+        xn, xi, ft, f, u, r = vectors[0], vectors[1], vectors[2], vectors[3], vectors[4], vectors[5]
         tau, idx, accepted, failed = 0.0, 0, 0, 0
         while idx < n_times and times[idx] <= 0.0:     # outputs at the start
             OBSERVE(m, x, out[idx])
@@ -74,23 +74,14 @@ def integrate_range(batch, lo, hi, tau_out, n_out, h0, rtol, atol, max_steps, ob
         while idx < n_times:
             stop = STOP(m, tau, times[n_times - 1])
             ht = min(h, stop - tau)
-            g, ih = GAMMA * ht, 1.0 / ht
+            g = GAMMA * ht
             FACTOR(m, tau, ht, g, x, ft)
             for s in range(STAGES):                    # the Rosenbrock stages (tableau.py)
-                for i in range(n):
-                    acc = x[i]
-                    for j in range(s):
-                        acc += STAGE_A[s, j] * k[j, i]
-                    u[i] = acc
+                stage_state(s, x, k, u)
                 RHS(m, tau + STAGE_TIME[s] * ht, u, f)
-                for i in range(n):
-                    acc = 0.0
-                    for j in range(s):
-                        acc += STAGE_C[s, j] * k[j, i]
-                    r[i] = g * (f[i] + ht * STAGE_D[s] * ft[i] + ih * acc)
+                stage_load(s, g, ht, f, ft, k, r)
                 SOLVE(m, g, r, k[s])
-            for i in range(n):
-                xn[i] = u[i] + k[STAGES - 1, i]
+            step_end(u, k, xn)
             err = error_norm(x, xn, k[STAGES - 1], rtol, atol)
             if not math.isfinite(err):
                 accepted = -1
@@ -103,8 +94,7 @@ def integrate_range(batch, lo, hi, tau_out, n_out, h0, rtol, atol, max_steps, ob
                     OBSERVE(m, xi if frac < 1.0 else xn, out[idx])
                     idx += 1
                 tau = stop if ht == stop - tau else tau + ht
-                for i in range(n):
-                    x[i] = xn[i]
+                copy_into(xn, x)
                 accepted += 1
             else:
                 failed += 1

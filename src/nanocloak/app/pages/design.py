@@ -227,87 +227,110 @@ def _changed(now, before):
     return now if now != before else dash.no_update
 
 
-def register(app, state) -> None:
-    @app.callback(
-        Output(FIELD, "value"), Output(PARAM, "value"), Output(PLABEL, "children"), Output(PUNIT, "children"),
-        Output(PROW, "style"), Output(GROUP, "style"), Output(FERR, "children"), Output(GERR, "children"),
-        Output("perr", "children"), Output("yaml-text", "value"), Output("doc", "data"), Output("design-problems", "children"),
-        Output("design-status", "children"), Output("yaml-error", "children"), Output("design-general", "children"),
-        Input(FIELD, "value"), Input(PARAM, "value"), Input("yaml-apply", "n_clicks"), Input("yaml-text", "n_blur"),
-        Input("design-load", "n_clicks"), Input("design-upload", "contents"), Input("design-open", "data"),
-        State("yaml-text", "value"), State("doc", "data"), State("design-example", "value"),
-        prevent_initial_call=True,
-    )
-    def sync(field_values, param_raw, _apply, _blur, _load, upload, opened, yaml_text, doc, example):
-        cb = dash.callback_context
-        trig = cb.triggered_id
-        field_paths = _ids(cb.inputs_list[0], "path")
-        values = dict(zip(field_paths, field_values))
-        no = dash.no_update
-        from_form = isinstance(trig, dict) and trig.get("type") in ("field", "param")
-        yaml_error = ""
-        old_doc = doc
-        prev_values = dict(values)
-        if from_form and trig.get("type") == "field":
-            prev_values[trig["path"]] = form_values(doc).get(trig["path"])
-        if from_form:
-            old_model = formspec.get_path(doc, formspec.parse_path(f"{formspec.REL}.model"))
-            names_before = [p["name"] for p in param_names(doc)]
-            new_doc = formspec.values_to_doc(values, doc, names_before, param_raw)
-            model_changed = formspec.get_path(new_doc, formspec.parse_path(f"{formspec.REL}.model")) != old_model
-            if model_changed:     # a new release law: its own parameters (kept if it shares their names)
-                old_params = formspec.get_path(doc, formspec.parse_path(formspec.PARAMS_PATH)) or {}
-                names_after = [p["name"] for p in param_names(new_doc)]
-                kept = {n: old_params[n] for n in names_after if isinstance(old_params, dict) and n in old_params}
-                if formspec.get_path(new_doc, formspec.parse_path(f"{formspec.REL}.model")) is not None:
-                    formspec.set_path(new_doc, formspec.parse_path(formspec.PARAMS_PATH), kept)
-            doc = new_doc
-            out_values = [no] * len(field_paths)
-            out_params = (formspec.param_values(doc, [p["name"] for p in param_names(doc)]) if model_changed
-                          else [no] * N_PARAM_SLOTS)
-            out_yaml = backend.dump_yaml(doc)
-        else:
-            try:
-                if trig == "design-load":
-                    new_doc = backend.example_doc(example)
-                elif trig == "design-upload":
-                    new_doc = backend.parse_yaml(backend.decode_text(backend.decode_upload(upload, "YAML file"), "YAML file"),
-                                                 "uploaded file")
-                elif trig == "design-open":
-                    if not opened or "yaml" not in opened:
-                        raise dash.exceptions.PreventUpdate
-                    new_doc = backend.parse_yaml(opened["yaml"])
-                else:                                  # the YAML view
-                    if yaml_text == backend.dump_yaml(doc):
-                        raise dash.exceptions.PreventUpdate
-                    new_doc = backend.parse_yaml(yaml_text or "", "YAML")
-                if not isinstance(new_doc, dict):
-                    raise backend.AppInputError("the YAML must be a mapping (nanocloak: 1, name: ..., core: ...)")
-            except backend.user_error_types() as exc:
-                wild = [[no] * len(o) for o in cb.outputs_list[:8]]      # pattern outputs take lists
-                return (*wild, no, no, no, no, no, str(exc), no)
-            doc = new_doc
-            values = form_values(doc)
-            out_values = [values.get(p) or (None if formspec.FIELD_BY_PATH[p].kind == "select" else "") for p in field_paths]
-            out_params = formspec.param_values(doc, [p["name"] for p in param_names(doc)])
-            out_yaml = backend.dump_yaml(doc) if trig != "yaml-text" and trig != "yaml-apply" else no
-        now = _outputs(derive(doc, values), cb)
-        if from_form:
-            # send only what changed: every prop the page re-renders costs the browser time, and a
-            # typical edit changes one message or none (the rest stays as the last answer drew it)
-            before = _outputs(derive(old_doc, prev_values), cb)
-            now = {k: _changed(now[k], before[k]) for k in now}
-        else:
-            now = {k: v.component if isinstance(v, _Keyed) else v for k, v in now.items()}
-        return (out_values, out_params, now["labels"], now["units"], now["rows"], now["groups"], now["ferr"], now["gerr"],
-                now["perr"], out_yaml, doc, now["problems"], now["status"], yaml_error, now["general"])
+#: the sync callback's outputs, inputs and states
+SYNC_OUTPUTS = (
+    Output(FIELD, "value"), Output(PARAM, "value"), Output(PLABEL, "children"), Output(PUNIT, "children"),
+    Output(PROW, "style"), Output(GROUP, "style"), Output(FERR, "children"), Output(GERR, "children"),
+    Output("perr", "children"), Output("yaml-text", "value"), Output("doc", "data"), Output("design-problems", "children"),
+    Output("design-status", "children"), Output("yaml-error", "children"), Output("design-general", "children"),
+)
+SYNC_INPUTS = (
+    Input(FIELD, "value"), Input(PARAM, "value"), Input("yaml-apply", "n_clicks"), Input("yaml-text", "n_blur"),
+    Input("design-load", "n_clicks"), Input("design-upload", "contents"), Input("design-open", "data"),
+)
+SYNC_STATES = (State("yaml-text", "value"), State("doc", "data"), State("design-example", "value"))
 
-    @app.callback(Output("design-download", "data"), Input("design-save", "n_clicks"), State("doc", "data"),
-                  prevent_initial_call=True)
-    def save(_n, doc):
-        name = (doc or {}).get("name", "design") if isinstance(doc, dict) else "design"
-        return dcc.send_string(backend.dump_yaml(doc), backend.safe_filename(name, ".yaml"))
 
+def _release_model(doc: dict):
+    return formspec.get_path(doc, formspec.parse_path(f"{formspec.REL}.model"))
+
+
+def _edited_doc(doc: dict, values: dict, param_raw: list) -> tuple[dict, bool]:
+    """The document after a form edit, and whether its release law changed (a new release law takes
+    its own parameters, kept where it shares their names)."""
+    names_before = [p["name"] for p in param_names(doc)]
+    new_doc = formspec.values_to_doc(values, doc, names_before, param_raw)
+    model_changed = _release_model(new_doc) != _release_model(doc)
+    if model_changed:
+        old_params = formspec.get_path(doc, formspec.parse_path(formspec.PARAMS_PATH)) or {}
+        names_after = [p["name"] for p in param_names(new_doc)]
+        kept = {n: old_params[n] for n in names_after if isinstance(old_params, dict) and n in old_params}
+        if _release_model(new_doc) is not None:
+            formspec.set_path(new_doc, formspec.parse_path(formspec.PARAMS_PATH), kept)
+    return new_doc, model_changed
+
+
+def _loaded_doc(trig, upload, opened, yaml_text, doc, example) -> dict:
+    """The document from an example, an uploaded file, another page (design-open) or the YAML view;
+    raises the user's errors, or PreventUpdate when there is nothing new."""
+    if trig == "design-load":
+        new_doc = backend.example_doc(example)
+    elif trig == "design-upload":
+        new_doc = backend.parse_yaml(backend.decode_text(backend.decode_upload(upload, "YAML file"), "YAML file"),
+                                     "uploaded file")
+    elif trig == "design-open":
+        if not opened or "yaml" not in opened:
+            raise dash.exceptions.PreventUpdate
+        new_doc = backend.parse_yaml(opened["yaml"])
+    else:                                  # the YAML view
+        if yaml_text == backend.dump_yaml(doc):
+            raise dash.exceptions.PreventUpdate
+        new_doc = backend.parse_yaml(yaml_text or "", "YAML")
+    if not isinstance(new_doc, dict):
+        raise backend.AppInputError("the YAML must be a mapping (nanocloak: 1, name: ..., core: ...)")
+    return new_doc
+
+
+def _answer(out_values, out_params, out_yaml, doc, now: dict, yaml_error: str = "") -> tuple:
+    return (out_values, out_params, now["labels"], now["units"], now["rows"], now["groups"], now["ferr"], now["gerr"],
+            now["perr"], out_yaml, doc, now["problems"], now["status"], yaml_error, now["general"])
+
+
+def _sync_form(cb, trig: dict, field_paths: list, values: dict, param_raw: list, doc: dict) -> tuple:
+    """A field or a release parameter changed: the document follows, and only what changed is sent
+    (every prop the page re-renders costs the browser time, and a typical edit changes one message
+    or none: the rest stays as the last answer drew it)."""
+    no = dash.no_update
+    prev_values = dict(values)
+    if trig.get("type") == "field":
+        prev_values[trig["path"]] = form_values(doc).get(trig["path"])
+    new_doc, model_changed = _edited_doc(doc, values, param_raw)
+    out_params = (formspec.param_values(new_doc, [p["name"] for p in param_names(new_doc)]) if model_changed
+                  else [no] * N_PARAM_SLOTS)
+    now = _outputs(derive(new_doc, values), cb)
+    before = _outputs(derive(doc, prev_values), cb)
+    now = {k: _changed(now[k], before[k]) for k in now}
+    return _answer([no] * len(field_paths), out_params, backend.dump_yaml(new_doc), new_doc, now)
+
+
+def _sync(field_values, param_raw, _apply, _blur, _load, upload, opened, yaml_text, doc, example):
+    """The form, the YAML view and the document kept in step, whichever of them changed."""
+    cb = dash.callback_context
+    trig = cb.triggered_id
+    field_paths = _ids(cb.inputs_list[0], "path")
+    values = dict(zip(field_paths, field_values))
+    no = dash.no_update
+    if isinstance(trig, dict) and trig.get("type") in ("field", "param"):
+        return _sync_form(cb, trig, field_paths, values, param_raw, doc)
+    try:
+        doc = _loaded_doc(trig, upload, opened, yaml_text, doc, example)
+    except backend.user_error_types() as exc:
+        wild = [[no] * len(o) for o in cb.outputs_list[:8]]      # pattern outputs take lists
+        return (*wild, no, no, no, no, no, str(exc), no)
+    values = form_values(doc)
+    out_values = [values.get(p) or (None if formspec.FIELD_BY_PATH[p].kind == "select" else "") for p in field_paths]
+    out_params = formspec.param_values(doc, [p["name"] for p in param_names(doc)])
+    out_yaml = backend.dump_yaml(doc) if trig != "yaml-text" and trig != "yaml-apply" else no
+    now = {k: v.component if isinstance(v, _Keyed) else v for k, v in _outputs(derive(doc, values), cb).items()}
+    return _answer(out_values, out_params, out_yaml, doc, now)
+
+
+def _save(_n, doc):
+    name = (doc or {}).get("name", "design") if isinstance(doc, dict) else "design"
+    return dcc.send_string(backend.dump_yaml(doc), backend.safe_filename(name, ".yaml"))
+
+
+def _register_run(app, state) -> None:
     @app.callback(Output("result-version", "data"), Output("url", "pathname"), Output("simulate-msg", "children"),
                   Input("simulate", "n_clicks"), State("doc", "data"), State("sid", "data"), prevent_initial_call=True)
     def run(_n, doc, sid):
@@ -327,3 +350,10 @@ def register(app, state) -> None:
             s.result_version += 1
             version = s.result_version
         return version, "/results", ""
+
+
+def register(app, state) -> None:
+    app.callback(*SYNC_OUTPUTS, *SYNC_INPUTS, *SYNC_STATES, prevent_initial_call=True)(_sync)
+    app.callback(Output("design-download", "data"), Input("design-save", "n_clicks"), State("doc", "data"),
+                 prevent_initial_call=True)(_save)
+    _register_run(app, state)

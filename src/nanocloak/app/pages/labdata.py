@@ -80,15 +80,16 @@ def _nca_table(a) -> html.Div:
     return html.Div([html.H4(title), table(cols, rows, id="lab-nca-table"), *extra, *notes])
 
 
-def register(app, state) -> None:
-    def _analyse(s, doc, use_design, matrix, method):
-        f = None
-        if use_design:
-            f, _ = backend.validate(doc)
-        lab = backend.load_lab(s.lab_path, f)
-        analyses = backend.nca(lab, matrix, method)
-        return lab, analyses
+def _analyse(s, doc, use_design, matrix, method):
+    f = None
+    if use_design:
+        f, _ = backend.validate(doc)
+    lab = backend.load_lab(s.lab_path, f)
+    analyses = backend.nca(lab, matrix, method)
+    return lab, analyses
 
+
+def _register_upload(app, state) -> None:
     @app.callback(Output("lab-version", "data"), Output("lab-msg", "children"), Output("lab-matrix", "options"),
                   Output("lab-matrix", "value"),
                   Input("lab-upload", "contents"), Input("lab-load-example", "n_clicks"),
@@ -121,6 +122,8 @@ def register(app, state) -> None:
         msg = note(f"{shown}: {len(lab.frame)} rows, {lab.sampling} sampling, matrices {', '.join(lab.matrices)}")
         return (version or 0) + 1, msg, matrices, None
 
+
+def _register_analyse(app, state) -> None:
     @app.callback(Output("lab-graph", "children"), Output("lab-nca", "children"),
                   Input("lab-version", "data"), Input("lab-matrix", "value"), Input("lab-method", "value"),
                   Input("lab-use-design", "value"), State("doc", "data"), State("sid", "data"), prevent_initial_call=True)
@@ -137,6 +140,8 @@ def register(app, state) -> None:
         return (dcc.Graph(id="fig-lab", figure=figures.nca_figure(lab, analyses), config={"displaylogo": False}),
                 html.Div([_nca_table(a) for a in analyses]))
 
+
+def _register_fit(app, state) -> None:
     @app.callback(Output("fit-progress", "children"), Output("fit-poll", "disabled"),
                   Input("fit-run", "n_clicks"), State("fit-method", "value"), State("fit-steps", "value"),
                   State("doc", "data"), State("sid", "data"), prevent_initial_call=True)
@@ -158,6 +163,8 @@ def register(app, state) -> None:
             s.jobs["fit"] = job
         return note("fit started"), False
 
+
+def _register_cancel(app, state) -> None:
     @app.callback(Output("fit-progress", "children", allow_duplicate=True), Input("fit-cancel", "n_clicks"),
                   State("sid", "data"), prevent_initial_call=True)
     def cancel(_n, sid):
@@ -165,6 +172,8 @@ def register(app, state) -> None:
         job = s.jobs.get("fit")
         return note("fit cancelled", "warn") if job and state.jobs.cancel(job, s.id) else note("no fit is running")
 
+
+def _register_poll(app, state) -> None:
     @app.callback(Output("fit-progress", "children", allow_duplicate=True), Output("fit-poll", "disabled", allow_duplicate=True),
                   Output("fit-out", "children"), Input("fit-poll", "n_intervals"), State("sid", "data"), prevent_initial_call=True)
     def poll(_n, sid):
@@ -196,6 +205,8 @@ def register(app, state) -> None:
             out.append(note(str(exc), "warn"))
         return bar, True, html.Div(out)
 
+
+def _register_open_calibrated(app, state) -> None:
     @app.callback(Output("design-open", "data", allow_duplicate=True), Output("url", "pathname", allow_duplicate=True),
                   Input("fit-open", "n_clicks"), State("sid", "data"), prevent_initial_call=True)
     def open_calibrated(n, sid):
@@ -203,3 +214,12 @@ def register(app, state) -> None:
         if not text:
             raise dash.exceptions.PreventUpdate
         return {"yaml": text, "nonce": n}, "/design"
+
+
+def register(app, state) -> None:
+    _register_upload(app, state)
+    _register_analyse(app, state)
+    _register_fit(app, state)
+    _register_cancel(app, state)
+    _register_poll(app, state)
+    _register_open_calibrated(app, state)

@@ -53,7 +53,7 @@ def _cli(doc: dict) -> str:
     return f"nanocloak screen run space.yaml --out screen_out{extra}"
 
 
-def register(app, state) -> None:
+def _register_load(app, state) -> None:
     @app.callback(Output("scr-space", "value"), Output("scr-msg", "children", allow_duplicate=True),
                   Input("scr-load", "n_clicks"), State("scr-example", "value"), prevent_initial_call=True)
     def load(_n, name):
@@ -64,11 +64,14 @@ def register(app, state) -> None:
         except backend.user_error_types() as exc:
             return dash.no_update, note(str(exc), "error")
 
-    def _space(text, doc, s):
-        space = backend.space_doc(text or "", doc)
-        info = backend.check_space(space, s.folder)
-        return space, info
 
+def _space(text, doc, s):
+    space = backend.space_doc(text or "", doc)
+    info = backend.check_space(space, s.folder)
+    return space, info
+
+
+def _register_check(app, state) -> None:
     @app.callback(Output("scr-msg", "children", allow_duplicate=True), Output("scr-cli", "children"),
                   Input("scr-check", "n_clicks"), State("scr-space", "value"), State("doc", "data"), State("sid", "data"),
                   prevent_initial_call=True)
@@ -85,6 +88,8 @@ def register(app, state) -> None:
                  f"more than {backend.MAX_APP_DESIGNS}: run it with the command line")
         return note(f"{size} designs varying {', '.join(info['fields'])} ({where})."), _cli(space)
 
+
+def _register_run(app, state) -> None:
     @app.callback(Output("scr-msg", "children", allow_duplicate=True), Output("scr-poll", "disabled"),
                   Output("scr-cli", "children", allow_duplicate=True),
                   Input("scr-run", "n_clicks"), State("scr-space", "value"), State("doc", "data"), State("sid", "data"),
@@ -109,6 +114,8 @@ def register(app, state) -> None:
             s.data["screen_space"] = space
         return note(f"screen of {info['n']} designs started"), False, _cli(space)
 
+
+def _register_cancel(app, state) -> None:
     @app.callback(Output("scr-msg", "children", allow_duplicate=True), Input("scr-cancel", "n_clicks"), State("sid", "data"),
                   prevent_initial_call=True)
     def cancel(_n, sid):
@@ -118,6 +125,8 @@ def register(app, state) -> None:
             return note("screen cancelled", "warn")
         return note("no screen is running")
 
+
+def _register_poll(app, state) -> None:
     @app.callback(Output("scr-progress", "children"), Output("scr-poll", "disabled", allow_duplicate=True),
                   Output("scr-graph", "children"), Output("scr-top", "children"), Output("scr-pick", "options"),
                   Input("scr-poll", "n_intervals"), State("sid", "data"), prevent_initial_call=True)
@@ -153,6 +162,8 @@ def register(app, state) -> None:
                 table(cols, [[r[c] for c in cols] for _, r in top.iterrows()], id="scr-top-table"),
                 [{"label": f"design {i}", "value": int(i)} for i in top_ids])
 
+
+def _register_open_design(app, state) -> None:
     @app.callback(Output("design-open", "data", allow_duplicate=True), Output("url", "pathname", allow_duplicate=True),
                   Output("scr-msg", "children", allow_duplicate=True),
                   Input("scr-open", "n_clicks"), State("scr-pick", "value"), State("sid", "data"), prevent_initial_call=True)
@@ -167,6 +178,8 @@ def register(app, state) -> None:
             return dash.no_update, dash.no_update, note(str(exc), "error")
         return {"yaml": text, "nonce": n}, "/design", ""
 
+
+def _register_download(app, state) -> None:
     @app.callback(Output("scr-dl", "data"), Output("scr-msg", "children", allow_duplicate=True),
                   Input("scr-dl-btn", "n_clicks"), State("scr-space", "value"), State("doc", "data"), prevent_initial_call=True)
     def download(_n, text, doc):
@@ -175,3 +188,13 @@ def register(app, state) -> None:
         except backend.user_error_types() as exc:
             return dash.no_update, note(str(exc), "error")
         return dcc.send_string(backend.dump_yaml(space), "space.yaml"), ""
+
+
+def register(app, state) -> None:
+    _register_load(app, state)
+    _register_check(app, state)
+    _register_run(app, state)
+    _register_cancel(app, state)
+    _register_poll(app, state)
+    _register_open_design(app, state)
+    _register_download(app, state)

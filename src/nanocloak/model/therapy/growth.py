@@ -20,8 +20,8 @@ from functools import cache
 
 import numpy as np
 
-from nanocloak.library import tables as library
 from nanocloak.errors import NanocloakError
+from nanocloak.library import tables as library
 from nanocloak.solvers.compiled import bisect, inlined, kernel, observe_state, shifted_lu, solve_into
 from nanocloak.solvers.stepper import rodas4_stepper
 

@@ -28,7 +28,7 @@ from functools import cache
 import numpy as np
 
 from nanocloak.library import tables as library
-from nanocloak.solvers.compiled import inlined, kernel, observe_state, shifted_lu, solve_into
+from nanocloak.solvers.compiled import inlined, observe_state, shifted_lu, solve_into
 from nanocloak.solvers.rodas4 import IntegrationError
 from nanocloak.solvers.stepper import rodas4_stepper
 from nanocloak.spec.formulation import Formulation, Laser
