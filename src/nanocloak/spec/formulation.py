@@ -405,6 +405,12 @@ class Formulation(_Strict):
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.model_dump(mode="json", exclude_none=True), sort_keys=False)
 
+    def _repr_html_(self) -> str:
+        """The design as a small table in a notebook (spec/display.py)."""
+        from nanocloak.spec.display import formulation_html
+
+        return formulation_html(self)
+
 
 # ---------------------------------------------------------------------------------------------
 # loading with clear errors
