@@ -126,6 +126,8 @@ def test_mcmc_reports_acceptance_and_autocorrelation(rbc_mouse):
     assert m.chain.shape == (40, 8, 3)                       # two parameters + the estimated error
     assert 0 < m.acceptance < 1 and np.all(m.autocorr > 0)
     assert any("chain is short" in w for w in res.warnings)  # 32 kept steps cannot be 50 autocorrelation times
+    assert set(m.convergence) == set(res.problem.labels)
+    assert all(v["ess_bulk"] > 0 and v["r_hat"] > 0.9 for v in m.convergence.values())
 
 
 # ------------------------------------------------------------------------------------------------
@@ -319,7 +321,7 @@ def test_cli_fit_writes_outputs_and_a_formulation_that_simulates(cli_app, lab_cs
     assert res.exit_code == 0, res.output
     assert "calibrated parameters" in res.stdout and "GMFE" in res.stdout
     for name in ("parameters.csv", "predictions.csv", "fold_errors.csv", "samples.csv", "summary.json", "fit.png",
-                 "pairs.png", "calibrated.yaml"):
+                 "pairs.png", "calibrated.yaml", "posterior.nc"):
         assert (out / name).stat().st_size > 0
     r = nanocloak.simulate(nanocloak.load(saved))
     assert set(nanocloak.load(saved).model.overrides) == {LIVER, SPLEEN}

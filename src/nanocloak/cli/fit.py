@@ -32,7 +32,7 @@ def fit_command(
     matrix: list[str] = typer.Option([], "--matrix", help="fit only these matrices (repeatable)"),
     group: Optional[str] = typer.Option(None, "--group", help="the data's group to fit, when the file has several"),
     out_dir: Optional[Path] = typer.Option(None, "--out", help="write parameters.csv, predictions.csv, fold_errors.csv, "
-                                           "samples.csv, summary.json, fit.png, pairs.png, calibrated.yaml"),
+                                           "samples.csv, summary.json, fit.png, pairs.png, calibrated.yaml, posterior.nc"),
     save_formulation: Optional[Path] = typer.Option(None, "--save-formulation",
                                                     help="write the calibrated formulation YAML (re-simulate it with "
                                                     "`nanocloak simulate`)"),
@@ -78,7 +78,7 @@ def _run(formulation, data, param, method, walkers, steps, burn, seed, error, pr
     if out_dir is not None:
         path = write_outputs(result, out_dir, pred, data_label=str(data), force=force)
         err.print(f"wrote {path}/ (parameters.csv, predictions.csv, fold_errors.csv, samples.csv, summary.json, fit.png, "
-                  "pairs.png, calibrated.yaml)", highlight=False, markup=False)
+                  "pairs.png, calibrated.yaml, posterior.nc after MCMC)", highlight=False, markup=False)
     if save_path is not None:
         save_formulation(result, save_path, data_label=str(data), force=force)
         err.print(f"wrote {save_path} (re-simulate with: nanocloak simulate {save_path})", highlight=False, markup=False)
@@ -159,4 +159,8 @@ def _print_diagnostics(result) -> None:
         taus = ", ".join(f"{n} {t:.0f}" for n, t in zip(prob.labels, m.autocorr))
         line += (f"\nemcee: {walkers} walkers x {steps} steps (burn-in {m.burn}); acceptance {m.acceptance:.2f}; "
                  f"autocorrelation time (steps): {taus}; ~{m.effective_samples:.0f} effective samples")
+        if m.convergence:
+            worst = max(v["r_hat"] for v in m.convergence.values())
+            fewest = min(v["ess_bulk"] for v in m.convergence.values())
+            line += f"\nArviZ: worst R-hat {worst:.3f} (target <= 1.01), smallest bulk ESS {fewest:.0f} (target >= 400)"
     out.print(line, highlight=False, markup=False)

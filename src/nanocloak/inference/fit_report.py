@@ -18,6 +18,7 @@ import pandas as pd
 
 from nanocloak.errors import NanocloakError
 from nanocloak.inference.fitting import Z90, FitResult
+from nanocloak.inference import diagnostics
 
 PREDICTIVE_DRAWS = 200   # posterior draws simulated for the bands (~0.2-0.7 s)
 
@@ -141,7 +142,7 @@ def summary(result: FitResult, pred: Prediction) -> dict:
         steps, walkers, _ = m.chain.shape
         out["mcmc"] = {"walkers": walkers, "steps": steps, "burn": m.burn, "acceptance_fraction": m.acceptance,
                        "autocorrelation_time": dict(zip(prob.labels, m.autocorr.tolist())),
-                       "effective_samples": m.effective_samples}
+                       "effective_samples": m.effective_samples, "convergence": m.convergence}
     return out
 
 
@@ -259,7 +260,7 @@ def samples_frame(result: FitResult) -> pd.DataFrame:
 def write_outputs(result: FitResult, out_dir: str | Path, pred: Prediction | None = None, data_label: str = "",
                   force: bool = False) -> Path:
     """parameters.csv, predictions.csv, fold_errors.csv, samples.csv, summary.json, fit.png, pairs.png,
-    calibrated.yaml; built in a temporary directory and moved in place."""
+    calibrated.yaml and, after MCMC, posterior.nc (ArviZ NetCDF); built in a temporary directory and moved in place."""
     from nanocloak.io.figures import png as _png
 
     pred = pred or posterior_predictive(result)
@@ -275,4 +276,7 @@ def write_outputs(result: FitResult, out_dir: str | Path, pred: Prediction | Non
         (tmp / "fit.png").write_bytes(_png(fit_figure(result, pred)))
         (tmp / "pairs.png").write_bytes(_png(pairs_figure(result)))
         (tmp / "calibrated.yaml").write_text(calibrated_yaml(result, data_label), encoding="utf-8")
+        if result.mcmc is not None:
+            m = result.mcmc
+            diagnostics.write_netcdf(m.chain, m.burn, result.problem.labels, m.log_prob, tmp / "posterior.nc")
     return out

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from nanocloak.errors import NanocloakError, did_you_mean
+from nanocloak.inference import diagnostics
 
 # the inputs of a fit, defined in observations.py and priors.py, are part of this module's API
 from nanocloak.inference.observations import (
@@ -309,6 +310,7 @@ class McmcResult:
     acceptance: float
     autocorr: np.ndarray          # integrated autocorrelation time of each dimension (steps)
     warnings: list[str] = field(default_factory=list)
+    convergence: dict[str, dict[str, float]] = field(default_factory=dict)  # label -> r_hat, ess_bulk, ess_tail
 
     @property
     def samples(self) -> np.ndarray:
@@ -351,7 +353,8 @@ def fit_mcmc(problem: CalibrationProblem, start: LsqResult, walkers: int | None 
             on_step(i + 1)
     tau = sampler.get_autocorr_time(discard=burn, tol=0)
     result = McmcResult(sampler.get_chain(), sampler.get_log_prob(), burn, float(np.mean(sampler.acceptance_fraction)), tau)
-    result.warnings = _diagnose(result, steps)
+    result.convergence = diagnostics.convergence(result.chain, burn, problem.labels)
+    result.warnings = _diagnose(result, steps) + diagnostics.convergence_warnings(result.convergence)
     return result
 
 
