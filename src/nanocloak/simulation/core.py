@@ -26,6 +26,7 @@ from nanocloak.model import particle_kernel, payload
 from nanocloak.model.parameters import ResolvedFormulation, particle_systems, resolve
 from nanocloak.model.therapy import outcome as therapy
 from nanocloak.simulation import metrics
+from nanocloak.simulation.collection import ResultSet
 from nanocloak.simulation.results import SimulationResult
 from nanocloak.spec.formulation import Formulation
 
@@ -97,6 +98,7 @@ class _Plan:
     weights: np.ndarray
     offsets: np.ndarray      # first grid index strictly after each element's dose time
     first_element: int
+    t_dose: np.ndarray       # each element's dose time
 
 
 def _plan(resolved_list: list[ResolvedFormulation]):
@@ -109,7 +111,7 @@ def _plan(resolved_list: list[ResolvedFormulation]):
         for td, off in zip(t_dose, offsets):
             taus.append(grid[off:] - td)
         systems.append(system)
-        plans.append(_Plan(r, grid, weights, offsets, start))
+        plans.append(_Plan(r, grid, weights, offsets, start, t_dose))
         start += len(weights)
     n_max = max((len(t) for t in taus), default=0)
     tau_out = np.full((n_max, len(taus)), np.nan)
@@ -147,9 +149,8 @@ def _run_batch(formulations, rtol, atol, on_progress, describe):
     for i, r in enumerate(resolved):
         if r.formulation.core.is_free_drug:
             grid = output_grid(r.formulation)
-            obs, pays = payload.simulate_free_drug(r, grid)
-            given = np.searchsorted(np.asarray(r.dose_times_h), grid, side="left")
-            results[i] = SimulationResult.build(r, grid, obs, given)
+            obs, pays, per_dose = payload.simulate_free_drug(r, grid)
+            results[i] = SimulationResult.build(r, grid, obs, r.doses_given(grid), per_dose=per_dose)
             results[i].attach_payloads(pays)
         elif r.formulation.payloads:
             results[i].attach_payloads(payload.simulate_payloads(r, results[i].t_h))
@@ -192,11 +193,23 @@ def _particle_results(resolved, rtol, atol) -> list[SimulationResult]:
             series = sol.observations[: len(p.grid) - off, :, p.first_element + k]
             total[off:] += w * series
         totals.append(total)
-        givens.append(np.searchsorted(np.asarray(p.resolved.dose_times_h), p.grid, side="left"))
+        givens.append(p.resolved.doses_given(p.grid))
     lab = whole_body.OBSERVABLES.index("blood_sample")
     halves = metrics.terminal_half_lives([(p.grid, total[:, lab], max(p.resolved.dose_times_h)) for p, total in zip(plans, totals)])
-    return [SimulationResult.build(p.resolved, p.grid, total, given, half)
+    return [SimulationResult.build(p.resolved, p.grid, total, given, half, per_dose=_per_dose_blood(p, sol.observations, lab))
             for p, total, given, half in zip(plans, totals, givens, halves)]
+
+
+def _per_dose_blood(p: _Plan, observations: np.ndarray, lab: int) -> np.ndarray:
+    """(doses, grid) blood sample of each dose alone in % of its own dose (its coating classes
+    summed): the curve `per_dose` reports, read directly rather than by subtracting schedules."""
+    times = np.asarray(p.resolved.dose_times_h, dtype=float)
+    amounts = p.resolved.dose_amounts
+    out = np.zeros((times.size, len(p.grid)))
+    for k, (w, off, td) in enumerate(zip(p.weights, p.offsets, p.t_dose)):
+        d = int(np.argmin(np.abs(times - td)))
+        out[d, off:] += (w / amounts[d]) * observations[: len(p.grid) - off, lab, p.first_element + k]
+    return out
 
 
 def simulate(f: Formulation, rtol: float = DEFAULT_RTOL, atol: float = DEFAULT_ATOL) -> SimulationResult:
@@ -234,8 +247,10 @@ def simulate_many(
     workers: int | None = 1,
     chunk_size: int | None = None,
     on_progress: Callable[[int], None] | None = None,
-) -> list[SimulationResult]:
+) -> ResultSet:
     """Simulate many formulations together (batched); the compiled kernel uses every core.
+
+    Returns a ResultSet: a list of SimulationResult with `.to_frame()`, `.to_xarray()` and `.plot()`.
 
     Results equal those of `simulate` one by one (each simulation keeps its own step sizes).
     `workers` > 1 (or None: one per core) also spreads the Python side (parameter resolution,
@@ -244,9 +259,9 @@ def simulate_many(
     """
     items = list(formulations)
     if not items:
-        return []
+        return ResultSet()
     with _no_cyclic_gc():
-        return _simulate_chunks(items, rtol, atol, workers, chunk_size, on_progress)
+        return ResultSet(_simulate_chunks(items, rtol, atol, workers, chunk_size, on_progress))
 
 
 def simulate_particles(formulations: Iterable[Formulation], rtol: float = DEFAULT_RTOL,

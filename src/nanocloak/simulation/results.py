@@ -25,13 +25,15 @@ class SimulationResult:
     name: str
     t_h: np.ndarray
     series: dict[str, np.ndarray]        # observable -> %ID at t_h (partition, blood_sample, auc)
-    n_doses_given: np.ndarray
+    n_doses_given: np.ndarray            # doses given by each time, in units of the first dose
     organ_masses_g: dict[str, float]
     metrics: dict[str, Any] = field(default_factory=dict)
     resolved: Any = None                 # parameters.ResolvedFormulation
     payloads: dict[str, Any] = field(default_factory=dict)   # drug -> payload.PayloadResult
     therapy: Any = None                                       # therapy.TherapyResult
     tumor_mass_g: np.ndarray | None = None                    # grown tumor mass at t_h (treated arm)
+    #: (doses, t_h) each dose's own blood sample in % of its own dose (JSON `per_dose`)
+    dose_blood_sample: np.ndarray | None = None
 
     def attach_therapy(self, th) -> None:
         """Add the outcome: growth metrics, temperatures, and %ID/g on the grown tumor mass."""
@@ -62,8 +64,9 @@ class SimulationResult:
 
     @classmethod
     def build(cls, resolved, grid: np.ndarray, total: np.ndarray, n_given: np.ndarray,
-              half_life: float | None | str = "compute") -> "SimulationResult":
-        """`half_life` may be passed in when computed for a whole batch (metrics.terminal_half_lives)."""
+              half_life: float | None | str = "compute", per_dose: np.ndarray | None = None) -> "SimulationResult":
+        """`half_life` may be passed in when computed for a whole batch (metrics.terminal_half_lives);
+        `per_dose`: each dose's own blood sample (doses x grid, % of its own dose)."""
         f = resolved.formulation
         rows = np.ascontiguousarray(total.T)            # one contiguous row per observable
         rows[OBSERVABLES.index("rest")] += rows[OBSERVABLES.index("muscle")]
@@ -72,7 +75,7 @@ class SimulationResult:
                   if name != "muscle" and (name != "tumor" or f.subject.tumor is not None)}
         masses = dict(resolved.organ_masses_g)
         masses["rest"] = masses["rest"] + masses.pop("muscle")
-        r = cls(f.name, grid, series, n_given, masses, resolved=resolved)
+        r = cls(f.name, grid, series, n_given, masses, resolved=resolved, dose_blood_sample=per_dose)
         if half_life == "compute":
             half_life = metrics.terminal_half_life(grid, series["blood_sample"], max(resolved.dose_times_h))
         r.metrics = r._compute_metrics(half_life)
@@ -144,7 +147,7 @@ class SimulationResult:
         cleaned = _clean(self.metrics)
         if "days_to_2x_volume" in self.metrics:          # null when the tumor never doubles (spec)
             cleaned["days_to_2x_volume"] = self.metrics["days_to_2x_volume"]
-        return {
+        out = {
             "nanocloak": 1,
             "version": __version__,
             "name": self.name,
@@ -156,6 +159,31 @@ class SimulationResult:
                 "pct_id": {k: _clean(self.series[k].tolist()) for k in partition_keys},
             },
         }
+        per_dose = self.per_dose()
+        if per_dose is not None:
+            out["per_dose"] = _clean(per_dose)
+        return out
+
+    def per_dose(self) -> list[dict[str, Any]] | None:
+        """One entry per dose (with a dose.schedule or more than one dose, else None): its time, its
+        mg/kg, its own blood sample at every timecourse time and `blood_pct_of_dose_{h}h` h after it
+        (BLOOD_SAMPLE_TIMES_H), all in % of that dose; the doses' curves x their amounts / the
+        first's sum to blood_sample_pct_id."""
+        dose = self.resolved.formulation.dose if self.resolved is not None else None
+        curves = self.dose_blood_sample
+        if dose is None or curves is None or (len(self.resolved.dose_times_h) == 1 and dose.schedule is None):
+            return None
+        amounts = dose.amounts_mg_per_kg(self.resolved.dose_times_h)
+        entries = []
+        for at, mg, curve in zip(self.resolved.dose_times_h, amounts, curves):
+            e: dict[str, Any] = {"at_h": float(at), "mg_per_kg": float(mg)}
+            for h in BLOOD_SAMPLE_TIMES_H:
+                v = metrics.value_at(self.t_h, curve, at + h)
+                if v is not None:
+                    e[f"blood_pct_of_dose_{h}h"] = v
+            e["blood_pct_of_dose"] = curve.tolist()
+            entries.append(e)
+        return entries
 
     @property
     def calibration_id(self) -> str:
@@ -167,6 +195,19 @@ class SimulationResult:
 
     def to_json(self, indent: int | None = None) -> str:
         return json.dumps(self.to_dict(), indent=indent)
+
+    # ---- notebooks (simulation/notebook.py) ------------------------------------------------
+    def plot(self, compartments=None, ax=None, per_g: bool = False, log: bool = True):
+        """Time courses (%ID, or %ID/g with per_g) on matplotlib axes; returns the Axes (its .figure
+        is the Figure). compartments: names from `timecourse` (default blood sample and main organs)."""
+        from nanocloak.simulation import notebook
+
+        return notebook.plot_result(self, ax, compartments, per_g, log)
+
+    def _repr_html_(self) -> str:
+        from nanocloak.simulation.notebook import result_html
+
+        return result_html(self)
 
 
 def _num(x: float) -> float | None:
