@@ -7,7 +7,6 @@ compartment has one colour in every figure (COMPARTMENT_COLORS)."""
 from __future__ import annotations
 
 import base64
-import html
 import json
 import re
 from pathlib import Path
@@ -203,9 +202,27 @@ def _png(fig) -> bytes:
 
 def _dose_phrase(r: SimulationResult) -> str:
     d = r.resolved.formulation.dose
+    if d.schedule is not None and len(d.times_h) > 1:
+        return f"{len(d.times_h)} doses ({_schedule_phrase(d)}; %ID of the first)"
     if len(d.times_h) == 1:
         return f"a {d.mg_per_kg:g} mg/kg dose"
     return f"{len(d.times_h)} doses of {d.mg_per_kg:g} mg/kg (at {', '.join(f'{t:g}' for t in d.times_h)} h)"
+
+
+def _per_dose_lines(r: SimulationResult) -> list[str]:
+    """Each dose's own blood retention (per_dose), when there are several doses."""
+    entries = r.per_dose() or []
+    parts = []
+    for e in entries[1:] if len(entries) > 1 else []:
+        at = [f"{e[k]:.1f}% at {h} h" for h, k in ((4, "blood_pct_of_dose_4h"), (24, "blood_pct_of_dose_24h")) if k in e]
+        if at:
+            parts.append(f"the dose at {e['at_h']:g} h ({e['mg_per_kg']:g} mg/kg) keeps {' and '.join(at)} of itself")
+    return [f"Per dose in blood: {'; '.join(parts)}."] if parts else []
+
+
+def _schedule_phrase(d) -> str:
+    """'5 mg/kg at 0 h, 10 mg/kg at 72 h' (dose.schedule)."""
+    return ", ".join(f"{mg:g} mg/kg at {t:g} h" for t, mg in zip(d.times_h, d.amounts_mg_per_kg()))
 
 
 def _and(items: Sequence[str]) -> str:
@@ -290,12 +307,16 @@ def summary_text(r: SimulationResult) -> list[str]:
     subj = f.subject
     what = (f"{f.payloads[0].drug} given as a free solution (curves are the drug's %ID)" if f.core.is_free_drug else
             f"{f.core.material} core ({m['hydrodynamic_diameter_nm']:.0f} nm as the body sees it, zeta {m['zeta_coated_mV']:.0f} mV)")
-    lines = [f"{f.name}: {what}, {schedule} of {f.dose.mg_per_kg:g} mg/kg ({f.dose.basis} basis) in a "
+    amount = f"of {f.dose.mg_per_kg:g} mg/kg"
+    if f.dose.schedule is not None and len(doses) > 1:
+        schedule, amount = f"{len(doses)} i.v. doses", f"({_schedule_phrase(f.dose)}; %ID counts the first)"
+    lines = [f"{f.name}: {what}, {schedule} {amount} ({f.dose.basis} basis) in a "
              f"{subj.body_weight_g:g} g {subj.host} {subj.species}."]
     if "blood_pct_id_24h" in m:
         half = f", terminal half-life {m['blood_t_half_h']:.1f} h" if "blood_t_half_h" in m else ""
         at_1h = m.get("blood_pct_id_1h", float("nan"))
         lines.append(f"Blood: {at_1h:.0f}% of a dose at 1 h and {m['blood_pct_id_24h']:.1f}% at 24 h{half}.")
+    lines += _per_dose_lines(r)
     organs = m.get("organ_pct_id_24h")
     if organs:
         top = sorted(((v, k) for k, v in organs.items() if k not in ("blood",)), reverse=True)[:3]
@@ -329,38 +350,25 @@ def summary_text(r: SimulationResult) -> list[str]:
 
 
 def html_report(r: SimulationResult, figures: dict[str, bytes]) -> str:
-    rows = "".join(f"<tr><td>{html.escape(k)}</td><td>{_fmt(v)}</td><td>{html.escape(metric_unit(k))}</td></tr>"
-                   for k, v in r.metrics.items() if not isinstance(v, dict))
-    organs = r.metrics.get("organ_pct_id_24h", {})
+    """report.html: the summary, the figures inline, the metrics with units, organs at 24 h (io/templates)."""
+    from nanocloak.io.templates import render
+
     per_g = r.metrics.get("organ_pct_id_per_g_24h", {})
-    organ_rows = "".join(f"<tr><td>{k}</td><td>{v:.3g}</td><td>{_fmt(per_g.get(k))}</td></tr>" for k, v in organs.items())
-    imgs = ""
-    for n, b in figures.items():
-        caption = html.escape(figure_caption(r, n))
-        imgs += (f'<figure><img src="data:image/png;base64,{base64.b64encode(b).decode()}" alt="{caption}">'
-                 f"<figcaption>{caption}</figcaption></figure>")
-    summary = "".join(f"<li>{html.escape(s)}</li>" for s in summary_text(r))
-    return f"""<!doctype html><html><head><meta charset="utf-8"><title>nanocloak: {html.escape(r.name)}</title>
-<style>body{{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#222}}
-table{{border-collapse:collapse;margin:1em 0}}td,th{{border:1px solid #ccc;padding:3px 8px;text-align:left}}
-figure{{display:inline-block;margin:0.5em}}img{{max-width:100%}}figcaption{{font-size:0.9em;color:#444}}
-.note{{color:#666;font-size:0.9em}}</style></head><body>
-<h1>{html.escape(r.name)}</h1><ul>{summary}</ul>
-{imgs}
-<h2>Metrics</h2><table><tr><th>metric</th><th>value</th><th>unit</th></tr>{rows}</table>
-<h2>Organs at 24 h</h2><table><tr><th>organ</th><th>at 24 h (%ID)</th><th>at 24 h (%ID/g)</th></tr>{organ_rows}</table>
-<p class="note">%ID is a percent of one dose; organs include their capillary blood (unperfused dissection);
-blood metrics are a lab's sample concentration times the blood volume. Every parameter with its source is in
-parameters.csv; how far to trust the model: docs/validation.md. nanocloak {r.to_dict()['version']}.</p>
-</body></html>"""
+    return render(
+        "report.html.j2", name=r.name, summary=summary_text(r), version=r.to_dict()["version"],
+        figures=[{"base64": base64.b64encode(b).decode(), "caption": figure_caption(r, n)} for n, b in figures.items()],
+        metrics=[{"name": k, "value": _fmt(v), "unit": metric_unit(k)} for k, v in r.metrics.items() if not isinstance(v, dict)],
+        organs=[{"name": k, "pct_id": f"{v:.3g}", "pct_id_per_g": _fmt(per_g.get(k))}
+                for k, v in r.metrics.get("organ_pct_id_24h", {}).items()])
 
 
 def _fmt(v) -> str:
+    """A metric as the report prints it (the template escapes it)."""
     if v is None:
         return ""
     if isinstance(v, float):
         return f"{v:.4g}"
-    return html.escape(str(v))
+    return str(v)
 
 
 def write_outputs(r: SimulationResult, out_dir: str | Path, force: bool = False) -> Path:
@@ -433,9 +441,8 @@ def _write_comparison_files(results: Sequence[SimulationResult], out) -> None:
     captions = {"blood.png": f"Blood (lab sample, %ID, log scale) of the {len(results)} formulations, by time after the first dose.",
                 "tumor.png": "Tumor %ID (left) and %ID/g (right; per gram of the grown tumor where it grows) of the "
                              "formulations, by time after the first dose."}
-    imgs = "".join(f'<figure><img src="{n}" style="max-width:100%" alt="{html.escape(captions[n])}">'
-                   f"<figcaption>{html.escape(captions[n])}</figcaption></figure>" for n in figs)
-    (out / "comparison.html").write_text(
-        f"<!doctype html><html><head><meta charset='utf-8'><title>nanocloak comparison</title></head>"
-        f"<body style='font-family:system-ui;max-width:1100px;margin:2em auto'><h1>Comparison</h1>"
-        f"{table.to_html(index=False, float_format=lambda v: f'{v:.3g}')}{imgs}</body></html>", encoding="utf-8")
+    from nanocloak.io.templates import markup, render
+
+    page = render("comparison.html.j2", table=markup(table.to_html(index=False, float_format=lambda v: f"{v:.3g}")),
+                  figures=[{"file": n, "caption": captions[n]} for n in figs])
+    (out / "comparison.html").write_text(page, encoding="utf-8")

@@ -12,7 +12,6 @@ cells / cells per mL of blood; cultured cells in standard T-175 flasks (fabricat
 
 from __future__ import annotations
 
-import html
 import math
 from dataclasses import dataclass, field
 
@@ -192,29 +191,21 @@ STEPS = {
 
 
 def batch_sheet_html(f: Formulation, plan: CoatingPlan) -> str:
+    """A printable batch sheet (io/templates/batch_sheet.html.j2)."""
+    from nanocloak.io.templates import render
+
     rows = [("core", f"{plan.core_mg:.3g} mg of {f.core.material}, {f.core.diameter_nm:g} nm ({plan.particles:.3g} particles)"),
             ("core surface", f"{plan.core_surface_m2 * 1e4:.3g} cm2"),
             ("method", f"{plan.method}: {plan.batches} batch(es), ~{plan.time_h:.2g} h"),
             ("target coverage", f"{plan.target_coverage:.0%} mean ({plan.coated_50_fraction:.0%} of particles >= 50% coated)"),
             ("membrane : core", f"{plan.membrane_to_core_ratio:.3g} mg protein per mg core (yield {plan.method_yield:.0%})")]
-    donor_rows = "".join(
-        f"<tr><td>{d.cell}</td><td>{d.fraction:.0%}</td><td>{d.protein_mg_geometric:.3g}</td><td>{d.protein_mg_protocol:.3g}</td>"
-        f"<td>{d.cells_protocol:.3g}</td><td>{_donor_text(d)}</td></tr>" for d in plan.donors)
-    steps = "".join(f"<li>{html.escape(s)}</li>" for s in STEPS[plan.method])
+    donors = [{"cell": d.cell, "share": f"{d.fraction:.0%}", "geometric": f"{d.protein_mg_geometric:.3g}",
+               "protocol": f"{d.protein_mg_protocol:.3g}", "cells": f"{d.cells_protocol:.3g}", "donor": _donor_text(d)}
+              for d in plan.donors]
     qc = [("hydrodynamic diameter", f"{plan.expected_diameter_nm:.0f} nm"), ("zeta", f"{plan.expected_zeta_mV:.0f} mV"),
           ("PDI", f"<= {plan.pdi:.2f}"), ("protein integrity", f"{plan.protein_integrity:.0%}"),
           ("markers (western blot)", ", ".join(plan.markers))]
-    table = lambda items: "".join(f"<tr><td>{html.escape(k)}</td><td>{html.escape(v)}</td></tr>" for k, v in items)  # noqa: E731
-    return f"""<!doctype html><html><head><meta charset="utf-8"><title>batch sheet: {html.escape(f.name)}</title>
-<style>body{{font-family:system-ui,sans-serif;max-width:900px;margin:2em auto}}td,th{{border:1px solid #bbb;padding:4px 8px}}
-table{{border-collapse:collapse;margin:1em 0}}@media print{{body{{margin:0}}}}</style></head><body>
-<h1>Batch sheet: {html.escape(f.name)}</h1><table>{table(rows)}</table>
-<h2>Donor material</h2><table><tr><th>membrane</th><th>share</th><th>protein mg (geometric minimum)</th>
-<th>protein mg (protocol)</th><th>cells (protocol)</th><th>donor</th></tr>{donor_rows}</table>
-<h2>Steps</h2><ol>{steps}</ol><h2>Expected QC</h2><table>{table(qc)}</table>
-<p>Geometric minimum: membrane area for the target coverage. Protocol: the method's usual membrane input,
-of which the method's yield coats particles. Numbers and sources: src/nanocloak/data/fabrication.yaml,
-coating_methods.yaml, membranes.yaml.</p></body></html>"""
+    return render("batch_sheet.html.j2", name=f.name, rows=rows, donors=donors, steps=STEPS[plan.method], qc=qc)
 
 
 def _donor_text(d: DonorNeed) -> str:
