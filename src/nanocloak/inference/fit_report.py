@@ -17,8 +17,8 @@ import numpy as np
 import pandas as pd
 
 from nanocloak.errors import NanocloakError
-from nanocloak.inference.fitting import Z90, FitResult
 from nanocloak.inference import diagnostics
+from nanocloak.inference.fitting import Z90, FitResult
 
 PREDICTIVE_DRAWS = 200   # posterior draws simulated for the bands (~0.2-0.7 s)
 
