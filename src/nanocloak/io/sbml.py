@@ -27,7 +27,8 @@ negative before the dose (pow of a negative base: NaN, times 0 still NaN). The c
 parameter, not a rate-rule state: both state forms tried (time since the dose, dose time) slowed
 or failed CVODE just after a dose. Heat-opened tumor vessels multiply the tumor's exchange by `e{n}_tumor_perm`, which
 events switch to the window's factor and back at the window's edges; it is a rate-rule parameter
-(d/dt = 0), so a reset restores it. Species are amounts in %ID of one dose; the compartment is a
+(d/dt = 0), so a reset restores it. Species are amounts in %ID of the (first) dose; an unequal
+schedule (dose.schedule) is carried as each copy's bolus scaled by its dose / the first; the compartment is a
 unit placeholder (hasOnlySubstanceUnits). Assignment rules give the spec's partition (blood,
 organs, excreted, degraded) and the lab blood sample.
 
@@ -51,7 +52,8 @@ class SbmlExportError(NanocloakError):
 
 
 NOTES = ("<body xmlns=\"http://www.w3.org/1999/xhtml\"><p>nanocloak particle model: particle disposition only "
-         "(%ID of the dose; hours). Drug payloads and their release, free drug, ultrasound, heating, photodynamic "
+         "(%ID of the first dose; hours; a dose.schedule's unequal doses scale their copies' boluses). Drug payloads "
+         "and their release, free drug, ultrasound, heating, photodynamic "
          "doses and tumor growth are not in this model (they do not change the particle curves); heat-opened tumor "
          "vessels are (e{n}_tumor_perm). Each (coating class, dose) is a copy e{n}_ of the states; a dose is an event "
          "at e{n}_t_dose that adds e{n}_bolus_* and starts that copy's uptake clock (e{n}_clock_start). At a dose "
@@ -171,7 +173,8 @@ def element_parameters(s, prefix: str, t_dose: float) -> dict[str, float]:
 
 
 def _dose_amounts(s, prefix: str, weight: float, organs) -> dict[str, float]:
-    """One dose (weighted by its coating class) mixed through the circulating blood (whole_body)."""
+    """One dose (weighted by its coating class and its amount / the first dose's) mixed through the
+    circulating blood (whole_body)."""
     x0 = wb.initial_state(s)[:, 0] * weight
     amounts = {prefix + "arterial": x0[wb.ART], prefix + "venous": x0[wb.VEN]}
     for j, o in enumerate(wb.ORGANS):

@@ -46,8 +46,8 @@ class PayloadResult:
 
     drug: str
     t_h: np.ndarray
-    dose_ug: float                               # per dose
-    doses_given: np.ndarray                      # number of doses given by each time
+    dose_ug: float                               # per dose (the first dose's with a dose.schedule)
+    doses_given: np.ndarray                      # doses given by each time, in units of the first dose
     free_ug: dict[str, np.ndarray]               # free drug per organ ('blood' = arterial + venous)
     bound_ug: dict[str, np.ndarray]              # drug still in particles per organ
     metabolised_ug: np.ndarray
@@ -250,7 +250,7 @@ def simulate_payloads(r: ResolvedFormulation, grid: np.ndarray, rtol: float = 1e
     if not f.payloads:
         return results
     system, weights, t_dose = particle_systems(r)
-    given = np.searchsorted(np.asarray(r.dose_times_h), grid, side="left")
+    given = r.doses_given(grid)
     for i, pay in enumerate(f.payloads):
         dose = drug_dose_ug(f, i)
         free, vols = _free_system(r, system, pay.drug)
@@ -400,11 +400,12 @@ def payload_metrics(p: PayloadResult, has_tumor: bool) -> dict[str, float]:
 # ------------------------------------------------------------------------------------------------
 # a drug given as a plain solution
 # ------------------------------------------------------------------------------------------------
-def simulate_free_drug(r: ResolvedFormulation, grid: np.ndarray) -> tuple[np.ndarray, dict[str, PayloadResult]]:
+def simulate_free_drug(r: ResolvedFormulation, grid: np.ndarray) -> tuple[np.ndarray, dict[str, PayloadResult], np.ndarray]:
     """Free drug (core.material: free): the drug PBPK alone, each dose an i.v. bolus into venous blood.
 
-    Returns the partition in the particle model's observable layout (drug %ID of one dose:
-    metabolised drug is reported as 'degraded', renal excretion as urine) and the payload result.
+    Returns the partition in the particle model's observable layout (drug %ID of the first dose:
+    metabolised drug is reported as 'degraded', renal excretion as urine), the payload result and
+    each dose's own lab blood sample in % of its own dose (doses x grid; dose.schedule amounts).
     The model is linear and time-invariant, so each dose's response is exp(M tau) (scipy expm).
     """
     from scipy.linalg import expm
@@ -434,9 +435,12 @@ def simulate_free_drug(r: ResolvedFormulation, grid: np.ndarray) -> tuple[np.nda
     x0 = np.zeros(n + 3)
     x0[drug_pbpk.F_VEN] = dose
     states = np.zeros((grid.size, n + 3))
-    for td in r.dose_times_h:
+    per_dose = np.zeros((len(r.dose_times_h), grid.size))
+    for d, (td, amount) in enumerate(zip(r.dose_times_h, r.dose_amounts)):
         for k in np.flatnonzero(grid > td):
-            states[k] += expm(m * (grid[k] - td)) @ x0
+            alone = expm(m * (grid[k] - td)) @ x0            # one first-dose-sized bolus
+            states[k] += amount * alone
+            per_dose[d, k] = lab * alone[drug_pbpk.F_VEN]
     pct = states[:, :n] * 100.0 / dose
     obs = np.zeros((grid.size, len(wb.OBSERVABLES)))
     col = {name: i for i, name in enumerate(wb.OBSERVABLES)}
@@ -447,11 +451,11 @@ def simulate_free_drug(r: ResolvedFormulation, grid: np.ndarray) -> tuple[np.nda
     obs[:, col["degraded"]] = pct[:, drug_pbpk.F_METABOLISED]
     obs[:, col["blood_sample"]] = lab * states[:, drug_pbpk.F_VEN]
     obs[:, col["blood_sample_auc"]] = states[:, n + 2]
-    given = np.searchsorted(np.asarray(r.dose_times_h), grid, side="left")
+    given = r.doses_given(grid)
     total = np.zeros((grid.size, N_Y))
     total[:, PF:PB] = states[:, :n]
     total[:, PA] = states[:, n]
     total[:, PA + 1] = states[:, n + 1]
     total[:, PA + 2] = states[:, n]
     total[:, PA + 3] = states[:, n + 1]
-    return obs, {pay.drug: _collect(pay.drug, grid, dose, given, total, vols, has_tumor)}
+    return obs, {pay.drug: _collect(pay.drug, grid, dose, given, total, vols, has_tumor)}, per_dose

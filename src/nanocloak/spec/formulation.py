@@ -17,6 +17,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 from nanocloak.errors import FormulationError, Problem, did_you_mean
 from nanocloak.library import release_laws as release_models
 from nanocloak.library import tables as library
+from nanocloak.spec.dose import Dose, DoseStep  # noqa: F401 (DoseStep: the spec's public API)
 from nanocloak.spec.fields import (
     Cell,
     Density,
@@ -26,9 +27,7 @@ from nanocloak.spec.fields import (
     Hours,
     KiloDalton,
     LigandName,
-    Lower,
     Method,
-    MgPerKg,
     MilliVolts,
     Minutes,
     Mm3,
@@ -231,22 +230,6 @@ class Payload(_Strict):
     _drug = field_validator("drug", mode="before")(library_key("drugs", "drug"))
 
 
-class Dose(_Strict):
-    basis: Annotated[Literal["particle", "drug"], Lower] = "particle"
-    mg_per_kg: MgPerKg = Field(gt=0, le=1000)
-    times_h: list[Hours] = Field(default_factory=lambda: [0.0], min_length=1, max_length=100)
-    route: Annotated[Literal["iv"], Lower] = "iv"
-
-    @field_validator("times_h")
-    @classmethod
-    def _times(cls, v: list[float]) -> list[float]:
-        if any(t < 0 or not math.isfinite(t) for t in v):
-            raise ValueError("dose times must be >= 0 h")
-        if len(set(v)) != len(v):
-            raise ValueError("dose times must be distinct")
-        return sorted(v)
-
-
 class TumorSpec(_Strict):
     line: str
     type: str | None = None
@@ -384,7 +367,8 @@ class Formulation(_Strict):
             raise ValueError("dose.basis: drug needs a payload (the dose counts the first payload's drug)")
         late = [t for t in self.dose.times_h if t > end]
         if late:
-            raise ValueError(f"dose.times_h: {late[0]:g} h is after simulate.end_h ({end:g} h)")
+            where = "dose.schedule: a dose at" if self.dose.schedule else "dose.times_h:"
+            raise ValueError(f"{where} {late[0]:g} h is after simulate.end_h ({end:g} h)")
         bad = [t for t in self.simulate.output_times_h if not 0 <= t <= end]
         if bad:
             raise ValueError(f"simulate.output_times_h: {bad[0]:g} h is outside 0..end_h ({end:g} h)")

@@ -7,6 +7,7 @@ import math
 import sys
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 
 from nanocloak.body import species as physiology
@@ -138,6 +139,18 @@ class ResolvedFormulation:
     @property
     def n_elements(self) -> int:
         return len(self.classes) * len(self.dose_times_h)
+
+    @property
+    def dose_amounts(self) -> list[float]:
+        """Each dose in units of the first (dose.schedule; all 1 for equal doses): the weight of its
+        elements, so that every %ID is a percent of the first dose."""
+        return self.formulation.dose.relative_amounts(self.dose_times_h)
+
+    def doses_given(self, t_h) -> np.ndarray:
+        """First-dose equivalents given before each time (a dose at t counts from just after t):
+        the number of doses given when they are equal."""
+        counts = np.searchsorted(np.asarray(self.dose_times_h), np.asarray(t_h), side="left")
+        return np.concatenate([[0.0], np.cumsum(self.dose_amounts)])[counts]
 
     def parameter_table(self) -> pd.DataFrame:
         """Every parameter with value, unit and source (re-resolved if the batch skipped sources)."""

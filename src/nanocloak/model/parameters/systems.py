@@ -86,6 +86,7 @@ def antibody_opsonisation(r: ResolvedFormulation, class_of: np.ndarray, dose_of:
 
 def particle_systems(r: ResolvedFormulation) -> tuple[ParticleSystem, np.ndarray, np.ndarray]:
     """One ParticleSystem element per (coating class, dose); returns (system, weights, dose times).
+    A weight is the element's class share times its dose in units of the first (dose.schedule).
 
     Elements share every parameter but the PC uptake, which scales with the coating class (and, for
     the tumor, with its targeting) and with the dose's repeat-dose clearance factor."""
@@ -112,6 +113,7 @@ def particle_systems(r: ResolvedFormulation) -> tuple[ParticleSystem, np.ndarray
     dose_of = np.tile(np.arange(n_doses), len(r.classes))
     scale = np.empty((N_ORGANS, n))
     weights, dose_uptake = antibody_opsonisation(r, class_of, dose_of)
+    weights = weights * np.asarray(r.dose_amounts, dtype=float)[dose_of]   # unequal doses: %ID of the first
     scale[:] = (np.asarray(r.class_uptake_ratio)[class_of] * dose_uptake)[None, :]
     scale[TUMOR] = np.asarray(r.class_tumor_ratio)[class_of]
     kmax_all = kmax[:, None] * scale

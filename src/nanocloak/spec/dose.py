@@ -1,0 +1,118 @@
+"""The formulation's dose block: equal doses (`times_h`, `mg_per_kg`) or an unequal schedule
+(`schedule: [{at_h, mg_per_kg}]`, added to the spec, issue 14). docs/spec.md."""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from nanocloak.spec.fields import Hours, Lower, MgPerKg
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, validate_default=True)
+
+
+class DoseStep(_Strict):
+    """One dose of an unequal schedule (dose.schedule): its time and its amount."""
+
+    at_h: Hours = Field(ge=0)
+    mg_per_kg: MgPerKg = Field(gt=0, le=1000)
+
+
+#: two dose times closer than this (h) are the same dose (a schedule's at_h against times_h)
+DOSE_TIME_TOLERANCE_H = 1e-9
+
+
+def _parsed(kind: Any, value: Any) -> float | None:
+    """A raw schedule number as its field would read it (units allowed), or None if it is bad
+    (the field's own validation then reports it)."""
+    from pydantic import TypeAdapter
+
+    try:
+        return float(TypeAdapter(kind).validate_python(value))
+    except (ValidationError, TypeError, ValueError):
+        return None
+
+
+class Dose(_Strict):
+    """The dose. `times_h` with one `mg_per_kg` gives equal doses; `schedule` ([{at_h, mg_per_kg}],
+    added to the spec) gives unequal ones: `times_h` and `mg_per_kg` are then derived from it (the
+    schedule's times, the FIRST dose's amount, the one %ID refers to); given beside it they must
+    agree with it (docs/spec.md)."""
+
+    basis: Annotated[Literal["particle", "drug"], Lower] = "particle"
+    mg_per_kg: MgPerKg = Field(gt=0, le=1000)
+    times_h: list[Hours] = Field(default_factory=lambda: [0.0], min_length=1, max_length=100)
+    route: Annotated[Literal["iv"], Lower] = "iv"
+    schedule: list[DoseStep] | None = Field(default=None, min_length=1, max_length=100)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_schedule(cls, data: Any) -> Any:
+        """Fill times_h and mg_per_kg from a schedule when they are not given."""
+        steps = data.get("schedule") if isinstance(data, dict) else None
+        if not isinstance(steps, list):
+            return data
+        at = [_parsed(Hours, s.get("at_h")) if isinstance(s, dict) else None for s in steps]
+        amounts = [_parsed(MgPerKg, s.get("mg_per_kg")) if isinstance(s, dict) else None for s in steps]
+        usable = (bool(steps) and all(a is not None and 0 <= a and math.isfinite(a) for a in at) and len(set(at)) == len(at)
+                  and all(m is not None and 0 < m <= 1000 for m in amounts))
+        data = dict(data)
+        if not usable:     # the schedule's own errors name the problem: no second report from derived fields
+            data.setdefault("times_h", [0.0])
+            data.setdefault("mg_per_kg", 1.0)
+            return data
+        data.setdefault("times_h", sorted(at))
+        data.setdefault("mg_per_kg", amounts[at.index(min(at))])
+        return data
+
+    @field_validator("times_h")
+    @classmethod
+    def _times(cls, v: list[float]) -> list[float]:
+        if any(t < 0 or not math.isfinite(t) for t in v):
+            raise ValueError("dose times must be >= 0 h")
+        if len(set(v)) != len(v):
+            raise ValueError("dose times must be distinct")
+        return sorted(v)
+
+    @field_validator("schedule")
+    @classmethod
+    def _steps(cls, v: list[DoseStep] | None) -> list[DoseStep] | None:
+        if v is None:
+            return v
+        at = sorted(s.at_h for s in v)
+        if any(b - a <= DOSE_TIME_TOLERANCE_H for a, b in zip(at, at[1:])):
+            raise ValueError("each dose needs its own at_h (two doses at the same time are one dose)")
+        return sorted(v, key=lambda s: s.at_h)
+
+    @model_validator(mode="after")
+    def _agree(self) -> "Dose":
+        if self.schedule is None:
+            return self
+        at = [s.at_h for s in self.schedule]
+        if len(at) != len(self.times_h) or any(abs(a - b) > DOSE_TIME_TOLERANCE_H for a, b in zip(at, self.times_h)):
+            raise ValueError(f"times_h ({', '.join(f'{t:g}' for t in self.times_h)} h) disagrees with schedule's "
+                             f"at_h ({', '.join(f'{t:g}' for t in at)} h): give one of them, or the same times")
+        first = self.schedule[0].mg_per_kg
+        if abs(self.mg_per_kg - first) > 1e-9 * first:
+            raise ValueError(f"mg_per_kg ({self.mg_per_kg:g}) disagrees with the schedule's first dose ({first:g} mg/kg "
+                             f"at {at[0]:g} h): with a schedule, mg_per_kg is the first dose's; leave it out")
+        return self
+
+    def amounts_mg_per_kg(self, times_h: list[float] | None = None) -> list[float]:
+        """mg/kg of the dose at each time (times_h by default): the schedule's, else mg_per_kg each."""
+        times = self.times_h if times_h is None else times_h
+        if self.schedule is None:
+            return [float(self.mg_per_kg)] * len(times)
+        out = []
+        for t in times:
+            match = [s.mg_per_kg for s in self.schedule if abs(s.at_h - t) <= DOSE_TIME_TOLERANCE_H * max(1.0, t)]
+            out.append(float(match[0]) if match else float(self.mg_per_kg))
+        return out
+
+    def relative_amounts(self, times_h: list[float] | None = None) -> list[float]:
+        """Each dose in units of the first (mg_per_kg): the weights that keep %ID a percent of the first dose."""
+        return [a / float(self.mg_per_kg) for a in self.amounts_mg_per_kg(times_h)]
