@@ -359,7 +359,9 @@ def html_report(r: SimulationResult, figures: dict[str, bytes]) -> str:
         figures=[{"base64": base64.b64encode(b).decode(), "caption": figure_caption(r, n)} for n, b in figures.items()],
         metrics=[{"name": k, "value": _fmt(v), "unit": metric_unit(k)} for k, v in r.metrics.items() if not isinstance(v, dict)],
         organs=[{"name": k, "pct_id": f"{v:.3g}", "pct_id_per_g": _fmt(per_g.get(k))}
-                for k, v in r.metrics.get("organ_pct_id_24h", {}).items()])
+                for k, v in r.metrics.get("organ_pct_id_24h", {}).items()],
+        imaging=[{"name": k, "value": _fmt(v), "unit": metric_unit(k)}          # metrics.imaging (docs/imaging.md)
+                 for k, v in r.metrics.get("imaging", {}).items() if not isinstance(v, dict)])
 
 
 def _fmt(v) -> str:

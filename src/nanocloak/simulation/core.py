@@ -156,6 +156,7 @@ def _run_batch(formulations, rtol, atol, on_progress, describe):
             results[i].attach_payloads(payload.simulate_payloads(r, results[i].t_h))
         if r.formulation.subject.tumor is not None:
             results[i] = _with_therapy(results[i], rtol, atol)
+            results[i].attach_imaging()          # on the grown tumor, after heat and payloads
     if on_progress is not None:
         on_progress(len(results))
     return results

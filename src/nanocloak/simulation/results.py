@@ -32,6 +32,9 @@ class SimulationResult:
     payloads: dict[str, Any] = field(default_factory=dict)   # drug -> payload.PayloadResult
     therapy: Any = None                                       # therapy.TherapyResult
     tumor_mass_g: np.ndarray | None = None                    # grown tumor mass at t_h (treated arm)
+    muscle_pct_id: np.ndarray | None = None                   # muscle (inside the partition's "rest")
+    muscle_mass_g: float | None = None
+    imaging: Any = None                                       # imaging.ImagingResult (tumor only)
     #: (doses, t_h) each dose's own blood sample in % of its own dose (JSON `per_dose`)
     dose_blood_sample: np.ndarray | None = None
 
@@ -49,6 +52,32 @@ class SimulationResult:
             self.metrics["tumor_pct_id_per_g_24h"] = v24 / mass24
             if "organ_pct_id_per_g_24h" in self.metrics:
                 self.metrics["organ_pct_id_per_g_24h"]["tumor"] = v24 / mass24
+
+    def attach_imaging(self) -> None:
+        """metrics.imaging (model/imaging.py): tumor-to-muscle contrast and each mode's signal."""
+        from nanocloak.model import imaging
+        from nanocloak.model.therapy.outcome import particle_core_mg_per_dose
+
+        f = self.resolved.formulation
+        if "tumor" not in self.series or self.muscle_pct_id is None or not self.muscle_mass_g:
+            return
+        tumor_g = self.tumor_mass_g if self.tumor_mass_g is not None else self.organ_masses_g["tumor"]
+        dyes = {}
+        for drug, p in self.payloads.items():
+            mw = library_mw(drug)
+            if mw and "tumor" in p.free_ug:
+                ug = np.interp(self.t_h, p.t_h, p.free_ug["tumor"] + p.bound_ug.get("tumor", 0.0 * p.t_h))
+                dyes[drug] = ug / tumor_g / mw * 1000.0                      # ug/g -> umol/kg ~ uM
+        per_g_24 = dict(self.metrics.get("organ_pct_id_per_g_24h", {}))
+        muscle_24 = metrics.value_at(self.t_h, self.muscle_pct_id, 24)
+        if per_g_24 and muscle_24 is not None:
+            per_g_24["muscle"] = muscle_24 / self.muscle_mass_g
+        inputs = imaging.ImagingInputs(
+            self.t_h, self.series["tumor"] / tumor_g, self.muscle_pct_id / self.muscle_mass_g,
+            particle_core_mg_per_dose(f), None if f.core.is_free_drug else f.core.material,
+            f.subject.tumor.site, dyes, per_g_24)
+        self.imaging = imaging.imaging(inputs)
+        self.metrics["imaging"] = self.imaging.metrics
 
     def attach_payloads(self, payloads: dict) -> None:
         """Add the drug results and their metrics (first payload at top level, all under 'payloads')."""
@@ -69,13 +98,16 @@ class SimulationResult:
         `per_dose`: each dose's own blood sample (doses x grid, % of its own dose)."""
         f = resolved.formulation
         rows = np.ascontiguousarray(total.T)            # one contiguous row per observable
+        muscle = rows[OBSERVABLES.index("muscle")].copy()      # kept for imaging (tumor-to-muscle)
         rows[OBSERVABLES.index("rest")] += rows[OBSERVABLES.index("muscle")]
         # the spec's partition: "rest" = muscle and all else; no tumor row without a tumor
         series = {name: rows[i] for i, name in enumerate(OBSERVABLES)
                   if name != "muscle" and (name != "tumor" or f.subject.tumor is not None)}
         masses = dict(resolved.organ_masses_g)
-        masses["rest"] = masses["rest"] + masses.pop("muscle")
-        r = cls(f.name, grid, series, n_given, masses, resolved=resolved, dose_blood_sample=per_dose)
+        muscle_mass = masses.pop("muscle")
+        masses["rest"] = masses["rest"] + muscle_mass
+        r = cls(f.name, grid, series, n_given, masses, resolved=resolved, dose_blood_sample=per_dose,
+                muscle_pct_id=muscle, muscle_mass_g=muscle_mass)
         if half_life == "compute":
             half_life = metrics.terminal_half_life(grid, series["blood_sample"], max(resolved.dose_times_h))
         r.metrics = r._compute_metrics(half_life)
@@ -157,6 +189,7 @@ class SimulationResult:
                 "t_h": _clean(self.t_h.tolist()),
                 "blood_sample_pct_id": _clean(self.series["blood_sample"].tolist()),
                 "pct_id": {k: _clean(self.series[k].tolist()) for k in partition_keys},
+                **self._imaging_timecourse(),
             },
         }
         per_dose = self.per_dose()
@@ -185,6 +218,13 @@ class SimulationResult:
             entries.append(e)
         return entries
 
+    def _imaging_timecourse(self) -> dict:
+        """Beside the partition (which keeps muscle inside `rest`): muscle %ID/g and tumor/muscle."""
+        if self.imaging is None:
+            return {}
+        ratio = [None if not math.isfinite(v) else float(v) for v in self.imaging.tumor_to_muscle]
+        return {"muscle_pct_id_per_g": _clean((self.muscle_pct_id / self.muscle_mass_g).tolist()), "tumor_to_muscle": ratio}
+
     @property
     def calibration_id(self) -> str:
         """The id of the calibration this result was computed under (calibration.py)."""
@@ -208,6 +248,14 @@ class SimulationResult:
         from nanocloak.simulation.notebook import result_html
 
         return result_html(self)
+
+
+def library_mw(drug: str) -> float | None:
+    """A drug's molar mass (g/mol), None where the library has none."""
+    from nanocloak.library import tables as library
+
+    node = library.entry("drugs", drug).get("molecular_weight_g_per_mol")
+    return library.value(node) if isinstance(node, dict) else None
 
 
 def _num(x: float) -> float | None:
