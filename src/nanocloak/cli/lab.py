@@ -22,7 +22,7 @@ def register(app: typer.Typer) -> None:
 
 
 def nca_command(
-    data: Path = typer.Argument(..., help="lab data CSV or XLSX (docs/lab_data.md)"),
+    data: Path = typer.Argument(..., help="lab data CSV or XLSX, or a SEND study folder (docs/lab_data.md)"),
     formulation: Optional[Path] = typer.Option(None, "--formulation",
                                                help="formulation YAML: organ masses, blood volume, dose"),
     matrix: Optional[str] = typer.Option(None, "--matrix", help="matrix to analyse (default blood, else plasma/serum)"),
@@ -40,8 +40,8 @@ def nca_command(
 
     def run():
         from nanocloak.io.output_dir import check_folder
-        from nanocloak.lab.labdata import load_lab_data
         from nanocloak.lab.nca import analyse
+        from nanocloak.lab.send import read_lab_data as load_lab_data  # a CSV/XLSX or a SEND study folder
         from nanocloak.spec.formulation import load
 
         check_folder(out_dir, force)

@@ -12,7 +12,7 @@ from nanocloak.cli.apps import app, calibrate_app
 from nanocloak.cli.common import err
 
 COMMAND_MODULES = ("simulate", "make", "release")       # commands defined on the shared apps
-GROUP_MODULES = ("lab", "screen", "fit", "learn")       # modules with register(app)
+GROUP_MODULES = ("lab", "screen", "fit", "learn", "export")   # modules with register(app)
 
 
 def _register() -> None:

@@ -183,6 +183,8 @@ class LabData:
     frame: pd.DataFrame
     sampling: str          # "serial" (several times per animal) or "sparse" (one time per animal)
     source: str
+    doses: pd.DataFrame | None = None   # group, animal, time_h, dose_ug when the source lists doses (SEND EX)
+    notes: list[str] = field(default_factory=list)  # what the reader left out and why
 
     @property
     def matrices(self) -> list[str]:
@@ -211,7 +213,20 @@ def load_lab_data(path: str | Path, formulation=None, *, dose_ug: float | None =
     frame columns: row (line in the file), group ("" if none), animal, time_h, matrix, value, unit, sd, n,
     organ_mass_g (g; blood, plasma: the blood or plasma volume in mL), dose_ug (those used), pct_id, pct_id_per_g,
     conc_per_mL, sd_pct_id, sd_pct_id_per_g, sd_conc_per_mL."""
-    sheet = _Sheet.read(Path(path))
+    return _from_sheet(_Sheet.read(Path(path)), formulation, dose_ug, require_pct_id)
+
+
+def lab_data_from_frame(table: pd.DataFrame, source: str, lines=None, formulation=None, *,
+                        dose_ug: float | None = None, require_pct_id: bool = False) -> LabData:
+    """load_lab_data for a table already in memory, in the file format's columns (other readers, such
+    as lab/send.py, build one); `lines` are the source's row numbers that messages name."""
+    if table.empty:
+        raise LabDataError(f"{source}: no data rows")
+    rows = np.arange(len(table)) + 2 if lines is None else np.asarray(lines)
+    return _from_sheet(_Sheet(table.reset_index(drop=True), rows, Path(source)), formulation, dose_ug, require_pct_id)
+
+
+def _from_sheet(sheet: "_Sheet", formulation, dose_ug, require_pct_id) -> LabData:
     cols = _find_columns(sheet)
     reference = reference_from_formulation(formulation) if formulation is not None else Reference()
     if dose_ug is not None:
