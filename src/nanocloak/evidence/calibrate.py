@@ -9,7 +9,8 @@ The fit (docs/calibration.md):
 - a study-level random effect b_s ~ N(0, tau^2) on the log residuals of each study, profiled out
   exactly (for fixed parameters the best b_s is a weighted mean of the study's residuals, shrunk by
   tau); a held-out study is predicted with b_s = 0;
-- priors: each parameter centred on today's table value (calibrated_parameters.yaml);
+- priors: each parameter centred on its value before the evidence base (PRIOR_CALIBRATION, else its
+  table; calibrated_parameters.yaml gives the spread);
 - least squares (scipy, trust-region reflective within the bounds), parameter covariance from the
   Jacobian at the optimum (Laplace), saved with the calibration for `simulate --uncertainty`.
 """
@@ -17,6 +18,7 @@ The fit (docs/calibration.md):
 from __future__ import annotations
 
 import datetime as _dt
+import hashlib
 import math
 import subprocess
 import tempfile
@@ -79,9 +81,15 @@ def parameters() -> tuple[Parameter, ...]:
     return tuple(out)
 
 
+#: the calibration the priors are centred on: the last one fitted WITHOUT the evidence base (to Hu
+#: 2011's two half-lives). Centring on the package's current default instead would make each refit
+#: take its own previous optimum as prior, counting the same points twice (and again each refit).
+PRIOR_CALIBRATION = "hu2011-half-lives-2026-11-21"
+
+
 def _current(key: str) -> library.Sourced:
-    """Today's value of a calibrated constant (default calibration, else its table)."""
-    values = calibration.table()["values"]
+    """A calibrated constant's prior centre: its value in PRIOR_CALIBRATION, else its table's."""
+    values = calibration.table(PRIOR_CALIBRATION)["values"]
     if key in values:
         return library.sourced(values[key], key)
     table, *path = key.split(".")
@@ -319,7 +327,9 @@ def calibration_yaml(result: Fit, commit: str | None = None) -> str:
 
     commit = commit or evidence_commit()
     stamp = _dt.date.today().isoformat()
-    cal_id = f"evidence-{stamp}-{commit[:8]}"
+    # the fitted values' digest keeps two fits of one day and one base apart
+    digest = hashlib.sha256(repr(sorted(result.values().items())).encode()).hexdigest()[:6]
+    cal_id = f"evidence-{stamp}-{commit[:8]}-{digest}"
     ids = ", ".join(result.studies)
     sources = {}
     for i, p in enumerate(result.parameters):
