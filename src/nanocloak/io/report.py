@@ -263,6 +263,16 @@ def figure_caption(r: SimulationResult, name: str) -> str:
 #: unit of a metric from its name (FORMULATION_SPEC.md's naming), first match wins
 _METRIC_UNITS = (
     (r"mass_balance_error$", "fraction of dose"),
+    (r"_assumed$", "true/false"),
+    (r"^days_", "days"),
+    (r"tumor_to_muscle|_contrast_|_transmission$", "ratio"),
+    (r"_per_s(_|$)", "1/s"),
+    (r"_mg_per_mL(_|$)", "mg/mL"),
+    (r"_hu_", "HU"),
+    (r"_per_cm(_|$)", "1/cm"),
+    (r"_fe_mM_", "mM"),
+    (r"_field_T$", "T"),
+    (r"_mm$", "mm"),
     (r"_pct_id_per_g(_|$)", "%ID/g"),
     (r"_auc_pct_id_h$", "%ID h"),
     (r"_pct_id(_|$)", "%ID"),

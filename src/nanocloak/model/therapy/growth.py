@@ -6,7 +6,14 @@ Cancer Res 64:1094).
     w = x1 + x2 + x3 + x4   (tumor weight, g; 1 g = 1000 mm3)
 
 Exponential growth at lambda0 = ln 2 / doubling time while small, linear (lambda1) once large;
-damaged cells die through three transit compartments. Drug potency k2 from the in vitro IC50 of
+damaged cells die through three transit compartments. Lines with a sourced Gompertz fit
+(cell_lines.yaml `tumor_growth_gompertz`) grow instead by the Gompertz law (Gompertz B 1825; for
+tumors Laird AK 1964, Br J Cancer 18:490; Benzekry S et al. 2014, PLoS Comput Biol 10:e1003800)
+
+    dx1/dt = beta x1 ln(K / w) - k2 C(t) x1       (K: carrying capacity, beta: rate; w < K while x1 grows)
+
+whose untreated solution is w(t) = K exp(ln(w0 / K) e^(-beta t)) (gompertz_volume_mm3); the
+other lines keep the exponential-linear law, flagged `assumed` (GrowthParameters.law). Drug potency k2 from the in vitro IC50 of
 the drug on the line (k2 = ln 2 / (IC50 x exposure time), therapy.yaml). Heat and light kill a
 fraction of the proliferating cells at once (an impulse into x2), from photothermal.py and
 photodynamic.py.
@@ -37,13 +44,40 @@ class GrowthParameters:
     psi: float
     k1_per_day: float
     doubling_time_days: float
+    capacity_mm3: float = 0.0                  # Gompertz K; 0: the exponential-linear (Simeoni) law
+    gompertz_rate_per_day: float = 0.0         # Gompertz beta
+    assumed: bool = True                       # no sourced growth law for the line
+
+    @property
+    def law(self) -> str:
+        return "gompertz" if self.capacity_mm3 > 0 else "exponential_linear"
 
 
 def growth_parameters(line: str) -> GrowthParameters:
     node = library.entry("cell_lines", line, "cell line")
     td = library.value(node["tumor_doubling_time_days"], f"cell_lines.{line}.tumor_doubling_time_days")
     lam0 = math.log(2.0) / td
-    return GrowthParameters(lam0, lam0 * _g("linear_phase_weight_g"), _g("simeoni_psi"), _g("transit_rate_per_day"), td)
+    base = (lam0, lam0 * _g("linear_phase_weight_g"), _g("simeoni_psi"), _g("transit_rate_per_day"), td)
+    fit = node.get("tumor_growth_gompertz")
+    if not isinstance(fit, dict):
+        return GrowthParameters(*base)
+    where = f"cell_lines.{line}.tumor_growth_gompertz"
+    return GrowthParameters(*base, capacity_mm3=library.value(fit["capacity_mm3"], f"{where}.capacity_mm3"),
+                            gompertz_rate_per_day=library.value(fit["rate_per_day"], f"{where}.rate_per_day"), assumed=False)
+
+
+def gompertz_volume_mm3(v0_mm3: float, capacity_mm3: float, rate_per_day: float, t_days):
+    """The untreated Gompertz solution V(t) = K exp(ln(V0 / K) e^(-beta t)) (module docstring)."""
+    return capacity_mm3 * np.exp(math.log(v0_mm3 / capacity_mm3) * np.exp(-rate_per_day * np.asarray(t_days, float)))
+
+
+def humane_endpoint_mm3(species: str) -> float | None:
+    """Tumor volume at the humane endpoint (a sphere of the guideline's largest diameter), or None."""
+    node = library.table("therapy")["growth"].get("humane_endpoint_diameter_mm", {}).get(species)
+    if not isinstance(node, dict):
+        return None
+    d = library.value(node, f"therapy.growth.humane_endpoint_diameter_mm.{species}")
+    return math.pi / 6.0 * d**3
 
 
 def potency_per_uM_per_day(drug: str, line: str) -> float:
@@ -78,7 +112,8 @@ def simulate_growth(params: GrowthParameters, v0_mm3: float, t_h: np.ndarray,
     out = np.empty(t_h.size)
     edges = [0.0] + [t for t, _ in impulses if 0.0 < t < t_h[-1]] + [float(t_h[-1])]
     fractions = dict(impulses)
-    rates = np.array([params.lambda0_per_day, params.lambda1_g_per_day, params.psi, params.k1_per_day])
+    rates = np.array([params.lambda0_per_day, params.lambda1_g_per_day, params.psi, params.k1_per_day,
+                      params.capacity_mm3 / 1000.0, params.gompertz_rate_per_day])
     for a, b in zip(edges[:-1], edges[1:]):
         if a in fractions:
             moved = fractions[a] * x[0]
@@ -130,12 +165,21 @@ def _element(batch, e):
 
 
 @kernel
+def _growth(rates, x0, w):
+    """The proliferating cells' growth (1/day x g): Gompertz where a capacity is set, else Simeoni's."""
+    if rates[4] > 0.0:
+        return rates[5] * x0 * math.log(rates[4] / w) if w > 0.0 else 0.0
+    lam0, lam1, psi = rates[0], rates[1], rates[2]
+    return lam0 * x0 / (1.0 + (lam0 * w / lam1) ** psi) ** (1.0 / psi)
+
+
+@kernel
 def _rhs(m, t, x, out):
-    """RHS: the Simeoni model (module docstring)."""
+    """RHS: the Simeoni model, or its Gompertz growth (module docstring)."""
     rates = m[0]
-    lam0, lam1, psi, k1 = rates[0], rates[1], rates[2], rates[3]
+    k1 = rates[3]
     w = x[0] + x[1] + x[2] + x[3]
-    growth = lam0 * x[0] / (1.0 + (lam0 * w / lam1) ** psi) ** (1.0 / psi)
+    growth = _growth(rates, x[0], w)
     kill = _kill(m[1], m[2], t)[0] * x[0]
     out[0] = growth - kill
     out[1] = kill - k1 * x[1]
@@ -149,15 +193,20 @@ def _jacobian_factor(m, tau, h, g, x, ft):
     rates, jac = m[0], m[3]
     lam0, lam1, psi, k1 = rates[0], rates[1], rates[2], rates[3]
     w = x[0] + x[1] + x[2] + x[3]
-    z = (lam0 * w / lam1) ** psi
-    denom = (1.0 + z) ** (1.0 / psi)
-    # d growth / d w through the saturation term: -lam0 x1 z / (w (1 + z)^(1 + 1/psi))
-    d_w = -lam0 * x[0] * z / (w * denom * (1.0 + z)) if w > 0.0 else 0.0
+    if rates[4] > 0.0:            # Gompertz: d/dw [beta x1 ln(K/w)] = -beta x1 / w; d/dx1 adds beta ln(K/w)
+        d_w = -rates[5] * x[0] / w if w > 0.0 else 0.0
+        d_x1 = rates[5] * math.log(rates[4] / w) if w > 0.0 else 0.0
+    else:
+        z = (lam0 * w / lam1) ** psi
+        denom = (1.0 + z) ** (1.0 / psi)
+        # d growth / d w through the saturation term: -lam0 x1 z / (w (1 + z)^(1 + 1/psi))
+        d_w = -lam0 * x[0] * z / (w * denom * (1.0 + z)) if w > 0.0 else 0.0
+        d_x1 = lam0 / denom
     kill = _kill(m[1], m[2], tau)[0]
     slope = _kill(m[1], m[2], tau + 0.5 * h)[1]      # steps never cross a knot
     for j in range(4):
         jac[0, j] = d_w
-    jac[0, 0] += lam0 / denom - kill
+    jac[0, 0] += d_x1 - kill
     jac[1, 0], jac[1, 1] = kill, -k1
     jac[2, 1], jac[2, 2] = k1, -k1
     jac[3, 2], jac[3, 3] = k1, -k1

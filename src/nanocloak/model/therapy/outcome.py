@@ -41,6 +41,8 @@ class TherapyResult:
     pdt: list = field(default_factory=list)              # photodynamic.PdtDose per laser
     thermal_kill: list = field(default_factory=list)
     doubling_time_days: float = float("nan")
+    growth_law_assumed: bool = True                      # no sourced growth law for the line (growth.py)
+    endpoint_mm3: float | None = None                    # humane-endpoint volume of the species
 
 
 def particle_core_mg_per_dose(f) -> float:
@@ -173,8 +175,18 @@ def run(result, rerun_particles) -> TherapyResult | None:
             impulses.append((las.at_h + las.duration_min / 60.0, 1.0 - survive))
     kill = kill_rate_table(result)
     treated = control if kill is None and not impulses else tumor_growth.simulate_growth(params, v0, t, kill, impulses)
-    out = TherapyResult(t, treated.volume_mm3, control.volume_mm3, heatings, pdt, thermal_kills, params.doubling_time_days)
+    out = TherapyResult(t, treated.volume_mm3, control.volume_mm3, heatings, pdt, thermal_kills, params.doubling_time_days,
+                        params.assumed, tumor_growth.humane_endpoint_mm3(f.subject.species))
     return out, result
+
+
+def _first_crossing_days(t_h: np.ndarray, v: np.ndarray, level: float) -> float | None:
+    """Days until v first reaches level (linear between output times), None if it never does."""
+    above = np.flatnonzero(v >= level)
+    if not above.size:
+        return None
+    i = int(above[0])
+    return (t_h[i] if i == 0 else float(np.interp(level, v[i - 1: i + 1], t_h[i - 1: i + 1]))) / 24.0
 
 
 def therapy_metrics(th: TherapyResult, v0: float) -> dict:
@@ -190,6 +202,12 @@ def therapy_metrics(th: TherapyResult, v0: float) -> dict:
         m["days_to_2x_volume"] = t2 / 24.0
     else:
         m["days_to_2x_volume"] = None
+    m["tumor_growth_law_assumed"] = th.growth_law_assumed
+    if th.endpoint_mm3 is not None:             # absent when the endpoint is not reached by end_h
+        for key, v in (("days_to_endpoint_volume", th.treated_mm3), ("days_to_endpoint_volume_control", th.control_mm3)):
+            days = _first_crossing_days(th.t_h, v, th.endpoint_mm3)
+            if days is not None:
+                m[key] = days
     if th.heating:
         m["tumor_temperature_max_C"] = max(h.tumor_max_C for h in th.heating)
         m["skin_temperature_max_C"] = max(h.skin_max_C for h in th.heating)
