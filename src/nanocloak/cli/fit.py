@@ -8,7 +8,7 @@ from typing import Optional
 
 import typer
 
-from nanocloak.inference.fitting import DEFAULT_STEPS
+from nanocloak.inference.settings import DEFAULT_STEPS
 
 
 def register(app: typer.Typer) -> None:

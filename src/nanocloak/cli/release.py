@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Optional
 
-import numpy as np
 import typer
 from rich.table import Table
 
@@ -118,6 +117,7 @@ def release_simulate(
     json_flag: bool = json_option(),
 ):
     """Predicted in vitro release (sink conditions) of a formulation's payload under given conditions."""
+    import numpy as np
 
     def run():
         import pandas as pd
@@ -148,6 +148,7 @@ def release_simulate(
 
 
 def _print_release(f, ph, temperature_c, t, pct, t_show) -> None:
+    import numpy as np
     tab = Table(title=f"{f.payloads[0].drug} released in vitro (pH {ph:g}, {temperature_c:g} C, sink)")
     tab.add_column("time h", justify="right")
     tab.add_column("released %", justify="right")
@@ -157,6 +158,8 @@ def _print_release(f, ph, temperature_c, t, pct, t_show) -> None:
 
 
 def _release_figure(data, fits, path: Path) -> None:
+    import numpy as np
+
     from nanocloak.io.figures import pyplot as _plt
     from nanocloak.library import release_laws as release_models
 

@@ -49,12 +49,10 @@ from nanocloak.inference.priors import (
     prior_table,  # noqa: F401
     sigma_prior,  # noqa: F401
 )
+from nanocloak.inference.settings import DEFAULT_STEPS, MIN_WALKERS, WALKERS_PER_DIM  # noqa: F401 (re-exported)
 from nanocloak.simulation.core import simulate_many, simulate_particles
 from nanocloak.spec.formulation import Formulation, ModelOptions, from_dict
 
-#: emcee needs at least 2 walkers per dimension; more walkers explore faster per step
-MIN_WALKERS, WALKERS_PER_DIM = 16, 4
-DEFAULT_STEPS = 1000
 #: emcee's guidance: trust the chain when it is longer than ~50 autocorrelation times
 AUTOCORR_LENGTHS = 50
 # warn outside this acceptance band: looser than emcee's usual 0.2-0.5 (Foreman-Mackey et al. 2013,
