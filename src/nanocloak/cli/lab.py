@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 from typing import Optional
 
-import numpy as np
 import typer
 
 #: columns of the per-animal table: (field, header)
@@ -71,6 +70,7 @@ def nca_command(
 # ------------------------------------------------------------------------------------------------
 def _fmt(value, digits: int = 3) -> str:
     """Significant digits without scientific notation (0.0294, 3230, 101); the table only, JSON/CSV keep all."""
+    import numpy as np
     if value is None or not math.isfinite(value):
         return ""
     return np.format_float_positional(value, precision=digits, unique=True, fractional=False, trim="-")
@@ -123,6 +123,7 @@ def _r2(r) -> str:
 
 
 def _mean_sd(values: list[float]) -> str:
+    import numpy as np
     x = np.array([v for v in values if math.isfinite(v)])
     if x.size == 0:
         return ""
@@ -163,6 +164,8 @@ def _write_outputs(analyses, out_dir: Path, name: str, force: bool = False) -> N
 
 def _figure(analyses, path: Path, name: str) -> None:
     """Semi-log concentration-time plot; the points used for lambda_z (mean curve) are highlighted."""
+    import numpy as np
+
     from nanocloak.io.figures import pyplot as _plt
 
     plt = _plt()
