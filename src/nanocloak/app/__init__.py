@@ -11,6 +11,11 @@ from __future__ import annotations
 import atexit
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .jobs import JobManager
+    from .sessions import SessionStore
 
 PAGES = (("/design", "Design"), ("/results", "Results"), ("/compare", "Compare"), ("/make", "Make"),
          ("/evidence", "Evidence"), ("/screen", "Screen"), ("/lab", "Lab data"))
@@ -20,8 +25,8 @@ MAX_REQUEST_BYTES = 12 * 1024 * 1024
 
 @dataclass
 class AppState:
-    store: "object"        # sessions.SessionStore
-    jobs: "object"         # jobs.JobManager
+    store: SessionStore
+    jobs: JobManager
 
 
 def create_app(state: AppState | None = None, allowed_hosts: set[str] | None = None):
@@ -41,7 +46,8 @@ def create_app(state: AppState | None = None, allowed_hosts: set[str] | None = N
         atexit.register(state.store.close)
         atexit.register(state.jobs.shutdown)
 
-    app = dash.Dash(__name__, title="nanocloak", update_title=None, suppress_callback_exceptions=True,
+    # update_title "": the tab keeps its title while callbacks run (Dash: "Set to None or ''")
+    app = dash.Dash(__name__, title="nanocloak", update_title="", suppress_callback_exceptions=True,
                     assets_folder=str(Path(__file__).with_name("assets")), serve_locally=True)
     server = app.server
     server.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES
@@ -99,5 +105,6 @@ def create_app(state: AppState | None = None, allowed_hosts: set[str] | None = N
 
     for page in (design, results, compare, make, evidence, screen, labdata):
         page.register(app, state)
-    app._nanocloak_state = state  # for tests and the server's shutdown
+    # for tests and the server's shutdown; Dash declares no such attribute, so mypy is told it is added here
+    app._nanocloak_state = state  # type: ignore[attr-defined]
     return app

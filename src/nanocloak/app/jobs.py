@@ -20,7 +20,10 @@ import traceback
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # annotations only: Windows has no ForkServerContext
+    from multiprocessing.context import ForkServerContext, SpawnContext
 
 KEEP_S = 3600
 NICE = 10
@@ -31,7 +34,7 @@ def default_max_running() -> int:
     return max(1, min(4, (os.cpu_count() or 2) - 1))
 
 
-def _context():
+def _context() -> ForkServerContext | SpawnContext:
     methods = multiprocessing.get_all_start_methods()
     if "forkserver" in methods:
         ctx = multiprocessing.get_context("forkserver")
@@ -102,7 +105,7 @@ class JobManager:
         self.max_running = max_running or default_max_running()
         self._jobs: dict[str, Job] = {}
         self._lock = threading.RLock()
-        self._ctx = None
+        self._ctx: ForkServerContext | SpawnContext | None = None
 
     def warm(self) -> None:
         """Start the forkserver now (it imports the package once), not on the first job."""

@@ -56,12 +56,18 @@ def frame_table(df, id: str | None = None, max_rows: int = 500) -> html.Table:
     return table(cols, list(rows), id=id)
 
 
+def data_attributes(attrs: dict[str, str]) -> dict[str, Any]:
+    """HTML data-* attributes, passed to a Dash component as **kwargs (Dash takes them as wildcard
+    props; its component signatures list only the named props, hence Any)."""
+    return attrs
+
+
 def progress(done: int, total: int, text: str = "") -> html.Div:
     pct = 0.0 if not total else max(0.0, min(100.0, 100.0 * done / total))
     return html.Div([
         html.Div(html.Div(style={"width": f"{pct:.1f}%"}, className="bar-fill"), className="bar"),
         html.Span(text or (f"{done} / {total}" if total else ""), className="bar-text"),
-    ], className="progress", **{"data-done": str(done), "data-total": str(total)})
+    ], className="progress", **data_attributes({"data-done": str(done), "data-total": str(total)}))
 
 
 def options(pairs, search=None) -> list[dict]:
@@ -78,7 +84,7 @@ def options(pairs, search=None) -> list[dict]:
 
 
 def note(text, kind: str = "info", id: str | None = None) -> html.Div:
-    kwargs = {"id": id} if id else {}
+    kwargs: dict[str, Any] = {"id": id} if id else {}
     return html.Div(text, className=f"note note-{kind}", **kwargs)
 
 

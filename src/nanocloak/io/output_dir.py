@@ -102,7 +102,7 @@ def _is_unlocked(marker: Path) -> bool:
 def clean_stale_staging(folder: Path, now: float | None = None) -> list[Path]:
     """Remove nanocloak staging folders in `folder` that are unlocked and older than an hour."""
     now = time.time() if now is None else now
-    removed = []
+    removed: list[Path] = []
     if not folder.is_dir():
         return removed
     for tmp in folder.glob(f"{STAGING_PREFIX}*"):

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from nanocloak.library import tables as library
 from nanocloak.spec.formulation import Formulation
 from nanocloak.surface import coating
+from nanocloak.surface.blocks import core_diameter_nm, membrane_of, source_fraction
 from nanocloak.surface.stealth import coating_classes
 
 
@@ -65,7 +66,7 @@ class CoatingPlan:
 
 
 def particle_count(f: Formulation, core_mg: float) -> float:
-    d_cm = f.core.diameter_nm * 1e-7
+    d_cm = core_diameter_nm(f.core) * 1e-7
     mass_g = coating.core_density(f) * math.pi / 6.0 * d_cm**3
     return core_mg * 1e-3 / mass_g
 
@@ -82,7 +83,7 @@ def coating_plan(f: Formulation, batch_mg: float | None = None) -> CoatingPlan:
 
     if f.surface.kind != "membrane":
         raise NanocloakError("surface.kind: the coating calculator needs a membrane-coated formulation (kind: membrane)")
-    m = f.surface.membrane
+    m = membrane_of(f)
     core_mg = batch_mg if batch_mg is not None else dose_core_mg(f)
     n = particle_count(f, core_mg)
     surface = core_mg * coating.core_surface_area_m2_per_mg(f)
@@ -99,11 +100,12 @@ def coating_plan(f: Formulation, batch_mg: float | None = None) -> CoatingPlan:
         per_cell_protein = library.value(node["membrane_protein_per_cell_pg"]) * 1e-9       # mg
         source = _fab("donor_source", src.cell)
         extraction = library.value(_fab("membrane_extraction_yield_fraction", source))
-        cells_geo = src.fraction * area_needed / per_cell_area / extraction
-        protein_geo = src.fraction * area_needed / coating.membrane_area_per_protein_m2_per_mg(src.cell)
-        protein_protocol = src.fraction * ratio * core_mg
+        fraction = source_fraction(src)
+        cells_geo = fraction * area_needed / per_cell_area / extraction
+        protein_geo = fraction * area_needed / coating.membrane_area_per_protein_m2_per_mg(src.cell)
+        protein_protocol = fraction * ratio * core_mg
         cells_protocol = protein_protocol / per_cell_protein / extraction
-        need = DonorNeed(src.cell, src.fraction, protein_geo, protein_protocol, cells_geo, cells_protocol, source)
+        need = DonorNeed(src.cell, fraction, protein_geo, protein_protocol, cells_geo, cells_protocol, source)
         if source == "blood":
             per_mL = library.value(_fab("blood_cells_per_mL", species, src.cell))
             need.blood_mL_geometric, need.blood_mL_protocol = cells_geo / per_mL, cells_protocol / per_mL
@@ -140,9 +142,9 @@ def infer_coverage(f: Formulation, size_before_nm: float, size_after_nm: float, 
                    zeta_after_mV: float, pdi_after: float | None = None) -> QcResult:
     """Invert the forward model of coating.py: zeta_after = c zeta_membrane + (1 - c) zeta_core,
     size_after = size_before + 2 c t (t = coat thickness); report both and their mean, with warnings."""
-    m = f.surface.membrane
-    zeta_mem = sum(s.fraction * library.value(library.entry("membranes", s.cell)["membrane_zeta_mV"]) for s in m.sources)
-    thickness = sum(s.fraction * library.value(library.entry("membranes", s.cell)["coat_thickness_nm"]) for s in m.sources)
+    m = membrane_of(f)
+    zeta_mem = sum(source_fraction(s) * library.value(library.entry("membranes", s.cell)["membrane_zeta_mV"]) for s in m.sources)
+    thickness = sum(source_fraction(s) * library.value(library.entry("membranes", s.cell)["coat_thickness_nm"]) for s in m.sources)
     warnings = []
     c_zeta = None
     if abs(zeta_mem - zeta_before_mV) > 2.0:

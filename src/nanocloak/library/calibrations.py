@@ -32,7 +32,7 @@ def _package_dir() -> Path:
 
 @lru_cache(maxsize=1)
 def _package_calibrations() -> dict[str, Path]:
-    found = {}
+    found: dict[str, Path] = {}
     for p in [_package_dir() / "calibration.yaml", *sorted((_package_dir() / "calibrations").glob("*.yaml"))]:
         if p.is_file():
             found.setdefault(str(_read(str(p), p.stat().st_mtime_ns).get("id", p.stem)), p)

@@ -203,7 +203,8 @@ def _build() -> dict[str, ReleaseModel]:
     for name, eq, src, saturating, params, func in _BASE:
         models[name] = ReleaseModel(name, eq, src, params, func, saturating)
         for variant in _VARIANTS[name]:
-            f, extra, text = func, [], eq
+            extra: list[ReleaseParameter] = []
+            f, text = func, eq
             if "tlag" in variant:
                 f, extra, text = _with_lag(f), extra + [TLAG], text + ", with t -> t - Tlag"
             if "f0" in variant:

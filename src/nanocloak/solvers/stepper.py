@@ -25,7 +25,7 @@ import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Callable
+from typing import Any, Callable, Protocol
 
 PLACEHOLDERS = ("ELEMENT", "FACTOR", "RHS", "SOLVE", "STOP", "OBSERVE")
 TEMPLATE = Path(__file__).with_name("rodas4_template.py")
@@ -134,10 +134,20 @@ def thread_count() -> int:
 
     if getattr(parallel, "_is_initialized", True):
         return int(numba.get_num_threads())
-    return int(numba.config.NUMBA_NUM_THREADS)
+    # numba.config sets its NUMBA_* names at import time (reload_config): invisible to mypy
+    return int(numba.config.NUMBA_NUM_THREADS)  # type: ignore[attr-defined]
 
 
-def run_batch(kernel: Callable, batch: tuple, n: int, *args: Any) -> None:
+class CompiledKernel(Protocol):
+    """A numba dispatcher as run_batch uses it: callable, with the signatures compiled so far."""
+
+    @property
+    def signatures(self) -> list[Any]: ...
+
+    def __call__(self, *args: Any) -> Any: ...
+
+
+def run_batch(kernel: CompiledKernel, batch: tuple, n: int, *args: Any) -> None:
     """kernel(batch, lo, hi, *args) over elements 0..n-1, split into ranges run in threads.
 
     kernel must be compiled with nogil=True (the template's integrate_range is). Threads rather than

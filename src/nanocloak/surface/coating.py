@@ -10,6 +10,7 @@ from functools import lru_cache
 
 from nanocloak.library import tables as library
 from nanocloak.spec.formulation import Formulation
+from nanocloak.surface.blocks import core_diameter_nm, membrane_of, peg_of, source_fraction
 
 PEG_MONOMER_MASS_G_PER_MOL = 44.05  # ethylene oxide repeat unit (C2H4O), a constant of chemistry
 
@@ -39,7 +40,7 @@ def core_equivalent_diameter_nm(f: Formulation) -> float:
     with nu = 0.312 + 0.565/p - 0.100/p^2, so d_eq = L / (ln p + nu). Sheets (thin disks of diameter
     d): friction 32 eta a / 3 (Happel & Brenner 1965), so d_eq = 16 a / (9 pi) ~ 0.566 d.
     """
-    d = float(f.core.diameter_nm)
+    d = float(core_diameter_nm(f.core))
     shape = f.core.shape or f.core.default_shape()
     if shape == "rod":
         p = max(aspect_ratio(f), 2.0)
@@ -64,9 +65,10 @@ def coat_thickness_nm(f: Formulation) -> float:
     s = f.surface
     thickness = 0.0
     if s.kind == "membrane":
-        thickness = sum(src.fraction * library.value(_membrane(src.cell)["coat_thickness_nm"]) for src in s.membrane.sources)
+        thickness = sum(source_fraction(src) * library.value(_membrane(src.cell)["coat_thickness_nm"])
+                        for src in membrane_of(f).sources)
     elif s.kind == "peg":
-        thickness = peg_layer_thickness_nm(s.peg.mw_kDa)
+        thickness = peg_layer_thickness_nm(peg_of(f).mw_kDa)
     ligand = max((library.value(library.entry("ligands", lig.name)["added_thickness_nm"]) for lig in s.ligands), default=0.0)
     return thickness + ligand
 
@@ -100,13 +102,13 @@ def membrane_area_per_protein_m2_per_mg(cell: str) -> float:
 
 def core_surface_area_m2_per_mg(f: Formulation) -> float:
     """Outer surface per core mass of spheres: 6 / (rho d) (rods and sheets: same order; a sphere bound)."""
-    d_m = float(f.core.diameter_nm) * 1e-9
+    d_m = float(core_diameter_nm(f.core)) * 1e-9
     rho_kg_m3 = core_density(f) * 1000.0
     return 6.0 / (rho_kg_m3 * d_m) * 1e-6  # m2 per mg
 
 
 def membrane_to_core_ratio(f: Formulation) -> float:
-    m = f.surface.membrane
+    m = membrane_of(f)
     if m.membrane_to_core_mass_ratio is not None:
         return float(m.membrane_to_core_mass_ratio)
     return library.value(_method(m.method)["default_membrane_to_core_mass_ratio"])
@@ -117,9 +119,9 @@ def supply_limited_coverage(f: Formulation) -> float:
 
     Membrane area delivered = ratio x yield x (area per protein mass), blended over sources.
     """
-    m = f.surface.membrane
+    m = membrane_of(f)
     yield_fraction = library.value(_method(m.method)["yield_fraction"])
-    area_per_mg = sum(src.fraction * membrane_area_per_protein_m2_per_mg(src.cell) for src in m.sources)
+    area_per_mg = sum(source_fraction(src) * membrane_area_per_protein_m2_per_mg(src.cell) for src in m.sources)
     supplied = membrane_to_core_ratio(f) * yield_fraction * area_per_mg
     return supplied / core_surface_area_m2_per_mg(f)
 
@@ -138,15 +140,16 @@ def coverage_fraction(f: Formulation) -> float:
         return 0.0
     from nanocloak.library import calibrations
 
-    key = library.resolve_key("coating_methods", s.membrane.method)
-    node = _method(s.membrane.method)["mean_coverage_fraction"]
+    method = membrane_of(f).method
+    key = library.resolve_key("coating_methods", method)
+    node = _method(method)["mean_coverage_fraction"]
     method_mean = calibrations.table_value(f"coating_methods.{key}.mean_coverage_fraction", node, f.model.calibration).value
     return max(0.0, min(method_mean, supply_limited_coverage(f)))
 
 
 def storage_retention(f: Formulation) -> float:
     """Fraction of membrane protein function left after storage: 2^(-days / half-life) (fabrication.yaml)."""
-    m = f.surface.membrane
+    m = membrane_of(f)
     half = _storage_half_life_days(m.storage)
     return 1.0 if math.isinf(half) or m.storage_days == 0 else 2.0 ** (-m.storage_days / half)
 
@@ -163,7 +166,7 @@ def protein_integrity(f: Formulation) -> float:
     damages, coating_methods.yaml) times what survives storage."""
     if f.surface.kind != "membrane":
         return 1.0
-    method = library.value(_method(f.surface.membrane.method)["protein_integrity_fraction"])
+    method = library.value(_method(membrane_of(f).method)["protein_integrity_fraction"])
     return method * storage_retention(f)
 
 
@@ -181,9 +184,9 @@ def coated_zeta_mV(f: Formulation, coverage: float | None = None) -> float:
     s = f.surface
     if s.kind == "membrane":
         c = coverage_fraction(f) if coverage is None else coverage
-        zm = sum(src.fraction * library.value(_membrane(src.cell)["membrane_zeta_mV"]) for src in s.membrane.sources)
+        zm = sum(source_fraction(src) * library.value(_membrane(src.cell)["membrane_zeta_mV"]) for src in membrane_of(f).sources)
         return c * zm + (1.0 - c) * zc
     if s.kind == "peg":
         debye = _surface_effect("peg", "zeta_shielding_debye_length_nm")
-        return zc * math.exp(-peg_layer_thickness_nm(s.peg.mw_kDa) / debye)
+        return zc * math.exp(-peg_layer_thickness_nm(peg_of(f).mw_kDa) / debye)
     return zc

@@ -14,6 +14,7 @@ from scipy.special import betainc
 from nanocloak.library import calibrations as calibration
 from nanocloak.library import tables as library
 from nanocloak.spec.formulation import Formulation
+from nanocloak.surface.blocks import membrane_of, peg_of, source_fraction
 from nanocloak.surface.coating import coverage_fraction, protein_integrity
 
 
@@ -49,8 +50,8 @@ def membrane_recognition_factor(f: Formulation, rbc_factor: float | None = None)
     cal = f.model.calibration
     rbc_calibrated = calibration.value("rbc_phagocytic_uptake_factor", cal) if rbc_factor is None else rbc_factor
     rbc_table = membrane_table_factor("rbc", cal)
-    return sum(src.fraction * rbc_calibrated * membrane_table_factor(src.cell, cal) / rbc_table
-               for src in f.surface.membrane.sources)
+    return sum(source_fraction(src) * rbc_calibrated * membrane_table_factor(src.cell, cal) / rbc_table
+               for src in membrane_of(f).sources)
 
 
 def peg_recognition_factor(mw_kDa: float, cal: str | None = None) -> float:
@@ -70,7 +71,7 @@ def coating_classes(f: Formulation) -> list[CoatingClass]:
     if f.surface.kind != "membrane":
         return [CoatingClass(1.0, 1.0 if f.surface.kind == "peg" else 0.0, "all")]
     mean = coverage_fraction(f)
-    method = library.entry("coating_methods", f.surface.membrane.method)
+    method = library.entry("coating_methods", membrane_of(f).method)
     conc = library.value(method["coverage_concentration"])
     if mean <= 0.0:
         return [CoatingClass(1.0, 0.0, "uncoated")]
@@ -96,7 +97,7 @@ def recognition_factor(f: Formulation, klass: CoatingClass, rbc_factor: float | 
     """
     kind = f.surface.kind
     if kind == "peg":
-        return peg_recognition_factor(f.surface.peg.mw_kDa, f.model.calibration)
+        return peg_recognition_factor(peg_of(f).mw_kDa, f.model.calibration)
     if kind != "membrane" or klass.coverage < 0.5:
         return 1.0
     return membrane_recognition_factor(f, rbc_factor) ** (klass.coverage * protein_integrity(f))
@@ -117,7 +118,7 @@ def early_capture_fraction(f: Formulation, klass: CoatingClass) -> float:
         return calibration.value("early_capture_fraction_peg", cal)
     if f.surface.kind != "membrane" or klass.coverage < 0.5:
         return bare
-    protection = sum(src.fraction * membrane_protection(src.cell, cal) for src in f.surface.membrane.sources)
+    protection = sum(source_fraction(src) * membrane_protection(src.cell, cal) for src in membrane_of(f).sources)
     return bare * (1.0 - min(1.0, klass.coverage * protein_integrity(f) * protection))
 
 

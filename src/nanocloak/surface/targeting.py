@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from nanocloak.library import tables as library
 from nanocloak.spec.formulation import Formulation
+from nanocloak.surface.blocks import membrane_of, source_fraction
 from nanocloak.surface.coating import protein_integrity
 from nanocloak.surface.stealth import ligand_occupancy
 
@@ -43,15 +44,16 @@ def membrane_tumor_uptake_factor(f: Formulation, coverage: float) -> float:
     if f.surface.kind != "membrane" or f.subject.tumor is None:
         return 1.0
     tumor_line = f.subject.tumor.line
-    gain = sum(s.fraction * (membrane_source_tumor_factor(s.cell, s.line, tumor_line) - 1.0) for s in f.surface.membrane.sources)
+    gain = sum(source_fraction(s) * (membrane_source_tumor_factor(s.cell, s.line, tumor_line) - 1.0)
+               for s in membrane_of(f).sources)
     return 1.0 + coverage * protein_integrity(f) * gain
 
 
 def membrane_tumor_permeability_factor(f: Formulation, coverage: float) -> float:
     if f.surface.kind != "membrane" or f.subject.tumor is None:
         return 1.0
-    gain = sum(s.fraction * (library.value(_membrane(s.cell)["tumor_permeability_factor"]) - 1.0)
-               for s in f.surface.membrane.sources)
+    gain = sum(source_fraction(s) * (library.value(_membrane(s.cell)["tumor_permeability_factor"]) - 1.0)
+               for s in membrane_of(f).sources)
     return 1.0 + coverage * gain
 
 
@@ -87,4 +89,4 @@ def crosses_blood_brain_barrier(f: Formulation) -> bool:
     particles cross the BBB to post-surgical glioma)."""
     if any(library.entry("ligands", lig.name).get("crosses_bbb") for lig in f.surface.ligands):
         return True
-    return f.surface.kind == "membrane" and any(s.cell == "neutrophil" for s in f.surface.membrane.sources)
+    return f.surface.kind == "membrane" and any(s.cell == "neutrophil" for s in membrane_of(f).sources)

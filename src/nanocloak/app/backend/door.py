@@ -9,6 +9,10 @@ a missing piece breaks only its page.
 from __future__ import annotations
 
 import importlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # for annotations only: the package itself is imported lazily, through module()
+    from nanocloak.errors import FormulationError, NanocloakError
 
 #: where each piece of the package lives
 MODULES: dict[str, str] = {
@@ -39,7 +43,7 @@ def module(name: str):
     return importlib.import_module(MODULES[name])
 
 
-def package_errors() -> tuple[type, type]:
+def package_errors() -> tuple[type[FormulationError], type[NanocloakError]]:
     """(FormulationError, NanocloakError) of the package."""
     errors = module("errors")
     return errors.FormulationError, errors.NanocloakError

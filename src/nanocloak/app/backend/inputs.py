@@ -29,7 +29,7 @@ class AppInputError(Exception):
     """Input from the browser that is refused before the package sees it (size, encoding, aliases)."""
 
 
-def user_error_types() -> tuple[type, ...]:
+def user_error_types() -> tuple[type[Exception], ...]:
     """Exceptions whose message is meant for the user (shown on the page, no traceback)."""
     _, nanocloak_error = package_errors()
     return (nanocloak_error, AppInputError)

@@ -172,7 +172,8 @@ def limit_threads(n: int = 1) -> None:
     try:
         import numba
 
-        numba.set_num_threads(max(1, min(n, numba.config.NUMBA_NUM_THREADS)))
+        # numba.config sets its NUMBA_* names at import time (reload_config): invisible to mypy
+        numba.set_num_threads(max(1, min(n, numba.config.NUMBA_NUM_THREADS)))  # type: ignore[attr-defined]
     except Exception:
         pass
 

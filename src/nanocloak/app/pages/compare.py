@@ -49,7 +49,7 @@ def names_of(items: list[dict]) -> list[str]:
     return [f"{i + 1}: {it['name']}" for i, it in enumerate(items)]
 
 
-def _listing(items: list[dict]) -> html.Div:
+def _listing(items: list[dict]) -> html.Div | html.Ul:
     if not items:
         return note("No design in the comparison yet: add the current design, an example or a YAML file.")
     return html.Ul([html.Li([html.Span(n, className="cmp-name"),

@@ -8,7 +8,7 @@ from dash import ALL, Input, Output, State, dcc, html
 
 from .. import backend, formspec
 from ..formspec import FIELDS, GROUPS, N_PARAM_SLOTS
-from ..ui import hidden, internal, options
+from ..ui import data_attributes, hidden, internal, options
 
 FIELD = {"type": "field", "path": ALL}
 FERR = {"type": "ferr", "path": ALL}
@@ -79,9 +79,10 @@ def derive(doc: dict, values: dict) -> dict:
             general.append(shown)
     if problems:
         status = html.Span(f"\u2717 {len(problems)} problem{'s' if len(problems) > 1 else ''}: not simulated",
-                           className="status-bad", id="design-valid", **{"data-valid": "false"})
+                           className="status-bad", id="design-valid", **data_attributes({"data-valid": "false"}))
     else:
-        status = html.Span("\u2713 valid formulation", className="status-ok", id="design-valid", **{"data-valid": "true"})
+        status = html.Span("\u2713 valid formulation", className="status-ok", id="design-valid",
+                           **data_attributes({"data-valid": "true"}))
     listing = [html.Li([html.Code(p or "(file)"), " ", m], className="problem") for p, m in problems]
     listing += [html.Li([html.Code(p), " ", m, " (warning: allowed)"], className="warning") for p, m in warnings]
     return {
@@ -95,7 +96,7 @@ def derive(doc: dict, values: dict) -> dict:
 # ---------------------------------------------------------------------------------------------
 # layout
 # ---------------------------------------------------------------------------------------------
-def _input(f: formspec.Field, value) -> object:
+def _input(f: formspec.Field, value) -> dcc.Dropdown | dcc.Input:
     fid = {"type": "field", "path": f.path}
     if f.kind == "select":
         return dcc.Dropdown(id=fid, options=_options(f), value=value or None, placeholder=f.placeholder, clearable=True,
@@ -107,9 +108,9 @@ def _input(f: formspec.Field, value) -> object:
 def _row(f: formspec.Field, value, errors: list[str]) -> html.Div:
     return html.Div([
         html.Label(f.label, className="flabel", title=f.path),
-        html.Div(_input(f, value), className="fcontrol", **{"data-path": f.path}),
+        html.Div(_input(f, value), className="fcontrol", **data_attributes({"data-path": f.path})),
         html.Span(f.unit, className="funit"),
-        html.Div("; ".join(errors), id={"type": "ferr", "path": f.path}, className="ferr", **{"data-path": f.path}),
+        html.Div("; ".join(errors), id={"type": "ferr", "path": f.path}, className="ferr", **data_attributes({"data-path": f.path})),
         html.Div(f.help, className="fhelp") if f.help else None,
     ], className="frow")
 
@@ -124,14 +125,14 @@ def _param_rows(doc: dict, derived: dict) -> list:
             html.Label(p["name"] if p else "", id={"type": "plabel", "i": i}, className="flabel"),
             html.Div(dcc.Input(id={"type": "param", "i": i}, type="text", value=values[i], debounce=True,
                                className="finput", placeholder="required", autoComplete="off"),
-                     className="fcontrol", **{"data-param": str(i)}),
+                     className="fcontrol", **data_attributes({"data-param": str(i)})),
             html.Span(p["unit"] if p else "", id={"type": "punit", "i": i}, className="funit"),
         ], id={"type": "prow", "i": i}, className="frow", style=hidden(p is not None)))
     rows.append(html.Div("; ".join(derived["param_errors"]), id="perr", className="ferr"))
     return rows
 
 
-def form(doc: dict) -> html.Div:
+def form(doc: dict) -> tuple[html.Div, dict]:
     values = form_values(doc)
     derived = derive(doc, values)
     by_group: dict[str, list] = {g.id: [] for g in GROUPS}

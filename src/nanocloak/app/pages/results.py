@@ -10,7 +10,7 @@ from dash import Input, Output, State, dcc, html
 from .. import backend, figures
 from ..ui import hidden, note, table
 
-GRAPH_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "svg"}}
+GRAPH_CONFIG: dcc.Graph.Config = {"displaylogo": False, "toImageButtonOptions": {"format": "svg"}}
 MAX_PARAMETER_ROWS = 400
 
 
