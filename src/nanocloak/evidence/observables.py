@@ -51,6 +51,8 @@ def arm_formulation(study: Study, arm: str, doses: int | None = None, overrides:
                *[t + 168.0 for t in f.dose.times_h]])
     if doses is not None:
         f.dose.times_h = f.dose.times_h[:doses]
+        if f.dose.schedule is not None:      # an unequal schedule keeps its first doses too
+            f.dose.schedule = f.dose.schedule[:doses]
     f.simulate.end_h = end
     f.simulate.output_times_h = sorted({round(t, 9) for t in times if t <= end})
     if overrides:
