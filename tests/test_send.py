@@ -128,3 +128,17 @@ def test_an_animal_missing_from_dm_is_named(tmp_path):
     dm[dm["USUBJID"] != "NC1-102"].to_csv(study / "dm.csv", index=False)
     with pytest.raises(LabDataError, match="'NC1-102' is not in the DM domain"):
         load_send(study)
+
+
+def test_several_analytes_need_a_choice(tmp_path):
+    study = _copy(tmp_path)
+    pc = pd.read_csv(study / "pc.csv", dtype=str)
+    extra = pc.iloc[[1]].assign(PCTESTCD="DOXOL", PCSTRESN="50")
+    pd.concat([pc, extra]).to_csv(study / "pc.csv", index=False)
+    with pytest.raises(LabDataError, match=r"several analytes in PCTESTCD \(DOX, DOXOL\)"):
+        load_send(study)
+    only = load_send(study, analyte="DOXOL")
+    assert len(only.frame) == 1 and only.frame["value"].iloc[0] == 50.0
+    assert len(load_send(study, analyte="DOX").frame) == 9
+    with pytest.raises(LabDataError, match="'NONE' not in PCTESTCD"):
+        load_send(study, analyte="NONE")

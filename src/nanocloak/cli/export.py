@@ -67,6 +67,7 @@ def nonmem(
     formulation: Optional[Path] = typer.Option(None, "--formulation", help="lab data: formulation YAML giving organ "
                                                "masses, blood volume and dose"),
     dose_ug: Optional[float] = typer.Option(None, "--dose-ug", help="lab data CSV: dose per animal in ug"),
+    analyte: Optional[str] = typer.Option(None, "--analyte", help="SEND study: the PCTESTCD to export when PC holds several"),
     force: bool = force_option(),
 ):
     """Write a NONMEM-style dataset (ID, TIME, DV, AMT, EVID, CMT, MDV) from a simulation or lab data."""
@@ -80,8 +81,8 @@ def nonmem(
         chosen = [c.strip() for c in compartments.split(",") if c.strip()] if compartments else None
         at = _numbers(times, "--times")
         if all(p.suffix.lower() in FORMULATION_SUFFIXES for p in files):
-            if formulation is not None or dose_ug is not None:
-                raise NanocloakError("--formulation and --dose-ug apply to lab data, not to formulations")
+            if formulation is not None or dose_ug is not None or analyte is not None:
+                raise NanocloakError("--formulation, --dose-ug and --analyte apply to lab data, not to formulations")
             frame, source = _simulated(files, dv, chosen, at), ", ".join(p.name for p in files)
         else:
             if len(files) != 1:
@@ -91,7 +92,8 @@ def nonmem(
             from nanocloak.lab.send import read_lab_data
             from nanocloak.spec.formulation import load
 
-            lab = read_lab_data(files[0], load(formulation) if formulation is not None else None, dose_ug=dose_ug)
+            lab = read_lab_data(files[0], load(formulation) if formulation is not None else None, dose_ug=dose_ug,
+                                analyte=analyte)
             for note in lab.notes:
                 err.print(note, highlight=False, markup=False)
             frame, source = from_lab_data(lab, dv), files[0].name

@@ -293,16 +293,18 @@ def _one_analyte(pc: pd.DataFrame, path: Path, analyte: str | None) -> pd.DataFr
             raise LabDataError(f"{path}: analyte {analyte!r} not in PCTESTCD; the study has {', '.join(tests)}")
         return pc[pc["PCTESTCD"] == analyte]
     if len(tests) > 1:
-        raise LabDataError(f"{path}: several analytes in PCTESTCD ({', '.join(tests)}); choose one (--analyte)")
+        raise LabDataError(f"{path}: several analytes in PCTESTCD ({', '.join(tests)}); choose one (--analyte, or analyte= in Python)")
     return pc
 
 
 def read_lab_data(path: str | Path, formulation=None, *, dose_ug: float | None = None,
-                  require_pct_id: bool = False) -> LabData:
+                  require_pct_id: bool = False, analyte: str | None = None) -> LabData:
     """A SEND study folder (load_send) or a lab data CSV/XLSX (load_lab_data)."""
     p = Path(path)
     if p.is_dir():
         if dose_ug is not None:
             raise LabDataError(f"{p}: --dose-ug does not apply to a SEND study (its EX domain gives the doses)")
-        return load_send(p, formulation, require_pct_id=require_pct_id)
+        return load_send(p, formulation, analyte=analyte, require_pct_id=require_pct_id)
+    if analyte is not None:
+        raise LabDataError(f"{p}: --analyte applies to a SEND study folder (PCTESTCD), not to a lab data file")
     return load_lab_data(p, formulation, dose_ug=dose_ug, require_pct_id=require_pct_id)
