@@ -166,3 +166,13 @@ def test_sbml_export_carries_unequal_doses():
     expected, got = _run(f)
     _assert_close(expected, got)
     assert np.max(got["liver"]) > 150.0        # % of the first dose: the second brings three times as much
+
+
+def test_nonmem_export_gives_each_dose_its_own_amount():
+    from nanocloak.io.nonmem import from_results
+
+    d = make(subject={"species": "mouse", "body_weight_g": 25},
+             dose={"schedule": [{"at_h": 0, "mg_per_kg": 1}, {"at_h": 24, "mg_per_kg": 4}]})
+    ds = from_results([_sim(d)])
+    doses = ds[ds["EVID"] == 1]
+    assert doses["TIME"].tolist() == [0.0, 24.0] and doses["AMT"].tolist() == [25.0, 100.0]    # mg/kg x 25 g

@@ -112,7 +112,8 @@ def from_results(results, dv: str = "pct_id", compartments=None, times_h=None) -
         tc = tc[tc["cmt"].isin(chosen) & (tc["t_h"] > 0)]
         if times_h is not None:
             tc = tc[np.isin(tc["t_h"], np.asarray(times_h, dtype=float))]
-        doses = [(float(t), dose_ug) for t in f.dose.times_h]
+        doses = [(float(t), mg * f.subject.body_weight_g)                 # each dose its own AMT (dose.schedule)
+                 for t, mg in zip(f.dose.times_h, f.dose.amounts_mg_per_kg())]
         rows += _rows(id_, f.name, f.name, doses, tc, dv)
     return _table(rows)
 
