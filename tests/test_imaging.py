@@ -138,3 +138,12 @@ def test_report_shows_the_imaging_panel_only_with_a_tumor(results):
     page = html_report(results["iron"], {})
     assert "<h2>Imaging</h2>" in page and "mri_tumor_delta_r2_per_s_max" in page
     assert "<h2>Imaging</h2>" not in html_report(results["plga_no_tumor"], {})
+
+
+def test_imaging_metrics_flatten_under_their_own_names_for_screens(results):
+    from nanocloak.screen.evaluation import flatten_metrics
+
+    flat = flatten_metrics(results["iron"].metrics)
+    m = results["iron"].metrics["imaging"]
+    assert flat["tumor_to_muscle_max"] == m["tumor_to_muscle_max"]
+    assert flat["mri_tumor_delta_r2_per_s_max"] == m["mri_tumor_delta_r2_per_s_max"]

@@ -20,7 +20,8 @@ ID_COLUMNS = ("design_id", "animal", "status", "error")
 # metrics
 # ---------------------------------------------------------------------------------------------
 def flatten_metrics(metrics: dict[str, Any]) -> dict[str, float]:
-    """Flat numeric metrics: organ_pct_id_24h.liver -> liver_pct_id_24h; payloads.<drug>.<m> -> <drug>_<m>.
+    """Flat numeric metrics: organ_pct_id_24h.liver -> liver_pct_id_24h; payloads.<drug>.<m> -> <drug>_<m>;
+    imaging.<m> -> <m>.
     A top-level metric wins over a nested one of the same name (they hold the same number)."""
     flat: dict[str, float] = {}
     nested: dict[str, float] = {}
@@ -30,6 +31,9 @@ def flatten_metrics(metrics: dict[str, Any]) -> dict[str, float]:
                 for drug, sub in value.items():
                     for name, v in (sub or {}).items():
                         _put(nested, f"{drug}_{name}", v)
+            elif key == "imaging":                   # names already say what they are (docs/imaging.md)
+                for name, v in value.items():
+                    _put(nested, name, v)
             else:
                 stem = key.removeprefix("organ_")
                 for organ, v in value.items():
