@@ -142,3 +142,25 @@ def test_several_analytes_need_a_choice(tmp_path):
     assert len(load_send(study, analyte="DOX").frame) == 9
     with pytest.raises(LabDataError, match="'NONE' not in PCTESTCD"):
         load_send(study, analyte="NONE")
+
+
+NUMERIC = ("PCSTRESN", "PCLLOQ", "PCDY", "PCTPTNUM", "PCSEQ", "EXDOSE", "EXSEQ", "EXSTDY", "BWSTRESN", "BWSEQ", "BWDY")
+
+
+def test_sas_transport_files_read_as_the_csv_files(tmp_path, lab):
+    """The same study as .xpt (SAS XPORT, as SEND is submitted): the same records, times and doses."""
+    from xport_writer import write_xport
+
+    study = tmp_path / "xpt"
+    study.mkdir()
+    for domain in ("pc", "ex", "dm", "bw"):
+        df = pd.read_csv(STUDY / f"{domain}.csv", dtype=str)
+        for c in df.columns:
+            if c in NUMERIC:
+                df[c] = pd.to_numeric(df[c])
+        write_xport(study / f"{domain.upper()}.XPT", df, domain)
+    other = load_send(study)
+    columns = ["group", "animal", "time_h", "matrix", "value", "dose_ug", "pct_id_per_g"]
+    pd.testing.assert_frame_equal(other.frame[columns], lab.frame[columns], check_dtype=False)
+    pd.testing.assert_frame_equal(other.doses, lab.doses, check_dtype=False)
+    assert other.notes == lab.notes
