@@ -47,7 +47,7 @@ def _simulated(files: list[Path], dv: str, compartments, times):
             if late:
                 raise NanocloakError(f"--times: {late[0]:g} h is after {f.name}'s simulate.end_h ({f.simulate.end_h:g} h)")
         forms = [from_dict({**f.model_dump(mode="json", exclude_none=True),
-                            "simulate": {"end_h": f.simulate.end_h,
+                            "simulate": {**f.simulate.model_dump(mode="json", exclude_none=True),
                                          "output_times_h": sorted(set(f.simulate.output_times_h) | set(times))}})
                  for f in forms]
     return from_results(simulate_many(forms), dv, compartments, times)
