@@ -108,11 +108,16 @@ def test_fluorescence_fades_with_depth_and_scales_with_dye():
 
 
 def test_photoacoustic_contrast_needs_an_absorber_and_is_one_plus_heat_over_tissue():
-    assert imaging.pa_metrics(_inputs()) == {}                   # PLGA absorbs nothing at 808 nm
+    assert imaging.pa_metrics(_inputs()) == {}                   # PLGA absorbs at no tabulated wavelength
     m = imaging.pa_metrics(_inputs(material="gold_nanorod"))
     assert m["pa_tumor_contrast_max"] > 1.0
+    # ICG absorbs at 780 nm: the scanner is tuned to the nearest tabulated wavelength, 808 nm; a
+    # photosensitiser without a photothermal efficiency (chlorin e6) deposits no heat: no signal
+    icg = imaging.pa_metrics(_inputs(dyes_uM={"icg": np.array([0.0, 1.0, 1.0])}))
+    assert icg["pa_wavelength_nm"] == 808.0
+    assert imaging.pa_metrics(_inputs(dyes_uM={"chlorin_e6": np.array([0.0, 1.0, 1.0])})) == {}
     from nanocloak.model.therapy import photothermal
-    mua = photothermal.tissue_optics(808)[0]
+    mua = photothermal.tissue_optics(m["pa_wavelength_nm"])[0]
     assert m["pa_tumor_contrast_max"] == pytest.approx(1.0 + m["pa_tumor_added_mua_per_cm_max"] / mua)
 
 

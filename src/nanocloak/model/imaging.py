@@ -17,7 +17,8 @@ agent for it:
   Eq. 10.25, read at issuhub.com/view/index/6559?pageIndex=331), linear in absorber concentration up to
   optical densities ~0.5 (Alba-Rosales JE et al. 2018, Appl Phys Lett 112:143101); the contrast is
   (mu_a,tissue + sum eta_i mu_a,i) / mu_a,tissue, where eta_i is an absorber's photothermal
-  conversion efficiency (its share of absorbed light turned into heat); Gamma and F cancel.
+  conversion efficiency (its share of absorbed light turned into heat); Gamma and F cancel. It is
+  reported at the tissue-optics wavelength (therapy.yaml) where it is largest.
 
 Concentrations: x %ID/g of a dose of D mg of core holds x/100 D w mg of the element per g of
 tissue (w its mass fraction in the core; 1 g of tissue ~ 1 mL).
@@ -145,10 +146,8 @@ def nir_metrics(inp: ImagingInputs) -> dict:
     return out
 
 
-def pa_metrics(inp: ImagingInputs) -> dict:
-    """Photoacoustic tumor-to-tissue contrast at the table's wavelength."""
-    wl = _v(_table()["photoacoustic"]["wavelength_nm"], "photoacoustic.wavelength_nm")
-    mua_tissue = photothermal.tissue_optics(wl)[0]
+def _pa_heat(inp: ImagingInputs, wl: float) -> np.ndarray:
+    """Absorption turned into heat by the agents in the tumor at wavelength wl (1/cm)."""
     heat = np.zeros_like(np.asarray(inp.tumor_pct_id_per_g, float))
     if inp.material is not None and inp.core_mg_per_dose > 0:
         ext, eff = photothermal.material_extinction(inp.material, wl)
@@ -157,11 +156,25 @@ def pa_metrics(inp: ImagingInputs) -> dict:
     for drug, uM in inp.dyes_uM.items():
         eps, eff, _ = photothermal.dye_absorption(drug, wl)
         heat = heat + math.log(10) * eps * np.asarray(uM, float) * 1e-6 * eff
-    if not np.any(heat > 0):
+    return heat
+
+
+def pa_metrics(inp: ImagingInputs) -> dict:
+    """Photoacoustic tumor-to-tissue contrast at the tissue-optics wavelength (therapy.yaml) where the
+    agents give the most, as a scanner is tuned to its agent."""
+    best = None
+    for wl in sorted(float(w) for w in library.table("therapy")["thermal"]["tissue_absorption"]):
+        heat = _pa_heat(inp, wl)
+        if not np.any(heat > 0):
+            continue
+        contrast = (photothermal.tissue_optics(wl)[0] + heat) / photothermal.tissue_optics(wl)[0]
+        peak, at = _peak(inp.t_h, contrast)
+        if best is None or peak > best[1]:
+            best = (wl, peak, at, float(np.max(heat)))
+    if best is None:
         return {}
-    contrast = (mua_tissue + heat) / mua_tissue
-    peak, at = _peak(inp.t_h, contrast)
-    return {"pa_wavelength_nm": wl, "pa_tumor_contrast_max": peak, "pa_tumor_added_mua_per_cm_max": float(np.max(heat)),
+    wl, peak, at, added = best
+    return {"pa_wavelength_nm": wl, "pa_tumor_contrast_max": peak, "pa_tumor_added_mua_per_cm_max": added,
             "pa_best_time_h": at}
 
 
