@@ -107,8 +107,8 @@ def test_a_twice_larger_dose_adds_twice_as_much_without_antibodies():
     late = x1.t_h > 72.0
     for k in ("blood", "liver", "spleen", "blood_sample", "excreted_urine", "degraded"):
         added1, added2 = x1.series[k] - base[k], x2.series[k] - base[k]
-        assert np.max(added2[late]) > 1.0 or k not in ("liver", "blood_sample")
         assert _close(added2[late], 2.0 * added1[late]), k
+    assert np.max((x2.series["liver"] - base["liver"])[late]) > 100.0     # the second dose is there, twice the first
     # each dose's own curve in % of itself does not change with its size
     assert np.array_equal(x1.dose_blood_sample[1], x2.dose_blood_sample[1])
     assert x2.to_dict()["per_dose"][1]["mg_per_kg"] == 10.0
