@@ -230,7 +230,7 @@ def _apply(s: ParticleSystem, r: _Rates, ku_c, ku_t, x: np.ndarray, pa_cap, pa_t
 class StructuredSolver:
     """Solves (I - hg A(tau)) Y = R for the batch, reusing the per-step elimination across stages.
 
-    Each organ's 3x3 block M = I - hg L is inverted in closed form; organs are then chained through
+    Each organ's 3x3 block M = I - hg L is inverted (LAPACK); organs are then chained through
     the circulation: systemic organs are affine in the arterial unknown, the venous pool in turn,
     the lung in the venous one, which closes a scalar equation for the arterial pool.
     """
@@ -252,19 +252,11 @@ class StructuredSolver:
         m20 = -g * ku_c
         m21 = -g * ku_t
         m22 = 1 + g * (r.krel_cap + r.krel_tis + r.k_deg_pc[None, :])
-        # closed-form inverse (cofactors); M is a column-diagonally-dominant M-matrix, so safe
-        c00 = m11 * m22 - m12 * m21
-        c01 = m02 * m21 - m01 * m22
-        c02 = m01 * m12 - m02 * m11
-        c10 = m12 * m20 - m10 * m22
-        c11 = m00 * m22 - m02 * m20
-        c12 = m02 * m10 - m00 * m12
-        c20 = m10 * m21 - m11 * m20
-        c21 = m01 * m20 - m00 * m21
-        c22 = m00 * m11 - m01 * m10
-        det = m00 * c00 + m01 * c10 + m02 * c20
-        inv = 1.0 / det
-        self.minv = [[c00 * inv, c01 * inv, c02 * inv], [c10 * inv, c11 * inv, c12 * inv], [c20 * inv, c21 * inv, c22 * inv]]
+        # LAPACK's inverse of each organ's block (the compiled kernel writes the cofactors out; this
+        # reference takes the library route, so the two agree only if both are right)
+        blocks = np.broadcast_arrays(m00, m01, m02, m10, m11, m12, m20, m21, m22)
+        inverse = np.linalg.inv(np.stack(blocks, axis=-1).reshape(*blocks[0].shape, 3, 3))
+        self.minv = [[inverse[..., i, j] for j in range(3)] for i in range(3)]
         u_cap = self.minv[0][0]  # capillary response to a unit input into the capillary equation
         # systemic organs: capillary = alpha + beta * y_art (the liver also through the spleen)
         beta = hg[None, :] * r.inflow_art * u_cap
