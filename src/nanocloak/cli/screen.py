@@ -93,14 +93,14 @@ def _bar(label: str):
     """A rich progress bar on stderr; yields the callback fed with (done, total)."""
     from nanocloak.cli.common import progress
 
-    with progress(2, label) as progress:
+    with progress(2, label) as bar:
         task = None
 
         def update(done: int, total: int) -> None:
             nonlocal task
             if task is None:
-                task = progress.add_task(label, total=total)
-            progress.update(task, completed=done)
+                task = bar.add_task(label, total=total)
+            bar.update(task, completed=done)
 
         yield update
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 import yaml
@@ -127,14 +127,16 @@ def residuals(pairs: list[tuple[Study, Point]], values: dict, penalty_scale: flo
         v = values.get((s.id, p.index))
         if v is None or not math.isfinite(v):
             continue
+        measured = p.m.value
+        assert measured is not None, "pairs hold usable points only, and a usable point has a value (studies._usable)"
         if p.ratio_scale:
             if v <= 0:
                 v = 1e-12
             sd = math.sqrt(MODEL_LOG_SD ** 2 + _measurement_sd(p) ** 2)
-            by_study.setdefault(s.id, []).append((math.log(v) - math.log(p.m.value), sd))
+            by_study.setdefault(s.id, []).append((math.log(v) - math.log(measured), sd))
         else:
             floor = TEMPERATURE_SD_C if p.observable == "tumor_temperature_C" else POINTS_SD
-            additive.append((v - p.m.value) / math.sqrt(floor ** 2 + _measurement_sd(p) ** 2))
+            additive.append((v - measured) / math.sqrt(floor ** 2 + _measurement_sd(p) ** 2))
             additive_owner.append(s.id)
     out, offsets = [], {}
     for sid, rows in by_study.items():
@@ -178,7 +180,7 @@ def calibration_doc(values: dict[str, float], cal_id: str, sources: dict[str, st
     """A calibration file: the default calibration's constants with `values` in place."""
     base = calibration.table()
     # the model's own constants carry over; a table constant is in a calibration only when fitted
-    doc = {"id": cal_id, "values": {k: dict(v) for k, v in base["values"].items() if "." not in k}}
+    doc: dict[str, Any] = {"id": cal_id, "values": {k: dict(v) for k, v in base["values"].items() if "." not in k}}
     for key, v in values.items():
         src = (sources or {}).get(key, f"calibration trial {cal_id}")
         doc["values"][key] = {"value": float(v), "source": src}

@@ -27,16 +27,17 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 import pandas as pd
 
 from nanocloak.evidence.studies import Citation, Measurement, Point, Study, StudyFile
 from nanocloak.library import tables as library
 
-CITATION = {"authors": "Cheng YH, He C, Riviere JE, Monteiro-Riviere NA, Lin Z", "year": 2020,
-            "title": "Meta-analysis of nanoparticle delivery to tumors using a physiologically based "
-                     "pharmacokinetic modeling and simulation approach", "journal": "ACS Nano",
-            "volume_pages": "14:3075-3095", "doi": "10.1021/acsnano.9b08142"}
+CITATION: dict[str, Any] = {"authors": "Cheng YH, He C, Riviere JE, Monteiro-Riviere NA, Lin Z", "year": 2020,
+                            "title": "Meta-analysis of nanoparticle delivery to tumors using a physiologically based "
+                                     "pharmacokinetic modeling and simulation approach", "journal": "ACS Nano",
+                            "volume_pages": "14:3075-3095", "doi": "10.1021/acsnano.9b08142"}
 URL = "shared/data/ntd (copied unchanged into src/nanocloak/data/ntd; UFPBPK/Nano-AI-PBPK-G1, CC0)"
 ACTIVE_LIGAND = "rgd"
 NEUTRAL_ZETA_MV = 10.0   # assumption: the near-neutral band the learn descriptors also use

@@ -16,10 +16,14 @@ its measurements name. Conventions (docs/evidence.md):
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from nanocloak.evidence.studies import Point, Study
+
+if TYPE_CHECKING:   # annotations only: the simulation is imported where it runs
+    from nanocloak.simulation.results import SimulationResult
 
 DEFAULT_END_H = {"mouse": 168.0, "rat": 168.0, "human": 504.0}
 
@@ -68,6 +72,7 @@ def needed_arms(points: list[tuple[Study, Point]]) -> list[ArmKey]:
         m = p.m
         arms = [m.numerator, m.denominator] if m.observable == "fold" else [m.arm]
         for a in arms:
+            assert a is not None, "points here are usable, and a usable point's arms are simulable (studies._usable)"
             keys[ArmKey(study.id, a)] = None
             if m.dose_index and m.dose_index > 1:
                 keys[ArmKey(study.id, a, m.dose_index - 1)] = None
@@ -75,7 +80,7 @@ def needed_arms(points: list[tuple[Study, Point]]) -> list[ArmKey]:
 
 
 def simulate_arms(keys: list[ArmKey], studies: dict[str, Study], overrides: dict | None = None,
-                  on_progress=None, calibration: str | None = None) -> dict[ArmKey, object]:
+                  on_progress=None, calibration: str | None = None) -> dict[ArmKey, SimulationResult]:
     """SimulationResults of the arms (one batch); an arm that fails is left out (its points say why)."""
     from nanocloak.errors import NanocloakError
     from nanocloak.simulation.core import simulate_many
@@ -142,7 +147,7 @@ def _minus(a, b, observable, organ):
     return ta, ya - np.interp(ta, tb, yb)
 
 
-def value(study: Study, p: Point, results: dict[ArmKey, object], of: str | None = None,
+def value(study: Study, p: Point, results: dict[ArmKey, SimulationResult], of: str | None = None,
           arm: str | None = None) -> float | None:
     """The model's value of measurement p (None when the model cannot give it)."""
     m = p.m
@@ -152,6 +157,8 @@ def value(study: Study, p: Point, results: dict[ArmKey, object], of: str | None 
         den = value(study, p, results, m.of, m.denominator)
         return None if num is None or den is None or den <= 0 else num / den
     arm = arm or m.arm
+    if arm is None:     # no arm named (never for a usable point, studies._usable): nothing simulated
+        return None
     result = results.get(ArmKey(study.id, arm))
     if result is None:
         return None

@@ -114,9 +114,10 @@ def predicted_vs_observed(rows: list[scorecard.Scored], title: str):
         sub = [r for r in ratio if r.membrane == g]
         ax.scatter([r.measured for r in sub], [r.model for r in sub], s=18, alpha=0.75, color=cmap(i % 10),
                    label=f"{g} ({len(sub)})")
-    if ratio:
-        lo = min(min(r.measured, r.model) for r in ratio) / 2
-        hi = max(max(r.measured, r.model) for r in ratio) * 2
+    pairs = [(r.measured, r.model) for r in ratio if r.model is not None]   # every row of ratio: a ratio needs a model value
+    if pairs:
+        lo = min(min(pair) for pair in pairs) / 2
+        hi = max(max(pair) for pair in pairs) * 2
         xs = [lo, hi]
         ax.plot(xs, xs, color="k", lw=1)
         for f, style in ((2, "--"), (3, ":")):
@@ -208,7 +209,7 @@ def markdown(result: ScoreRun, in_sample: ScoreRun | None = None) -> str:
         lines.append(f"- {n} x {reason}")
     lines += ["", "## Worst held-out points", "", "| study | observable | organ/of | arm | t (h) | measured | model | fold error |",
               "|---|---|---|---|---|---|---|---|"]
-    worst = sorted([r for r in result.rows if r.fold_error], key=lambda r: -r.fold_error)[:15]
+    worst = sorted([r for r in result.rows if r.fold_error], key=lambda r: -(r.fold_error or 0.0))[:15]
     for r in worst:
         lines.append(f"| {r.study} | {r.observable} | {r.organ or ''} | {r.arm} | {_fmt(r.t_h)} | {_fmt(r.measured)} | "
                      f"{_fmt(r.model)} | {_fmt(r.fold_error)} |")

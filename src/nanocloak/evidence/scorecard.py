@@ -49,6 +49,11 @@ class Scored:
         r = self.ratio
         return None if r is None else max(r, 1.0 / r)
 
+    def within(self, fold: float) -> bool:
+        """Whether the model is within `fold`-fold of the measurement (False without a ratio)."""
+        error = self.fold_error
+        return error is not None and error <= fold
+
     @property
     def group(self) -> str:
         if self.observable in ("blood_pct_id", "blood_retention_pct", "t_half_h", "auc"):
@@ -76,6 +81,7 @@ def score_points(pairs: list[tuple[Study, Point]], values: dict[tuple[str, int],
     for study, p in pairs:
         m = p.m
         arm = m.numerator if m.observable == "fold" else m.arm
+        assert m.value is not None, "pairs hold usable points only, and a usable point has a value (studies._usable)"
         out.append(Scored(study.id, study.source, p.index, m.observable, m.organ or m.of, arm, m.t_h, float(m.value),
                           values.get((study.id, p.index)), arm_membrane(study, arm), held_out))
     return out
@@ -99,21 +105,21 @@ def summary(rows: list[Scored], studies: dict[str, Study] | None = None) -> dict
     missing = [r for r in rows if r.model is None]
     per_study = defaultdict(list)
     for r in ratio:
-        per_study[r.study].append(r.fold_error <= 2.0)
+        per_study[r.study].append(r.within(2.0))
     temps = [abs(r.model - r.measured) for r in rows if r.observable == "tumor_temperature_C" and r.model is not None]
     tgi = [abs(r.model - r.measured) for r in rows if r.observable == "tgi_pct" and r.model is not None]
     released = [abs(r.model - r.measured) for r in rows if r.observable == "released_pct" and r.model is not None]
     by_membrane = {}
     for name in sorted({r.membrane for r in ratio}):
         sub = [r for r in ratio if r.membrane == name]
-        by_membrane[name] = {"points": len(sub), "within_2fold_pct": _pct([r.fold_error <= 2 for r in sub]),
+        by_membrane[name] = {"points": len(sub), "within_2fold_pct": _pct([r.within(2) for r in sub]),
                              "gmfe": _gmfe(sub)}
     out = {
         "points": len(rows),
         "points_scored": len(rows) - len(missing),
         "studies": len({r.study for r in rows}),
-        "within_2fold_pct": _pct([r.fold_error <= 2.0 for r in ratio]),
-        "within_3fold_pct": _pct([r.fold_error <= 3.0 for r in ratio]),
+        "within_2fold_pct": _pct([r.within(2.0) for r in ratio]),
+        "within_3fold_pct": _pct([r.within(3.0) for r in ratio]),
         "within_2fold_study_weighted_pct": None if not per_study else
         round(100.0 * float(np.mean([np.mean(v) for v in per_study.values()])), 1),
         "gmfe": {g: _gmfe([r for r in ratio if r.group == g]) for g in ("blood", "organ", "tumor")},
@@ -149,6 +155,7 @@ def directions(rows: list[Scored]) -> list[bool]:
                 a, b = group[i], group[j]
                 if a.arm == b.arm or a.measured == b.measured:
                     continue
+                assert a.model is not None and b.model is not None, "rows without a model value were skipped above"
                 flags.append(_agrees(a.measured / b.measured, a.model / b.model))
     return flags
 

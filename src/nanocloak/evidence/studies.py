@@ -14,16 +14,17 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from nanocloak.errors import FormulationError, NanocloakError
 from nanocloak.library import tables as library
 
-OBSERVABLES = ("blood_retention_pct", "blood_pct_id", "organ_pct_id", "organ_pct_id_per_g", "tumor_pct_id",
-               "tumor_pct_id_per_g", "t_half_h", "auc", "tumor_temperature_C", "tumor_volume_mm3", "tgi_pct",
-               "survival_median_d", "released_pct", "fold")
+Observable = Literal["blood_retention_pct", "blood_pct_id", "organ_pct_id", "organ_pct_id_per_g", "tumor_pct_id",
+                     "tumor_pct_id_per_g", "t_half_h", "auc", "tumor_temperature_C", "tumor_volume_mm3", "tgi_pct",
+                     "survival_median_d", "released_pct", "fold"]
+OBSERVABLES: tuple[str, ...] = get_args(Observable)
 #: ratio-scale observables: compared by fold error on a log scale
 RATIO_SCALE = ("blood_retention_pct", "blood_pct_id", "organ_pct_id", "organ_pct_id_per_g", "tumor_pct_id",
                "tumor_pct_id_per_g", "t_half_h", "auc", "fold", "tumor_volume_mm3", "survival_median_d")
@@ -58,7 +59,7 @@ class Arm(_Open):
 
 
 class Measurement(_Open):
-    observable: Literal[OBSERVABLES]  # type: ignore[valid-type]
+    observable: Observable
     value: float | None = None
     arm: str | None = None
     t_h: float | None = None
@@ -332,16 +333,18 @@ def _usable(study: Study, m: Measurement) -> tuple[bool, str]:
     arms = [m.numerator, m.denominator] if m.observable == "fold" else [m.arm]
     missing = [a for a in arms if a not in study.formulations]
     if missing:
-        return False, f"arm {missing[0]} cannot be simulated: {study.arm_problems.get(missing[0], 'unknown arm')}"
+        problem = "unknown arm" if missing[0] is None else study.arm_problems.get(missing[0], "unknown arm")
+        return False, f"arm {missing[0]} cannot be simulated: {problem}"
+    simulable = [a for a in arms if a is not None]   # all of them: None is never a key of study.formulations
     drug_only = ("released_pct", "tumor_volume_mm3", "tgi_pct", "survival_median_d", "tumor_temperature_C")
-    if m.observable in drug_only and any("simulated as its carrier" in u for a in arms for u in study.proxies.get(a, [])):
+    if m.observable in drug_only and any("simulated as its carrier" in u for a in simulable for u in study.proxies.get(a, [])):
         return False, "the arm's drug is not in the library (simulated as its carrier): drug effects are not scored"
     reason = _not_modelled(study, m)
     return (False, reason) if reason else (True, "")
 
 
 def _confirmed_volume_pages(study: Study) -> bool:
-    check = study.data.model_extra.get("citation_check") or {}
+    check = (study.data.model_extra or {}).get("citation_check") or {}   # extra="allow": always a dict
     vp = str(study.data.citation.volume_pages or "")
     return bool(re.search(r"\d", vp)) and "not shown" not in vp and str(check.get("volume_pages", "")).startswith("confirmed")
 

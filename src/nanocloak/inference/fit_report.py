@@ -206,7 +206,8 @@ def pairs_figure(result: FitResult, n_points: int = 2000):
                 continue
             if i == j:
                 ax.hist(x[:, i], bins=30, density=True, color="C0", alpha=0.6)
-                grid = np.linspace(*ax.get_xlim(), 200)
+                lo, hi = ax.get_xlim()
+                grid = np.linspace(lo, hi, 200)
                 mu, sd = priors[i].mu / math.log(10), priors[i].sd_log / math.log(10)
                 ax.plot(grid, np.exp(-0.5 * ((grid - mu) / sd) ** 2) / (sd * math.sqrt(2 * math.pi)), color="grey",
                         ls="--", lw=1)

@@ -29,7 +29,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import IO, Iterator
 
 from nanocloak.errors import NanocloakError
 
@@ -121,7 +121,7 @@ class Staging:
     """Where a command writes its files; `path(name)` gives the staged location of an output."""
 
     root: Path
-    _lock: object = field(default=None, repr=False)
+    _lock: IO[str] | None = field(default=None, repr=False)   # the locked marker file (None: not locked)
 
     def path(self, relative: str) -> Path:
         if not _is_safe_relative(relative):
@@ -151,7 +151,8 @@ def _open_staging(folder: Path) -> Staging:
 
 def _close_staging(staging: Staging) -> None:
     with contextlib.suppress(OSError):
-        staging._lock.close()  # type: ignore[attr-defined]
+        if staging._lock is not None:
+            staging._lock.close()
     shutil.rmtree(staging.root, ignore_errors=True)
 
 

@@ -38,6 +38,8 @@ nanocloak's series the trough just before it; elsewhere they agree within the en
 
 from __future__ import annotations
 
+import numpy as np
+
 from nanocloak.errors import NanocloakError, require
 from nanocloak.model import particle as wb
 from nanocloak.model.parameters import particle_systems
@@ -193,7 +195,7 @@ def model_values(f: Formulation) -> tuple[dict[str, float], dict[str, float]]:
     params, init = {}, {}
     for e in range(system.batch_size):
         p = f"e{e + 1}_"
-        s = system.take([e])
+        s = system.take(np.array([e]))
         params.update(element_parameters(s, p, float(t_dose[e])))
         doses = _dose_amounts(s, p, float(weights[e]), organs)
         init.update({k: (v if t_dose[e] == 0 else 0.0) for k, v in doses.items()})
@@ -231,7 +233,7 @@ def to_sbml(f: Formulation) -> str:
     organs = [o for o in wb.ORGANS if o != "tumor" or has_tumor]
     copies = []
     for e in range(system.batch_size):
-        s = system.take([e])
+        s = system.take(np.array([e]))
         p = f"e{e + 1}_"
         values = element_parameters(s, p, float(t_dose[e]))
         for pid, val in values.items():

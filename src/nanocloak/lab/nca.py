@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -118,9 +119,9 @@ class NCAResult:
     cl: float
     vss: float
     note: str = ""
-    t_h: np.ndarray = field(default=None, repr=False)          # observed points (for figures)
-    c: np.ndarray = field(default=None, repr=False)
-    lambda_z_used: np.ndarray = field(default=None, repr=False)
+    t_h: np.ndarray | None = field(default=None, repr=False)          # observed points (for figures)
+    c: np.ndarray | None = field(default=None, repr=False)
+    lambda_z_used: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def units(self) -> dict[str, str]:
@@ -400,13 +401,14 @@ def analyse(data, matrix: str | None = None, method: str = DEFAULT_METHOD) -> li
     chosen = _choose_matrix(data, matrix, canonical_matrix, LabDataError)
     blood = chosen in BLOOD_MATRICES
     results = []
+    result: SerialNCA | SparseNCA
     for group in data.groups:
         rows = data.select(chosen, group)
         if rows.empty:
             continue
         column, sd_column, unit = _concentration(rows, BLOOD_COLUMNS if blood else TISSUE_COLUMNS, chosen, data.source)
         dose = DOSE_PCT_ID if blood and unit == "%ID/mL" else None
-        options = dict(conc_unit=unit, iv_bolus=blood, method=method)
+        options: dict[str, Any] = dict(conc_unit=unit, iv_bolus=blood, method=method)
         label = f"group {group!r}: " if group else ""
         try:
             if rows[sd_column].notna().all():

@@ -58,9 +58,9 @@ class DeliveryModel:
     def predict(self, descriptors: pd.DataFrame) -> pd.DataFrame:
         """DE24, DE168 and Demax (%ID) for each row of `descriptors` (only the 12 descriptor columns
         are read; missing values and unseen levels are allowed). The index is kept."""
-        self._check_fitted()
+        outcome_model = self._check_fitted()
         views = self._views(features.clean_descriptors(descriptors))
-        out = pd.DataFrame(10.0 ** self._outcome_model.predict(*views), index=descriptors.index, columns=list(OUTCOMES))
+        out = pd.DataFrame(10.0 ** outcome_model.predict(*views), index=descriptors.index, columns=list(OUTCOMES))
         # Demax is the curve's maximum, so never below its values at 24 h and 168 h (Cheng 2020)
         out["Demax"] = out[list(OUTCOMES)].max(axis=1)
         return out
@@ -97,9 +97,11 @@ class DeliveryModel:
         labels, smooth, linear = (v[rows] for v in self._train)
         return MatchingGP(robust_z=self.robust_z).fit(labels, smooth, linear, y)
 
-    def _check_fitted(self) -> None:
+    def _check_fitted(self) -> MatchingGP:
+        """The fitted outcome model (a clear error before .fit)."""
         if self._outcome_model is None:
             raise NanocloakError("DeliveryModel is not fitted: call .fit(datasets, timecourse) first")
+        return self._outcome_model
 
 
 def _require_columns(df, columns, what: str) -> None:

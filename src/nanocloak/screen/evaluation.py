@@ -124,15 +124,21 @@ def evaluate_designs(space: Space, first_id: int, codes: np.ndarray):
     metrics = _simulate([e[2] for e in entries if e[2] is not None])
     results: list[dict[str, float] | str] = []
     it = iter(metrics)
-    for e in entries:
-        results.append(e[3] if e[2] is None else next(it))
+    for _, _, formulation, error in entries:
+        if formulation is not None:
+            results.append(next(it))
+        else:
+            assert error is not None, "an entry without a formulation holds its error (built above)"
+            results.append(error)
     return _table(space, first_id, np.atleast_2d(codes), entries, results)
 
 
 def _population(space: Space, f):
     from nanocloak.simulation import virtual_animals  # looked up per call: tests replace virtual_animals.population
 
-    return virtual_animals.population(f, space.population.animals, space.population.seed)
+    population = space.population
+    assert population is not None, "evaluate_designs asks for animals only when the space has a population"
+    return virtual_animals.population(f, population.animals, population.seed)
 
 
 def _simulate(formulations: list) -> list[dict[str, float] | str]:

@@ -86,7 +86,7 @@ class Sampling(_Strict):
                              "remove n or use lhs/sobol")
         if self.method != "grid" and self.n is None:
             raise ValueError(f"n: {self.method} sampling needs the number of designs (e.g. n: 1024)")
-        if self.method == "sobol" and self.n & (self.n - 1):
+        if self.method == "sobol" and self.n is not None and self.n & (self.n - 1):   # n is set: checked above
             raise ValueError(f"n: Sobol' sampling keeps its balance only for a power of 2 (e.g. "
                              f"{1 << (self.n.bit_length() - 1)} or {1 << self.n.bit_length()}); got {self.n}")
         return self
@@ -270,7 +270,9 @@ def _varied_field(path: str, raw: dict) -> VariedField:
     if len(kinds) != 1:
         raise SpaceError(f"vary[{path}]: give exactly one of range: [low, high], choice: [...] or "
                          f"hybrid: [cells] (got keys {', '.join(raw) or 'none'})")
-    model = {"range": RangeSpec, "choice": ChoiceSpec, "hybrid": HybridSpec}[kinds[0]]
+    models: dict[str, type[RangeSpec | ChoiceSpec | HybridSpec]] = {"range": RangeSpec, "choice": ChoiceSpec,
+                                                                   "hybrid": HybridSpec}
+    model = models[kinds[0]]
     try:
         spec = model.model_validate(raw)
     except ValidationError as exc:
