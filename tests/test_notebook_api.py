@@ -117,3 +117,9 @@ def test_repeated_names_get_distinct_design_labels():
     assert rs.to_xarray().sizes["design"] == 2
     html = rs._repr_html_()
     assert html.count("<svg") == 1 and f"{f.name} #2" in html
+
+
+def test_formulation_html_lists_each_dose_of_an_unequal_schedule():
+    f = from_dict(make(dose={"schedule": [{"at_h": 0, "mg_per_kg": 5}, {"at_h": 24, "mg_per_kg": 2}]}))
+    html = f._repr_html_()
+    assert "5 mg/kg at 0 h, 2 mg/kg at 24 h" in html

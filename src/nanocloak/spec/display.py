@@ -45,6 +45,10 @@ def _payloads(f) -> str:
 
 def _dose(f) -> str:
     d = f.dose
+    amounts = d.amounts_mg_per_kg() if hasattr(d, "amounts_mg_per_kg") else [d.mg_per_kg] * len(d.times_h)
+    if len(set(amounts)) > 1:                     # a schedule of unequal doses: each with its time
+        each = ", ".join(f"{a:g} mg/kg at {t:g} h" for a, t in zip(amounts, d.times_h))
+        return f"{each} ({d.basis}, {d.route})"
     times = ", ".join(f"{t:g}" for t in d.times_h)
     return f"{d.mg_per_kg:g} mg/kg ({d.basis}) {d.route} at {times} h"
 
