@@ -85,11 +85,20 @@ class ParticleSystem:
     perm_start: np.ndarray = None
     perm_end: np.ndarray = None
     perm_factor: np.ndarray = None
+    # where the dose starts (dose.route, docs/routes.md): fractions mixed in the blood (iv), placed
+    # in the tumor's interstitium (intratumoral) and in a depot (intraperitoneal, subcutaneous)
+    # absorbed into the venous pool at k_abs (1/h)
+    start_blood: np.ndarray = None
+    start_tumor: np.ndarray = None
+    depot0: np.ndarray = None
+    k_abs: np.ndarray = None
 
     def __post_init__(self):
         n = self.v_art.shape[-1]
         if self.perm_start is None:
             self.perm_start, self.perm_end, self.perm_factor = np.zeros(n), np.zeros(n), np.ones(n)
+        if self.start_blood is None:
+            self.start_blood, self.start_tumor, self.depot0, self.k_abs = np.ones(n), np.zeros(n), np.zeros(n), np.zeros(n)
 
     @property
     def batch_size(self) -> int:
@@ -328,7 +337,9 @@ def blood_shares(s: ParticleSystem) -> tuple[np.ndarray, np.ndarray, np.ndarray]
 
 
 def initial_state(s: ParticleSystem, dose_pct: float = 100.0) -> np.ndarray:
-    """One i.v. dose (100 %ID) already mixed through the circulating blood.
+    """One dose (100 %ID): an i.v. dose already mixed through the circulating blood; an
+    intratumoral one in the tumor's interstitium (start_tumor); a depot dose (depot0) is outside
+    the states (depot_amount) and enters them through depot_input.
 
     The injected bolus mixes within about a circulation time (~10 s in a mouse), long before the
     first sample (5 min); starting mixed, as one-compartment PK does, keeps the solver from
@@ -336,16 +347,48 @@ def initial_state(s: ParticleSystem, dose_pct: float = 100.0) -> np.ndarray:
     moment of dosing (the Hill ramp starts at 0), so nothing is lost by skipping those seconds."""
     art, ven, cap = blood_shares(s)
     x0 = np.zeros((N_STATES, s.batch_size))
-    x0[ART], x0[VEN], x0[CAP0:TIS0] = dose_pct * art, dose_pct * ven, dose_pct * cap
+    blood = dose_pct * s.start_blood
+    x0[ART], x0[VEN], x0[CAP0:TIS0] = blood * art, blood * ven, blood * cap
+    x0[TIS0 + TUMOR] = dose_pct * s.start_tumor
     return x0
 
 
-class ParticleModel:
-    """Adapter giving the integrator the particle model's functions."""
+def depot_amount(s: ParticleSystem, tau: np.ndarray, dose_pct: float = 100.0) -> np.ndarray:
+    """(B,) %ID still in the depot at tau: first-order absorption (k_abs) and core degradation
+    (k_deg), D0 exp(-(k_abs + k_deg) tau), the one-compartment absorption model (Gibaldi & Perrier
+    1982, Pharmacokinetics, ch. 1); the depot feeds the states but never receives from them."""
+    return dose_pct * s.depot0 * np.exp(-(s.k_abs + s.k_deg) * tau)
 
-    rhs = staticmethod(rhs)
-    rhs_time_derivative = staticmethod(rhs_time_derivative)
+
+def depot_input(s: ParticleSystem, tau: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """The depot's input into the states at tau: absorbed particles into the venous pool (lymph
+    joins the blood at the thoracic duct), degraded ones into `degraded`; zero without a depot."""
+    out = np.zeros_like(x)
+    d = depot_amount(s, tau)
+    out[VEN] = s.k_abs * d
+    out[DEGRADED] = s.k_deg * d
+    return out
+
+
+class ParticleModel:
+    """Adapter giving the integrator the particle model's functions: A(tau) x plus a depot's input
+    (dose.route intraperitoneal / subcutaneous), whose time derivative is -(k_abs + k_deg) x it."""
+
     observe = staticmethod(observe)
+
+    @staticmethod
+    def rhs(s: ParticleSystem, tau: np.ndarray, x: np.ndarray) -> np.ndarray:
+        out = rhs(s, tau, x)
+        if np.any(s.depot0 != 0.0):
+            out += depot_input(s, tau, x)
+        return out
+
+    @staticmethod
+    def rhs_time_derivative(s: ParticleSystem, tau: np.ndarray, x: np.ndarray) -> np.ndarray:
+        out = rhs_time_derivative(s, tau, x)
+        if np.any(s.depot0 != 0.0):
+            out -= (s.k_abs + s.k_deg) * depot_input(s, tau, x)
+        return out
 
     @staticmethod
     def solver(s: ParticleSystem, tau: np.ndarray, hg: np.ndarray) -> StructuredSolver:

@@ -1,5 +1,6 @@
 """The formulation's dose block: equal doses (`times_h`, `mg_per_kg`) or an unequal schedule
-(`schedule: [{at_h, mg_per_kg}]`, added to the spec, issue 14). docs/spec.md."""
+(`schedule: [{at_h, mg_per_kg}]`, added to the spec, issue 14), and the route (`route`: iv,
+intratumoral, intraperitoneal, subcutaneous; issue 17, docs/routes.md). docs/spec.md."""
 
 from __future__ import annotations
 
@@ -46,7 +47,9 @@ class Dose(_Strict):
     basis: Annotated[Literal["particle", "drug"], Lower] = "particle"
     mg_per_kg: MgPerKg = Field(gt=0, le=1000)
     times_h: list[Hours] = Field(default_factory=lambda: [0.0], min_length=1, max_length=100)
-    route: Annotated[Literal["iv"], Lower] = "iv"
+    #: iv (the dose mixed in the blood), intratumoral (in the tumor's interstitium), intraperitoneal and
+    #: subcutaneous (a depot absorbed into the blood): docs/routes.md
+    route: Annotated[Literal["iv", "intratumoral", "intraperitoneal", "subcutaneous"], Lower] = "iv"
     schedule: list[DoseStep] | None = Field(default=None, min_length=1, max_length=100)
 
     @model_validator(mode="before")

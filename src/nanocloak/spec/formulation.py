@@ -365,6 +365,7 @@ class Formulation(_Strict):
                 raise ValueError("dose.basis: a free drug is dosed by its drug mass (basis: drug)")
         if self.dose.basis == "drug" and not self.payloads:
             raise ValueError("dose.basis: drug needs a payload (the dose counts the first payload's drug)")
+        check_route(self)
         late = [t for t in self.dose.times_h if t > end]
         if late:
             where = "dose.schedule: a dose at" if self.dose.schedule else "dose.times_h:"
@@ -394,6 +395,22 @@ class Formulation(_Strict):
         from nanocloak.spec.display import formulation_html
 
         return formulation_html(self)
+
+
+def check_route(f: "Formulation") -> None:
+    """dose.route against the rest of the design (docs/routes.md)."""
+    route = f.dose.route
+    if route == "iv":
+        return
+    if route == "intratumoral" and f.subject.tumor is None:
+        raise ValueError("dose.route: intratumoral needs a tumor (subject.tumor); without one use iv, "
+                         "intraperitoneal or subcutaneous")
+    if f.core.is_free_drug:
+        raise ValueError(f"dose.route: {route} is modelled for particles only; a free drug (core.material: free) "
+                         "is given iv")
+    if route != "intratumoral" and f.payloads:
+        raise ValueError(f"dose.route: {route} with payloads is not modelled (release in the depot has no sourced "
+                         "kinetics); use iv or intratumoral, or simulate the particle without payloads")
 
 
 # ---------------------------------------------------------------------------------------------

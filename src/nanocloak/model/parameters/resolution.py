@@ -17,6 +17,7 @@ from nanocloak.errors import FormulationError, Problem, did_you_mean
 from nanocloak.library import tables as library
 from nanocloak.model.parameters.body import organ_source, resolve_body, resolve_free_drug
 from nanocloak.model.parameters.core import MPS_ORGANS, ParameterSet, ResolvedFormulation, calibrated
+from nanocloak.model.parameters.route import resolve_route
 from nanocloak.model.parameters.tumor import resolve_tumor
 from nanocloak.spec.formulation import Formulation
 from nanocloak.surface import coating, extravasation, immunity
@@ -42,6 +43,7 @@ def resolve(f: Formulation, describe: bool = True, tumor_overrides: tuple = ()) 
         free.resolver = resolve
         return free
     d_h, zeta = _resolve_particle(f, ps)
+    resolve_route(f, ps, d_h)
     effects = _resolve_effects(f, ps, d_h, zeta)
     _resolve_organs(f, ps, phys, sp, d_h, effects)
     class_tumor_ratio = [1.0] * len(effects.classes)

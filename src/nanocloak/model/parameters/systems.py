@@ -132,6 +132,7 @@ def particle_systems(r: ResolvedFormulation) -> tuple[ParticleSystem, np.ndarray
         k_deg=full(ps["particle.degradation_rate_per_h"]),
         k_deg_pc=full(ps["particle.degradation_rate_pc_per_h"]),
     )
+    _place_dose(r, system, n)
     t_dose = np.asarray(r.dose_times_h, dtype=float)[dose_of]
     if r.heat_windows:
         # one window per element: the span of all heat windows at the strongest factor
@@ -143,3 +144,17 @@ def particle_systems(r: ResolvedFormulation) -> tuple[ParticleSystem, np.ndarray
         system.perm_factor = np.full(n, factor)
     return system, weights, t_dose
 
+
+
+def _place_dose(r: ResolvedFormulation, system: ParticleSystem, n: int) -> None:
+    """Where each dose copy starts (dose.route, docs/routes.md): iv in the blood (the default),
+    intratumoral in the tumor's interstitium, intraperitoneal / subcutaneous in an absorbing depot."""
+    route = r.formulation.dose.route
+    if route == "iv":
+        return
+    system.start_blood = np.zeros(n)
+    if route == "intratumoral":
+        system.start_tumor = np.ones(n)
+        return
+    system.depot0 = np.ones(n)
+    system.k_abs = np.full(n, r.params["route.absorption_rate_per_h"])
