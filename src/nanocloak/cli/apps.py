@@ -1,10 +1,12 @@
 """The typer applications the command modules add their commands to (main.py assembles them)."""
 
+from typing import Any
+
 import typer
 
 # rich_markup_mode=None: click's plain help. Typer's rich help imports rich.markdown and markdown-it
 # (~0.2 s CPU), which alone would break the `nanocloak --help` <= 0.5 s CPU target (issue 12).
-PLAIN_HELP = {"rich_markup_mode": None}
+PLAIN_HELP: dict[str, Any] = {"rich_markup_mode": None}   # Any: unpacked into typer.Typer's keyword arguments
 
 app = typer.Typer(**PLAIN_HELP, add_completion=False, no_args_is_help=True,
                   help="Design and simulate cell-membrane-cloaked nanomedicines.")
