@@ -11,13 +11,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from scipy import constants
+
 from nanocloak.library import tables as library
 from nanocloak.model.therapy.photothermal import LightBudget, dye_absorption
 from nanocloak.spec.formulation import Formulation, Laser
 
-PLANCK_J_S = 6.62607015e-34
-LIGHT_M_PER_S = 2.99792458e8
-AVOGADRO = 6.02214076e23
+# CODATA 2018 exact values, from scipy.constants
+PLANCK_J_S = constants.Planck
+LIGHT_M_PER_S = constants.speed_of_light
+AVOGADRO = constants.Avogadro
 
 
 def _p(key: str) -> float:
