@@ -215,6 +215,10 @@ def _resolved_with_therapy(f: Formulation):
         raise SbmlExportError("core.material: free drug has no particle model, and the SBML export carries the "
                               "particle model only (particle disposition); `nanocloak simulate` runs the free-drug "
                               "PBPK")
+    if f.dose.route != "iv":
+        raise SbmlExportError(f"dose.route: {f.dose.route} is not exported to SBML (the export starts each dose "
+                              "mixed in the blood; the route's depot, docs/routes.md, has no SBML form yet); "
+                              "export the iv design, or use `nanocloak simulate`")
     r = resolve(f)
     if f.treatment.lasers and f.subject.tumor is not None:
         from nanocloak.simulation.core import simulate

@@ -85,20 +85,22 @@ class ParticleSystem:
     perm_start: np.ndarray = None
     perm_end: np.ndarray = None
     perm_factor: np.ndarray = None
-    # where the dose starts (dose.route, docs/routes.md): fractions mixed in the blood (iv), placed
-    # in the tumor's interstitium (intratumoral) and in a depot (intraperitoneal, subcutaneous)
-    # absorbed into the venous pool at k_abs (1/h)
+    # where the dose starts (dose.route, docs/routes.md): the fraction mixed in the blood (iv) and
+    # the fraction in a depot (intratumoral: the injection site in the tumor, feeding the tumor's
+    # vessels; intraperitoneal, subcutaneous: feeding the venous pool via lymph) that empties at
+    # k_abs (1/h) into the state depot_into
     start_blood: np.ndarray = None
-    start_tumor: np.ndarray = None
     depot0: np.ndarray = None
     k_abs: np.ndarray = None
+    depot_into: np.ndarray = None
 
     def __post_init__(self):
         n = self.v_art.shape[-1]
         if self.perm_start is None:
             self.perm_start, self.perm_end, self.perm_factor = np.zeros(n), np.zeros(n), np.ones(n)
         if self.start_blood is None:
-            self.start_blood, self.start_tumor, self.depot0, self.k_abs = np.ones(n), np.zeros(n), np.zeros(n), np.zeros(n)
+            self.start_blood, self.depot0, self.k_abs = np.ones(n), np.zeros(n), np.zeros(n)
+            self.depot_into = np.full(n, float(VEN))
 
     @property
     def batch_size(self) -> int:
@@ -337,9 +339,9 @@ def blood_shares(s: ParticleSystem) -> tuple[np.ndarray, np.ndarray, np.ndarray]
 
 
 def initial_state(s: ParticleSystem, dose_pct: float = 100.0) -> np.ndarray:
-    """One dose (100 %ID): an i.v. dose already mixed through the circulating blood; an
-    intratumoral one in the tumor's interstitium (start_tumor); a depot dose (depot0) is outside
-    the states (depot_amount) and enters them through depot_input.
+    """One dose (100 %ID): an i.v. dose already mixed through the circulating blood; a depot dose
+    (depot0: intratumoral, intraperitoneal, subcutaneous) is outside the states (depot_amount) and
+    enters them through depot_input.
 
     The injected bolus mixes within about a circulation time (~10 s in a mouse), long before the
     first sample (5 min); starting mixed, as one-compartment PK does, keeps the solver from
@@ -349,7 +351,6 @@ def initial_state(s: ParticleSystem, dose_pct: float = 100.0) -> np.ndarray:
     x0 = np.zeros((N_STATES, s.batch_size))
     blood = dose_pct * s.start_blood
     x0[ART], x0[VEN], x0[CAP0:TIS0] = blood * art, blood * ven, blood * cap
-    x0[TIS0 + TUMOR] = dose_pct * s.start_tumor
     return x0
 
 
@@ -361,12 +362,13 @@ def depot_amount(s: ParticleSystem, tau: np.ndarray, dose_pct: float = 100.0) ->
 
 
 def depot_input(s: ParticleSystem, tau: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """The depot's input into the states at tau: absorbed particles into the venous pool (lymph
-    joins the blood at the thoracic duct), degraded ones into `degraded`; zero without a depot."""
+    """The depot's input into the states at tau: particles leaving it into depot_into (the venous
+    pool, where lymph joins the blood at the thoracic duct; or the tumor's capillary blood), degraded
+    ones into `degraded`; zero without a depot."""
     out = np.zeros_like(x)
     d = depot_amount(s, tau)
-    out[VEN] = s.k_abs * d
-    out[DEGRADED] = s.k_deg * d
+    out[s.depot_into.astype(int), np.arange(x.shape[1])] = s.k_abs * d
+    out[DEGRADED] += s.k_deg * d
     return out
 
 

@@ -38,15 +38,16 @@ URINE, FECES, DEGRADED, AUC = wb.URINE, wb.FECES, wb.DEGRADED, wb.AUC_LAB_BLOOD
 DRAIN = np.array([0.0 if o in (LUNG, SPLEEN) else 1.0 for o in range(NO)])   # drains to the venous pool
 IS_TUMOR = np.array([1.0 if o == TUMOR else 0.0 for o in range(NO)])
 
-# parameter vector layout: 13 scalars then 14 per-organ blocks
+# parameter vector layout: 10 scalars, 14 per-organ blocks, then the route's 3 scalars (after the
+# blocks, so the blocks keep their offsets and the compiled loops their iv results bit for bit)
 P_ART_OUT, P_VEN_OUT, P_KDEG, P_LAB, P_ART0, P_VEN0, P_KDEG_PC = 0, 1, 2, 3, 4, 5, 6
 P_PERM_START, P_PERM_END, P_PERM_FACTOR = 7, 8, 9
-P_DEPOT0, P_KABS, P_TUMOR0 = 10, 11, 12          # dose.route: depot %ID, its absorption rate, intratumoral %ID
-N_SCALAR_PARAMS = 13
 _BLOCKS = ("q_out", "pa_cap", "pa_tis", "inflow", "kmax_c", "kmax_t", "nlogk50", "hill", "krel_c", "krel_t", "ex_c", "ex_t",
            "cap0", "inv_k50")
-B = {name: N_SCALAR_PARAMS + i * NO for i, name in enumerate(_BLOCKS)}
-N_PARAMS = N_SCALAR_PARAMS + len(_BLOCKS) * NO
+B = {name: 10 + i * NO for i, name in enumerate(_BLOCKS)}
+_END_OF_BLOCKS = 10 + len(_BLOCKS) * NO
+P_DEPOT0, P_KABS, P_DEPOT_INTO = _END_OF_BLOCKS, _END_OF_BLOCKS + 1, _END_OF_BLOCKS + 2   # dose.route: depot %ID, k_abs, target
+N_PARAMS = _END_OF_BLOCKS + 3
 Q_OUT, PA_CAP, PA_TIS, INFLOW = B["q_out"], B["pa_cap"], B["pa_tis"], B["inflow"]
 KMAX_C, KMAX_T, NLOGK50, HILL = B["kmax_c"], B["kmax_t"], B["nlogk50"], B["hill"]
 KREL_C, KREL_T, EX_C, EX_T, CAPZERO, INV_K50 = B["krel_c"], B["krel_t"], B["ex_c"], B["ex_t"], B["cap0"], B["inv_k50"]
@@ -64,7 +65,7 @@ def pack(system: wb.ParticleSystem) -> np.ndarray:
     p[:, P_KDEG_PC] = r.k_deg_pc
     p[:, P_PERM_START], p[:, P_PERM_END], p[:, P_PERM_FACTOR] = system.perm_start, system.perm_end, system.perm_factor
     p[:, P_DEPOT0], p[:, P_KABS] = wb.depot_amount(system, np.zeros(n)), system.k_abs
-    p[:, P_TUMOR0] = x0[wb.TIS0 + wb.TUMOR]
+    p[:, P_DEPOT_INTO] = system.depot_into
     with np.errstate(divide="ignore"):
         nlogk50 = system.hill * np.log(system.k50)
         inv_k50 = 1.0 / system.k50
@@ -279,23 +280,21 @@ WS_HILL_AT, WS_PERM = 0, 1
 
 @kernel
 def initial_particles(p, x):
-    """The dose mixed in the blood, or placed in the tumor (particle.initial_state) into x[:NS],
-    zero elsewhere."""
+    """The dose mixed in the blood (particle.initial_state) into x[:NS], zero elsewhere."""
     for i in range(x.size):
         x[i] = 0.0
     x[ART], x[VEN] = p[P_ART0], p[P_VEN0]
     for o in range(NO):
         x[CAP0 + o] = p[CAPZERO + o]
-    x[TIS0 + TUMOR] = p[P_TUMOR0]
 
 
 @inlined
 def depot_input(p, tau, out, scale):
-    """Adds scale x the depot's input at tau (particle.depot_input): absorption into the venous
-    pool and degradation in the depot, of D0 exp(-(k_abs + k_deg) tau)."""
+    """Adds scale x the depot's input at tau (particle.depot_input): its exit into the state
+    P_DEPOT_INTO and degradation in the depot, of D0 exp(-(k_abs + k_deg) tau)."""
     k = p[P_KABS] + p[P_KDEG]
     d = p[P_DEPOT0] * math.exp(-k * tau)
-    out[VEN] += scale * p[P_KABS] * d
+    out[int(p[P_DEPOT_INTO])] += scale * p[P_KABS] * d
     out[DEGRADED] += scale * p[P_KDEG] * d
 
 

@@ -196,9 +196,33 @@ def _particle_results(resolved, rtol, atol) -> list[SimulationResult]:
         totals.append(total)
         givens.append(p.resolved.doses_given(p.grid))
     lab = whole_body.OBSERVABLES.index("blood_sample")
-    halves = metrics.terminal_half_lives([(p.grid, total[:, lab], max(p.resolved.dose_times_h)) for p, total in zip(plans, totals)])
-    return [SimulationResult.build(p.resolved, p.grid, total, given, half, per_dose=_per_dose_blood(p, sol.observations, lab))
+    halves = metrics.terminal_half_lives([(p.grid, total[:, lab], _terminal_from(p, total[:, lab])) for p, total in zip(plans, totals)])
+    return [SimulationResult.build(p.resolved, p.grid, total, given, half, per_dose=_per_dose_blood(p, sol.observations, lab),
+                                   depot=_depot_series(p, system))
             for p, total, given, half in zip(plans, totals, givens, halves)]
+
+
+def _terminal_from(p: _Plan, blood: np.ndarray) -> float:
+    """Where the terminal phase is fitted from: the last dose (iv), or for a route whose blood level
+    rises first (absorption-limited or from the tumor) the blood's peak after the last dose
+    (docs/routes.md: blood_t_half_h is then the apparent terminal half-life)."""
+    last = max(p.resolved.dose_times_h)
+    if p.resolved.formulation.dose.route == "iv":
+        return last
+    after = np.flatnonzero(p.grid >= last)
+    return float(p.grid[after[np.argmax(blood[after])]]) if after.size else last
+
+
+def _depot_series(p: _Plan, system: whole_body.ParticleSystem) -> np.ndarray | None:
+    """%ID still in the dose's depot on the grid (every route but iv, which has none: None)."""
+    if p.resolved.formulation.dose.route == "iv":
+        return None
+    out = np.zeros(len(p.grid))
+    for k, (w, off, td) in enumerate(zip(p.weights, p.offsets, p.t_dose)):
+        one = system.take(np.array([p.first_element + k]))
+        tau = p.grid[off:] - td
+        out[off:] += w * whole_body.depot_amount(one, tau[None, :].T)[:, 0]
+    return out
 
 
 def _per_dose_blood(p: _Plan, observations: np.ndarray, lab: int) -> np.ndarray:

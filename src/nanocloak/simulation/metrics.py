@@ -9,8 +9,18 @@ import numpy as np
 from nanocloak.solvers.series import value_at  # noqa: F401  (metrics read values on the grid)
 
 PARTITION = ("blood", "liver", "spleen", "lung", "kidney", "heart", "brain", "tumor", "rest",
-             "excreted_urine", "excreted_feces", "degraded")
+             "excreted_urine", "excreted_feces", "degraded", "depot")   # depot: only where dose.route has one
 ORGAN_KEYS = ("liver", "spleen", "lung", "kidney", "heart", "brain", "tumor")
+
+
+def blood_peak(t: np.ndarray, blood: np.ndarray, t_first_dose: float) -> dict[str, float]:
+    """The lab blood sample's peak after the first dose and when it comes (dose routes other than
+    iv, docs/routes.md): blood_cmax_pct_id, blood_tmax_h (h after the first dose)."""
+    after = np.flatnonzero(t >= t_first_dose)
+    if after.size == 0:
+        return {}
+    i = after[np.argmax(blood[after])]
+    return {"blood_cmax_pct_id": float(blood[i]), "blood_tmax_h": float(t[i] - t_first_dose)}
 
 
 def mass_balance_error(t: np.ndarray, partition_sum: np.ndarray, n_given: np.ndarray) -> float:

@@ -93,9 +93,12 @@ class SimulationResult:
 
     @classmethod
     def build(cls, resolved, grid: np.ndarray, total: np.ndarray, n_given: np.ndarray,
-              half_life: float | None | str = "compute", per_dose: np.ndarray | None = None) -> "SimulationResult":
+              half_life: float | None | str = "compute", per_dose: np.ndarray | None = None,
+              depot: np.ndarray | None = None) -> "SimulationResult":
         """`half_life` may be passed in when computed for a whole batch (metrics.terminal_half_lives);
-        `per_dose`: each dose's own blood sample (doses x grid, % of its own dose)."""
+        `per_dose`: each dose's own blood sample (doses x grid, % of its own dose); `depot`: %ID still
+        at the injection site: intraperitoneal / subcutaneous, the partition key `depot`; intratumoral,
+        inside the tumor, so counted in `tumor` (docs/routes.md)."""
         f = resolved.formulation
         rows = np.ascontiguousarray(total.T)            # one contiguous row per observable
         muscle = rows[OBSERVABLES.index("muscle")].copy()      # kept for imaging (tumor-to-muscle)
@@ -103,6 +106,10 @@ class SimulationResult:
         # the spec's partition: "rest" = muscle and all else; no tumor row without a tumor
         series = {name: rows[i] for i, name in enumerate(OBSERVABLES)
                   if name != "muscle" and (name != "tumor" or f.subject.tumor is not None)}
+        if depot is not None and f.dose.route == "intratumoral":
+            series["tumor"] = series["tumor"] + depot
+        elif depot is not None:
+            series["depot"] = depot
         masses = dict(resolved.organ_masses_g)
         muscle_mass = masses.pop("muscle")
         masses["rest"] = masses["rest"] + muscle_mass
@@ -146,6 +153,8 @@ class SimulationResult:
             m["organ_pct_id_24h"] = {k: metrics.value_at(t, s[k], 24) for k in keys}
             m["organ_pct_id_per_g_24h"] = {k: metrics.value_at(t, s[k], 24) / self.organ_masses_g[k]
                                            for k in metrics.ORGAN_KEYS if k in s}
+        if self.resolved.formulation.dose.route != "iv":
+            m.update(metrics.blood_peak(t, s["blood_sample"], min(self.resolved.dose_times_h)))
         m["excreted_pct_id_end"] = float(s["excreted_urine"][-1] + s["excreted_feces"][-1])
         m["mass_balance_error"] = metrics.mass_balance_error(t, self.partition_sum(), self.n_doses_given)
         return m

@@ -408,9 +408,10 @@ def check_route(f: "Formulation") -> None:
     if f.core.is_free_drug:
         raise ValueError(f"dose.route: {route} is modelled for particles only; a free drug (core.material: free) "
                          "is given iv")
-    if route != "intratumoral" and f.payloads:
-        raise ValueError(f"dose.route: {route} with payloads is not modelled (release in the depot has no sourced "
-                         "kinetics); use iv or intratumoral, or simulate the particle without payloads")
+    if f.payloads:
+        raise ValueError(f"dose.route: {route} with payloads is not modelled yet (the drug model starts the particles "
+                         "in the blood; release at the injection site is not sourced); use iv, or simulate the "
+                         "particle without payloads")
 
 
 # ---------------------------------------------------------------------------------------------

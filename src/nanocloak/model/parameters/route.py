@@ -1,9 +1,9 @@
 """The dosing route's parameters (dose.route; data/routes.yaml; docs/routes.md).
 
-iv and intratumoral need none of their own (intratumoral starts the dose in the tumor's interstitium,
-which it leaves by the tumor's vessels: the i.v. model's tumor exchange). Intraperitoneal and
-subcutaneous doses start in a depot absorbed into the venous blood at a first-order rate
-`route.absorption_rate_per_h`: subcutaneous from the fraction the lymphatics take up against particle
+iv needs none. Every other route starts the dose in a depot that empties first order at
+`route.depot_exit_rate_per_h`: intratumoral, the injection site inside the tumor, into the tumor's
+vessels (no functional intratumor lymphatics, Stanczyk 2010); intraperitoneal and subcutaneous into
+the venous blood via lymph: subcutaneous from the fraction the lymphatics take up against particle
 size (Oussoren 1997), intraperitoneal size-independent (Hirano & Hunt 1985).
 """
 
@@ -15,7 +15,7 @@ from nanocloak.library import tables as library
 from nanocloak.model.parameters.core import ParameterSet
 from nanocloak.spec.formulation import Formulation
 
-DEPOT_ROUTES = ("intraperitoneal", "subcutaneous")
+DEPOT_ROUTES = ("intratumoral", "intraperitoneal", "subcutaneous")
 
 
 def subcutaneous_absorbed_fraction(d_nm: float) -> tuple[float, str]:
@@ -35,8 +35,12 @@ def subcutaneous_absorbed_fraction(d_nm: float) -> tuple[float, str]:
 
 
 def absorption_rate_per_h(route: str, d_nm: float) -> tuple[float, str]:
-    """(first-order depot -> venous blood rate, its source) of an intraperitoneal or subcutaneous dose."""
+    """(first-order exit rate of the dose's depot, its source): intratumoral (into the tumor's
+    vessels), intraperitoneal or subcutaneous (into the venous blood)."""
     table = library.table("routes")
+    if route == "intratumoral":
+        node = library.sourced(table["intratumoral"]["exit_rate_per_h"])
+        return node.value, node.source
     if route == "intraperitoneal":
         node = library.sourced(table["intraperitoneal"]["absorption_rate_per_h"])
         return node.value, node.source
@@ -48,9 +52,11 @@ def absorption_rate_per_h(route: str, d_nm: float) -> tuple[float, str]:
 
 
 def resolve_route(f: Formulation, ps: ParameterSet, d_h: float) -> None:
-    """Record the route's parameters (only for depot routes: iv keeps its parameter table)."""
+    """Record the route's depot exit rate (iv has no depot and keeps its parameter table)."""
     route = f.dose.route
-    if route not in DEPOT_ROUTES:
+    if route == "iv":
         return
     rate, source = absorption_rate_per_h(route, d_h)
-    ps.set("route.absorption_rate_per_h", rate, "1/h", source, f"{route} depot -> venous blood (via lymph)")
+    where = "injection site in the tumor -> tumor vessels" if route == "intratumoral" else \
+        f"{route} depot -> venous blood (via lymph)"
+    ps.set("route.depot_exit_rate_per_h", rate, "1/h", source, where)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from nanocloak.model.parameters.core import ParameterSet, ResolvedFormulation
-from nanocloak.model.particle import LIVER, N_ORGANS, ORGANS, TUMOR, ParticleSystem
+from nanocloak.model.particle import CAP0, LIVER, N_ORGANS, ORGANS, TUMOR, ParticleSystem
 
 
 @dataclass(frozen=True)
@@ -147,14 +147,14 @@ def particle_systems(r: ResolvedFormulation) -> tuple[ParticleSystem, np.ndarray
 
 
 def _place_dose(r: ResolvedFormulation, system: ParticleSystem, n: int) -> None:
-    """Where each dose copy starts (dose.route, docs/routes.md): iv in the blood (the default),
-    intratumoral in the tumor's interstitium, intraperitoneal / subcutaneous in an absorbing depot."""
+    """Where each dose copy starts (dose.route, docs/routes.md): iv in the blood (the default);
+    otherwise in a depot: intratumoral at the injection site in the tumor, emptying into the tumor's
+    vessels (capillary blood); intraperitoneal / subcutaneous absorbed via lymph into the venous pool."""
     route = r.formulation.dose.route
     if route == "iv":
         return
     system.start_blood = np.zeros(n)
-    if route == "intratumoral":
-        system.start_tumor = np.ones(n)
-        return
     system.depot0 = np.ones(n)
-    system.k_abs = np.full(n, r.params["route.absorption_rate_per_h"])
+    system.k_abs = np.full(n, r.params["route.depot_exit_rate_per_h"])
+    if route == "intratumoral":
+        system.depot_into = np.full(n, float(CAP0 + TUMOR))
