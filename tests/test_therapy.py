@@ -38,7 +38,6 @@ def arms():
     return dict(zip(forms, nanocloak.simulate_many(list(forms.values()))))
 
 
-@pytest.mark.xfail(strict=True, reason='the evidence calibration (docs/calibration.md) trades this literature check for the evidence base: a finding recorded in docs/validation.md; strict, so a model that reproduces it again makes this test fail until the mark is removed')
 def test_gold_nanocages_heat_the_tumor_into_the_photothermal_range(arms):
     """Membrane-coated gold photothermal agents at ~10 mg/kg and 808 nm 1 W/cm2 for 5 min heat
     tumors to ~45-60 C (e.g. Chen J et al. 2010 Small 6:811 nanocages; Sun H et al. 2017 Adv Funct

@@ -21,7 +21,6 @@ from nanocloak.simulation.results import SimulationResult
 ORGAN_ORDER = ("blood", "liver", "spleen", "lung", "kidney", "heart", "brain", "tumor", "rest")
 PARTITION_ORDER = ORGAN_ORDER + ("excreted_urine", "excreted_feces", "degraded")
 BAR_TIMES_H = (1.0, 24.0, 168.0)
-LITERATURE_MEDIAN_DE24 = 0.76  # Cheng YH et al. 2020 ACS Nano 14:3075, 376 data sets
 
 #: one colour per compartment, the same in every figure: matplotlib's tab20 (dark and light of a hue
 #: for related compartments: kidney/urine, liver/feces); tab20's blues are left for what is not a
@@ -32,6 +31,14 @@ COMPARTMENT_COLORS = {
     "excreted_urine": "#ffbb78", "excreted_feces": "#c49c94", "degraded": "#7f7f7f",
 }
 COMPARTMENT_LABELS = {"excreted_urine": "excreted (urine)", "excreted_feces": "excreted (feces)"}
+
+
+def literature_median_de24() -> float:
+    """The published median tumor delivery at 24 h (%ID), drawn for scale (data/reference_values.yaml)."""
+    from nanocloak.library import tables as library
+
+    return library.value(library.table("reference_values")["tumor_delivery_median_pct_id_24h"],
+                         "reference_values.tumor_delivery_median_pct_id_24h")
 
 
 def _plt():
@@ -111,7 +118,7 @@ def tumor_figure(results: Sequence[SimulationResult]):
         color = _line_color(results, i, "tumor")
         a1.plot(r.t_h, r.series["tumor"], lw=2, label=r.name, color=color)
         a2.plot(r.t_h, per_gram(r)["tumor"], lw=2, label=r.name, color=color)
-    a1.axhline(LITERATURE_MEDIAN_DE24, color="grey", ls="--", lw=1, label="literature median at 24 h")
+    a1.axhline(literature_median_de24(), color="grey", ls="--", lw=1, label="literature median at 24 h")
     a1.set_ylabel("tumor (%ID)")
     a2.set_ylabel("tumor (%ID/g)")
     for ax in (a1, a2):
@@ -243,7 +250,7 @@ def figure_caption(r: SimulationResult, name: str) -> str:
         return f"Mass balance (%ID, stacked): the dose in blood, organs, excreted and degraded {span}."
     if name == "tumor.png":
         t = r.resolved.formulation.subject.tumor
-        return (f"Tumor ({t.line}, {t.site}) %ID (left; dashed: literature median, {LITERATURE_MEDIAN_DE24} %ID at 24 h) "
+        return (f"Tumor ({t.line}, {t.site}) %ID (left; dashed: literature median, {literature_median_de24()} %ID at 24 h) "
                 f"and %ID/g{grown} (right) {span}.")
     if name == "therapy.png":
         th = r.therapy
@@ -333,11 +340,11 @@ def summary_text(r: SimulationResult) -> list[str]:
         noun = "of the drug is" if f.core.is_free_drug else "particles are"
         lines.append(f"At 24 h most {noun} in the " + ", ".join(f"{k} ({v:.1f}%)" for v, k in top) + ".")
     if "tumor_pct_id_24h" in m and not f.core.is_free_drug:
-        ratio = m["tumor_pct_id_24h"] / LITERATURE_MEDIAN_DE24
+        ratio = m["tumor_pct_id_24h"] / literature_median_de24()
         word = "above" if ratio > 1.15 else "below" if ratio < 0.87 else "close to"
         lines.append(f"Tumor ({subj.tumor.line}, {subj.tumor.site}): {m['tumor_pct_id_24h']:.2f} %ID at 24 h "
                      f"({m['tumor_pct_id_per_g_24h']:.1f} %ID/g), {word} the literature median of "
-                     f"{LITERATURE_MEDIAN_DE24} %ID (Cheng 2020); peak {m['tumor_pct_id_max']:.2f} %ID.")
+                     f"{literature_median_de24()} %ID (Cheng 2020); peak {m['tumor_pct_id_max']:.2f} %ID.")
     if r.payloads:
         drug = next(iter(r.payloads))
         parts = ([f"{drug}: {m['released_pct_24h']:.0f}% of the drug given has left the particles by 24 h"]

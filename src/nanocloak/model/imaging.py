@@ -119,7 +119,7 @@ def ct_metrics(inp: ImagingInputs) -> dict:
 def depth_cm(site: str) -> float:
     """The tumor's depth under the skin (the photothermal model's: skin plus the site's extra)."""
     skin = library.value(library.table("therapy")["thermal"]["skin_thickness_mm"], "therapy.thermal.skin_thickness_mm")
-    return (skin + photothermal.SITE_EXTRA_DEPTH_MM.get(site, 0.0)) / 10.0
+    return (skin + photothermal.site_extra_depth_mm(site)) / 10.0
 
 
 def nir_metrics(inp: ImagingInputs) -> dict:

@@ -84,7 +84,7 @@ def temperature_function(heatings):
         for h in heatings:
             if h.t_h[0] <= t_h <= h.t_h[-1]:
                 return float(np.interp(t_h, h.t_h, h.tumor_C))
-        return photothermal.BODY_C
+        return photothermal.body_temperature_C()
     return temp
 
 

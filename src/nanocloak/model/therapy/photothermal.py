@@ -33,8 +33,6 @@ from nanocloak.solvers.rodas4 import IntegrationError
 from nanocloak.solvers.stepper import rodas4_stepper
 from nanocloak.spec.formulation import Formulation, Laser
 
-BODY_C = 37.0
-SITE_EXTRA_DEPTH_MM = {"subcutaneous": 0.0, "orthotopic": 0.5, "brain": 1.0, "lung_metastasis": 5.0}
 EMBEDDED_SITES = ("brain", "lung_metastasis")
 
 
@@ -100,7 +98,7 @@ def light_budget(f: Formulation, laser: Laser, tumor_volume_mm3: float, absorber
     incident = laser.power_W_per_cm2 * area_cm2
     mua, mueff = tissue_optics(laser.wavelength_nm)
     site = f.subject.tumor.site
-    depth_cm = (_t("thermal", "skin_thickness_mm") + SITE_EXTRA_DEPTH_MM[site]) / 10.0
+    depth_cm = (_t("thermal", "skin_thickness_mm") + site_extra_depth_mm(site)) / 10.0
     transmission = math.exp(-mueff * depth_cm)
     ext, eff = (0.0, 0.0) if f.core.is_free_drug else material_extinction(f.core.material, laser.wavelength_nm)
     mu_particles = math.log(10) * ext * absorbers.particle_g_per_L
@@ -158,24 +156,35 @@ def _conductances(f: Formulation, tumor_volume_mm3: float) -> dict[str, float]:
     }
 
 
+def body_temperature_C() -> float:
+    return _t("thermal", "body_temperature_C")
+
+
+def site_extra_depth_mm(site: str) -> float:
+    """Tumor depth beyond the skin at a site (therapy.yaml; 0 for a site the table does not list)."""
+    depths = library.table("therapy")["thermal"]["site_extra_depth_mm"]
+    return library.value(depths[site], f"therapy.thermal.site_extra_depth_mm.{site}") if site in depths else 0.0
+
+
 def cem43(t_h: np.ndarray, temp_C: np.ndarray) -> float:
-    """Cumulative equivalent minutes at 43 C (Sapareto & Dewey 1984)."""
-    r = np.where(temp_C >= 43.0, 0.5, 0.25)
-    return float(np.trapezoid(r ** (43.0 - temp_C), t_h * 60.0)) if hasattr(np, "trapezoid") else \
-        float(np.trapz(r ** (43.0 - temp_C), t_h * 60.0))
+    """Cumulative equivalent minutes at 43 C: sum R^(43 - T) dt (Sapareto & Dewey 1984)."""
+    ref = _t("damage", "cem43_reference_C")
+    r = np.where(temp_C >= ref, _t("damage", "cem43_r_above"), _t("damage", "cem43_r_below"))
+    integrand, minutes = r ** (ref - temp_C), t_h * 60.0
+    return float(np.trapezoid(integrand, minutes)) if hasattr(np, "trapezoid") else float(np.trapz(integrand, minutes))
 
 
 def heat(f: Formulation, laser: Laser, tumor_volume_mm3: float, absorbers: Absorbers) -> Heating:
     """Tumor and skin temperature through one exposure and the cooldown after it."""
     g = _conductances(f, tumor_volume_mm3)
     budget = light_budget(f, laser, tumor_volume_mm3, absorbers)
-    air = _t("thermal", "ambient_temperature_C")
+    air, body_C = _t("thermal", "ambient_temperature_C"), body_temperature_C()
     on_s = laser.duration_min * 60.0
     total_s = on_s + _t("thermal", "cooldown_min") * 60.0
     # C dy/dt = a y + b (+ the absorbed light while the laser is on), y = (tumor, skin) in C
     a = np.array([[-(g["body"] + g["perf_tumor"] + g["tumor_skin"]), g["tumor_skin"]],
                   [g["tumor_skin"], -(g["air"] + g["perf_skin"] + g["tumor_skin"])]])
-    b = np.array([(g["body"] + g["perf_tumor"]) * BODY_C, g["air"] * air + g["perf_skin"] * BODY_C])
+    b = np.array([(g["body"] + g["perf_tumor"]) * body_C, g["air"] * air + g["perf_skin"] * body_C])
     capacity = np.array([g["c_tumor"], g["c_skin"]])
     light = np.array([budget.heat_tumor_W, budget.heat_skin_W])
     # start from the unheated steady state (the skin sits a little below 37 C, cooled by the air)
