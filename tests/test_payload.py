@@ -23,7 +23,6 @@ def _dox(name):
     return nanocloak.simulate(nanocloak.load(ROOT / "examples" / name))
 
 
-@pytest.mark.xfail(strict=True, reason='the evidence calibration (docs/calibration.md) trades this literature check for the evidence base: a finding recorded in docs/validation.md; strict, so a model that reproduces it again makes this test fail until the mark is removed')
 def test_doxil_like_liposome_beats_free_doxorubicin_in_tumor_and_spares_the_heart():
     """Laginha KM et al. 2005 Clin Cancer Res 11:6944 (orthotopic 4T1, 9 mg/kg): total tumor
     doxorubicin Cmax 28.6 (Doxil) vs 7.9 ug/g (free), 3.6x, and AUC 3988 vs 45.8 ug-eq h/g (87x,

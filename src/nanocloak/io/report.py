@@ -432,7 +432,7 @@ def comparison_table(results: Sequence[SimulationResult]):
             "blood_auc_pct_id_h", "tumor_pct_id_24h", "tumor_pct_id_per_g_24h", "tumor_pct_id_max", "excreted_pct_id_end"]
     rows = []
     for r in results:
-        row = {"name": r.name}
+        row: dict[str, object] = {"name": r.name}
         row.update({k: r.metrics.get(k) for k in keys})
         organs = r.metrics.get("organ_pct_id_24h", {})
         row.update({f"{o}_pct_id_24h": organs.get(o) for o in ("liver", "spleen", "lung", "kidney", "heart")})

@@ -177,9 +177,10 @@ def _dose_table(ex: pd.DataFrame, path: Path, bw) -> tuple[pd.DataFrame, dict[st
     for animal, doses in ex.groupby("USUBJID", sort=False):
         stamps = [iso_datetime(v) for v in doses.get("EXSTDTC", pd.Series(index=doses.index, dtype=object))]
         days = pd.to_numeric(doses["EXSTDY"], errors="coerce").to_numpy() if "EXSTDY" in doses else None
-        if all(s is not None for s in stamps):
-            order = np.argsort([s.timestamp() for s in stamps], kind="stable")
-            t = np.array([(stamps[i] - stamps[order[0]]).total_seconds() / 3600.0 for i in range(len(stamps))])
+        present = [s for s in stamps if s is not None]
+        if len(present) == len(stamps):
+            order = np.argsort([s.timestamp() for s in present], kind="stable")
+            t = np.array([(present[i] - present[order[0]]).total_seconds() / 3600.0 for i in range(len(present))])
         elif len(doses) == 1:
             t = np.zeros(1)
         elif days is not None and np.isfinite(days).all():

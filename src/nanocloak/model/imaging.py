@@ -92,6 +92,7 @@ def mri_metrics(inp: ImagingInputs) -> dict:
     w, molar = _v(agent["element_mass_fraction"], "mri.w"), _v(agent["element_molar_mass_g_per_mol"], "mri.M")
     fe = element_mM(inp.tumor_pct_id_per_g, inp.core_mg_per_dose, w, molar)
     peak, at = _peak(inp.t_h, fe)
+    out: dict[str, float | dict[str, float]]
     out = {"mri_field_T": field_T, "mri_tumor_fe_mM_max": peak, "mri_tumor_delta_r2_per_s_max": r2 * peak,
            "mri_tumor_delta_r1_per_s_max": r1 * peak, "mri_best_time_h": at}
     organs = {k: r2 * float(element_mM(v, inp.core_mg_per_dose, w, molar))

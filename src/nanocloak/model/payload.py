@@ -79,6 +79,7 @@ class PayloadResult:
 def drug_dose_ug(f: Formulation, index: int) -> float:
     """Drug per dose (ug). Particle basis: mg/kg counts core mass, each payload's loading is
     drug / (drug + core). Drug basis: mg/kg counts the first payload's drug."""
+    assert f.subject.body_weight_g is not None, "Subject._check fills the body weight from the species"
     bw = f.subject.body_weight_g / 1000.0
     dose_mg = f.dose.mg_per_kg * bw
     pays = f.payloads
@@ -386,6 +387,7 @@ def payload_metrics(p: PayloadResult, has_tumor: bool) -> dict[str, float]:
     if released is not None:
         m["released_pct_24h"] = released
     if has_tumor:
+        assert p.tumor_total_ug_per_g is not None, "the payload model fills the tumor series when there is a tumor"
         m["tumor_drug_auc_ug_h_per_g"] = float(p.auc_ug_h_per_g["tumor_total"][-1])
         m["tumor_drug_cmax_ug_per_g"] = float(np.max(p.tumor_total_ug_per_g))
         m["tumor_free_drug_auc_ug_h_per_g"] = float(p.auc_ug_h_per_g["tumor_free"][-1])

@@ -90,11 +90,18 @@ def static_multiplier(triggers: list[Trigger], kind: str) -> float:
     env = environment(kind)
     m = 1.0
     for trig in triggers:
-        if trig.kind == "ph" and env["ph"] <= trig.threshold:
+        if trig.kind == "ph" and env["ph"] <= _threshold(trig):
             m *= trig.factor
-        elif trig.kind in LEVEL_KEY and env[LEVEL_KEY[trig.kind]] >= trig.threshold:
+        elif trig.kind in LEVEL_KEY and env[LEVEL_KEY[trig.kind]] >= _threshold(trig):
             m *= trig.factor
     return m
+
+
+def _threshold(trig: Trigger) -> float:
+    """A chemical or heat trigger's threshold (Trigger._check requires one for these kinds)."""
+    if trig.threshold is None:
+        raise ValueError(f"a {trig.kind} trigger needs a threshold")
+    return trig.threshold
 
 
 def physical_multiplier(triggers: list[Trigger], lit: bool, temperature_C: float, sonicated: bool) -> float:
@@ -103,7 +110,7 @@ def physical_multiplier(triggers: list[Trigger], lit: bool, temperature_C: float
     for trig in triggers:
         if trig.kind == "nir" and lit:
             m *= trig.factor
-        elif trig.kind == "hyperthermia" and temperature_C >= trig.threshold:
+        elif trig.kind == "hyperthermia" and temperature_C >= _threshold(trig):
             m *= trig.factor
         elif trig.kind == "ultrasound" and sonicated:
             m *= trig.factor

@@ -68,8 +68,9 @@ class Dose(_Strict):
             data.setdefault("times_h", [0.0])
             data.setdefault("mg_per_kg", 1.0)
             return data
-        data.setdefault("times_h", sorted(at))
-        data.setdefault("mg_per_kg", amounts[at.index(min(at))])
+        times = [float(a) for a in at if a is not None]            # all present: `usable` above
+        data.setdefault("times_h", sorted(times))
+        data.setdefault("mg_per_kg", amounts[times.index(min(times))])
         return data
 
     @field_validator("times_h")

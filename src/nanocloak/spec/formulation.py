@@ -138,7 +138,7 @@ class Membrane(_Strict):
         missing = [i for i, s in enumerate(self.sources) if s.fraction is None]
         if missing:
             raise ValueError(f"sources[{missing[0]}].fraction is required for a hybrid membrane (fractions sum to 1)")
-        total = sum(s.fraction for s in self.sources)
+        total = sum(s.fraction for s in self.sources if s.fraction is not None)   # none missing: checked above
         if abs(total - 1.0) > FRACTION_TOLERANCE:
             raise ValueError(f"hybrid membrane fractions must sum to 1 (within 1e-6); they sum to {total:.6g}")
         return self

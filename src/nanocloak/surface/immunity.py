@@ -20,6 +20,7 @@ import math
 
 from nanocloak.library import tables as library
 from nanocloak.spec.formulation import Formulation
+from nanocloak.surface.blocks import membrane_of, source_fraction
 
 
 def _imm(group: str, key: str) -> float:
@@ -44,7 +45,7 @@ def anti_peg_gain(f: Formulation, dt_h: float) -> float:
     if f.surface.kind != "peg":
         return 0.0
     g = response_profile(dt_h, _imm("anti_peg", "onset_h"), _imm("anti_peg", "peak_h"), _imm("anti_peg", "duration_h"))
-    return host_factor(f.subject.host, "anti_peg") * (_imm("anti_peg", "max_uptake_factor") - 1.0) * g
+    return host_factor(_host(f), "anti_peg") * (_imm("anti_peg", "max_uptake_factor") - 1.0) * g
 
 
 def anti_donor_gain(f: Formulation, dt_h: float) -> float:
@@ -54,13 +55,18 @@ def anti_donor_gain(f: Formulation, dt_h: float) -> float:
     if g == 0.0:
         return 0.0
     gain = 0.0
-    for src in f.surface.membrane.sources:
+    for src in membrane_of(f).sources:
         if src.donor == "syngeneic":
             continue
         max_factor = _imm("anti_donor", f"{src.donor}_max_uptake_factor")
         immunogenicity = library.value(library.entry("membranes", src.cell)["immunogenicity_factor"])
-        gain += src.fraction * immunogenicity * (max_factor - 1.0)
-    return host_factor(f.subject.host, "anti_donor") * gain * g
+        gain += source_fraction(src) * immunogenicity * (max_factor - 1.0)
+    return host_factor(_host(f), "anti_donor") * gain * g
+
+
+def _host(f: Formulation) -> str:
+    """The host (Subject._check fills it: nude for a xenograft, else immunocompetent)."""
+    return f.subject.host or "immunocompetent"
 
 
 def dose_clearance_factors(f: Formulation) -> list[float]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 
@@ -133,7 +134,7 @@ def _control_growth(line: str, v0: float, t: np.ndarray) -> tumor_growth.GrowthR
     return _control_growth_cached(line, float(v0), np.ascontiguousarray(t, dtype=float).tobytes())
 
 
-def run(result, rerun_particles) -> TherapyResult | None:
+def run(result, rerun_particles) -> tuple[TherapyResult, Any] | None:
     """The therapy chain for one simulated formulation (mutates result's payloads when heat acts).
 
     rerun_particles(windows) re-simulates the particle model with heat-opened vessel windows and

@@ -16,6 +16,7 @@ from scipy import constants
 from nanocloak.library import tables as library
 from nanocloak.model.therapy.photothermal import LightBudget, dye_absorption
 from nanocloak.spec.formulation import Formulation, Laser
+from nanocloak.surface.blocks import membrane_of, source_fraction
 
 # CODATA 2018 exact values, from scipy.constants
 PLANCK_J_S = constants.Planck
@@ -30,7 +31,7 @@ def _p(key: str) -> float:
 def oxygen_availability(f: Formulation) -> float:
     po2 = _p("tumor_po2_mmHg")
     if f.surface.kind == "membrane":
-        rbc = sum(s.fraction for s in f.surface.membrane.sources if s.cell == "rbc")
+        rbc = sum(source_fraction(s) for s in membrane_of(f).sources if s.cell == "rbc")
         po2 *= 1.0 + (_p("rbc_membrane_oxygen_boost_factor") - 1.0) * rbc
     return po2 / (po2 + _p("oxygen_half_saturation_mmHg"))
 

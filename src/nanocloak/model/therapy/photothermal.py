@@ -27,6 +27,7 @@ from functools import cache
 
 import numpy as np
 
+from nanocloak.errors import NanocloakError
 from nanocloak.library import tables as library
 from nanocloak.solvers.compiled import inlined, observe_state, shifted_lu, solve_into
 from nanocloak.solvers.rodas4 import IntegrationError
@@ -97,7 +98,7 @@ def light_budget(f: Formulation, laser: Laser, tumor_volume_mm3: float, absorber
     area_cm2 = math.pi * radius_cm**2
     incident = laser.power_W_per_cm2 * area_cm2
     mua, mueff = tissue_optics(laser.wavelength_nm)
-    site = f.subject.tumor.site
+    site = _tumor(f).site
     depth_cm = (_t("thermal", "skin_thickness_mm") + site_extra_depth_mm(site)) / 10.0
     transmission = math.exp(-mueff * depth_cm)
     ext, eff = (0.0, 0.0) if f.core.is_free_drug else material_extinction(f.core.material, laser.wavelength_nm)
@@ -144,7 +145,7 @@ def _conductances(f: Formulation, tumor_volume_mm3: float) -> dict[str, float]:
     area_m2 = math.pi * radius_m**2
     skin_m = _t("thermal", "skin_thickness_mm") / 1000.0
     v_skin_mL = area_m2 * skin_m * 1e6
-    embedded = f.subject.tumor.site in EMBEDDED_SITES
+    embedded = _tumor(f).site in EMBEDDED_SITES
     return {
         "body": (4.0 * math.pi if embedded else 4.0) * k * radius_m,
         "perf_tumor": _t("thermal", "tumor_perfusion_mL_per_min_per_g") / 60.0 * v_tumor_mL * rho_c_blood,
@@ -154,6 +155,13 @@ def _conductances(f: Formulation, tumor_volume_mm3: float) -> dict[str, float]:
         "c_tumor": _t("thermal", "tissue_density_g_per_cm3") * _t("thermal", "tissue_heat_capacity_J_per_g_K") * v_tumor_mL,
         "c_skin": _t("thermal", "tissue_density_g_per_cm3") * _t("thermal", "tissue_heat_capacity_J_per_g_K") * v_skin_mL,
     }
+
+
+def _tumor(f: Formulation):
+    """The tumor (a laser exposure is refused without one: Formulation._check)."""
+    if f.subject.tumor is None:
+        raise NanocloakError("treatment.lasers: a laser needs subject.tumor (the heated tissue)")
+    return f.subject.tumor
 
 
 def body_temperature_C() -> float:
@@ -171,7 +179,7 @@ def cem43(t_h: np.ndarray, temp_C: np.ndarray) -> float:
     ref = _t("damage", "cem43_reference_C")
     r = np.where(temp_C >= ref, _t("damage", "cem43_r_above"), _t("damage", "cem43_r_below"))
     integrand, minutes = r ** (ref - temp_C), t_h * 60.0
-    return float(np.trapezoid(integrand, minutes)) if hasattr(np, "trapezoid") else float(np.trapz(integrand, minutes))
+    return float(np.trapezoid(integrand, minutes))
 
 
 def heat(f: Formulation, laser: Laser, tumor_volume_mm3: float, absorbers: Absorbers) -> Heating:
