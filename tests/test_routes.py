@@ -146,3 +146,13 @@ def test_sbml_export_refuses_a_route_it_cannot_carry():
 
     with pytest.raises(NanocloakError, match="dose.route: subcutaneous"):
         to_sbml(_form("subcutaneous"))
+
+
+def test_the_report_names_the_route_and_plots_the_depot(tmp_path):
+    from nanocloak.io.report import write_outputs
+
+    r = simulate(from_dict(make(dose={"mg_per_kg": 5, "route": "subcutaneous"})))
+    out = write_outputs(r, tmp_path / "out")
+    assert "5 mg/kg subcutaneous dose" in (out / "report.html").read_text()
+    table = (out / "timecourse.csv").read_text()
+    assert ",depot," in table

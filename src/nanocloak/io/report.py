@@ -19,7 +19,7 @@ from nanocloak.simulation import metrics as _metrics
 from nanocloak.simulation.results import SimulationResult
 
 ORGAN_ORDER = ("blood", "liver", "spleen", "lung", "kidney", "heart", "brain", "tumor", "rest")
-PARTITION_ORDER = ORGAN_ORDER + ("excreted_urine", "excreted_feces", "degraded")
+PARTITION_ORDER = ORGAN_ORDER + ("excreted_urine", "excreted_feces", "degraded", "depot")   # depot: dose.route
 BAR_TIMES_H = (1.0, 24.0, 168.0)
 
 #: one colour per compartment, the same in every figure: matplotlib's tab20 (dark and light of a hue
@@ -28,9 +28,10 @@ BAR_TIMES_H = (1.0, 24.0, 168.0)
 COMPARTMENT_COLORS = {
     "blood": "#d62728", "liver": "#8c564b", "spleen": "#9467bd", "lung": "#17becf", "kidney": "#ff7f0e",
     "heart": "#e377c2", "brain": "#bcbd22", "tumor": "#2ca02c", "rest": "#c7c7c7",
-    "excreted_urine": "#ffbb78", "excreted_feces": "#c49c94", "degraded": "#7f7f7f",
+    "excreted_urine": "#ffbb78", "excreted_feces": "#c49c94", "degraded": "#7f7f7f", "depot": "#dbdb8d",
 }
-COMPARTMENT_LABELS = {"excreted_urine": "excreted (urine)", "excreted_feces": "excreted (feces)"}
+COMPARTMENT_LABELS = {"excreted_urine": "excreted (urine)", "excreted_feces": "excreted (feces)",
+                      "depot": "depot (injection site)"}
 
 
 def literature_median_de24() -> float:
@@ -209,11 +210,12 @@ def _png(fig) -> bytes:
 
 def _dose_phrase(r: SimulationResult) -> str:
     d = r.resolved.formulation.dose
+    route = "" if d.route == "iv" else f" {d.route}"          # dose.route (docs/routes.md)
     if d.schedule is not None and len(d.times_h) > 1:
-        return f"{len(d.times_h)} doses ({_schedule_phrase(d)}; %ID of the first)"
+        return f"{len(d.times_h)}{route} doses ({_schedule_phrase(d)}; %ID of the first)"
     if len(d.times_h) == 1:
-        return f"a {d.mg_per_kg:g} mg/kg dose"
-    return f"{len(d.times_h)} doses of {d.mg_per_kg:g} mg/kg (at {', '.join(f'{t:g}' for t in d.times_h)} h)"
+        return f"a {d.mg_per_kg:g} mg/kg{route} dose"
+    return f"{len(d.times_h)}{route} doses of {d.mg_per_kg:g} mg/kg (at {', '.join(f'{t:g}' for t in d.times_h)} h)"
 
 
 def _per_dose_lines(r: SimulationResult) -> list[str]:
