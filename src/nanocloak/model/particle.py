@@ -88,11 +88,11 @@ class ParticleSystem:
     # where the dose starts (dose.route, docs/routes.md): the fraction mixed in the blood (iv) and
     # the fraction in a depot (intratumoral: the injection site in the tumor, feeding the tumor's
     # vessels; intraperitoneal, subcutaneous: feeding the venous pool via lymph) that empties at
-    # k_abs (1/h) into the state depot_into
-    start_blood: np.ndarray = None
-    depot0: np.ndarray = None
-    k_abs: np.ndarray = None
-    depot_into: np.ndarray = None
+    # k_abs (1/h) into the state depot_into (these four filled in __post_init__)
+    start_blood: np.ndarray = None  # type: ignore[assignment]
+    depot0: np.ndarray = None  # type: ignore[assignment]
+    k_abs: np.ndarray = None  # type: ignore[assignment]
+    depot_into: np.ndarray = None  # type: ignore[assignment]
 
     def __post_init__(self):
         n = self.v_art.shape[-1]
