@@ -82,9 +82,9 @@ class ParticleSystem:
     k_deg: np.ndarray          # 1/h, core degradation in blood and tissue (hydrolysis, dissolution)
     k_deg_pc: np.ndarray       # 1/h, core degradation inside phagocytic cells (phagolysosomes)
     # heat opens tumor vessels: tumor PA x perm_factor while perm_start <= tau < perm_end
-    perm_start: np.ndarray = None
-    perm_end: np.ndarray = None
-    perm_factor: np.ndarray = None
+    perm_start: np.ndarray | None = None
+    perm_end: np.ndarray | None = None
+    perm_factor: np.ndarray | None = None
     # where the dose starts (dose.route, docs/routes.md): the fraction mixed in the blood (iv) and
     # the fraction in a depot (intratumoral: the injection site in the tumor, feeding the tumor's
     # vessels; intraperitoneal, subcutaneous: feeding the venous pool via lymph) that empties at
@@ -153,6 +153,8 @@ class _Rates:
 
 def tumor_permeability_multiplier(s: ParticleSystem, tau: np.ndarray) -> np.ndarray:
     """(B,) factor on the tumor's PA: heat-opened vessels inside the window, 1 outside."""
+    if s.perm_start is None or s.perm_end is None or s.perm_factor is None:
+        return np.ones_like(tau, dtype=float)                    # no heat window in this batch
     inside = (tau >= s.perm_start) & (tau < s.perm_end)
     return np.where(inside, s.perm_factor, 1.0)
 

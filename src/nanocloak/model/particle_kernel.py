@@ -24,7 +24,7 @@ from nanocloak.solvers.stepper import rodas4_stepper, run_batch
 
 # numba's own thread pool rather than OpenMP, should anything start it: a process that has run the
 # kernel can still fork workers (simulate_many), which GNU OpenMP forbids
-numba.config.THREADING_LAYER = "workqueue"
+numba.config.THREADING_LAYER = "workqueue"  # type: ignore[attr-defined]  # numba fills config at import
 #: first step (h): the dose starts mixed in the blood, the fastest processes are minutes to hours
 INITIAL_STEP_H = 1e-3
 

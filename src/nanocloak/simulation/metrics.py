@@ -190,4 +190,4 @@ def terminal_half_life(t: np.ndarray, y: np.ndarray, t_last_dose: float) -> floa
 
 
 def trapezoid_auc(t: np.ndarray, y: np.ndarray) -> float:
-    return float(np.trapezoid(y, t)) if hasattr(np, "trapezoid") else float(np.trapz(y, t))
+    return float(np.trapezoid(y, t))

@@ -115,7 +115,7 @@ class SimulationResult:
         masses["rest"] = masses["rest"] + muscle_mass
         r = cls(f.name, grid, series, n_given, masses, resolved=resolved, dose_blood_sample=per_dose,
                 muscle_pct_id=muscle, muscle_mass_g=muscle_mass)
-        if half_life == "compute":
+        if isinstance(half_life, str):      # "compute": not given for the batch
             half_life = metrics.terminal_half_life(grid, series["blood_sample"], max(resolved.dose_times_h))
         r.metrics = r._compute_metrics(half_life)
         return r
@@ -151,8 +151,8 @@ class SimulationResult:
         if t[-1] >= 24 - 1e-9:
             keys = [k for k in ("liver", "spleen", "lung", "kidney", "heart", "brain", "tumor", "blood", "rest") if k in s]
             m["organ_pct_id_24h"] = {k: metrics.value_at(t, s[k], 24) for k in keys}
-            m["organ_pct_id_per_g_24h"] = {k: metrics.value_at(t, s[k], 24) / self.organ_masses_g[k]
-                                           for k in metrics.ORGAN_KEYS if k in s}
+            per_g = {k: metrics.value_at(t, s[k], 24) for k in metrics.ORGAN_KEYS if k in s}
+            m["organ_pct_id_per_g_24h"] = {k: v / self.organ_masses_g[k] for k, v in per_g.items() if v is not None}
         if self.resolved.formulation.dose.route != "iv":
             m.update(metrics.blood_peak(t, s["blood_sample"], min(self.resolved.dose_times_h)))
         m["excreted_pct_id_end"] = float(s["excreted_urine"][-1] + s["excreted_feces"][-1])
@@ -160,7 +160,7 @@ class SimulationResult:
         return m
 
     def partition_sum(self) -> np.ndarray:
-        return sum(self.series[k] for k in metrics.PARTITION if k in self.series)
+        return np.sum([self.series[k] for k in metrics.PARTITION if k in self.series], axis=0)
 
     # ---- views -----------------------------------------------------------------------------
     @property
@@ -170,7 +170,7 @@ class SimulationResult:
         for name, y in self.series.items():
             if name == "blood_sample_auc":
                 continue
-            mass = self.organ_masses_g.get(name)
+            mass: float | np.ndarray | None = self.organ_masses_g.get(name)
             if name in ("blood", "blood_sample"):
                 mass = self.resolved.params["blood_volume_L"] * 1000.0
             if name == "tumor" and self.tumor_mass_g is not None:
@@ -232,7 +232,9 @@ class SimulationResult:
         if self.imaging is None:
             return {}
         ratio = [None if not math.isfinite(v) else float(v) for v in self.imaging.tumor_to_muscle]
-        return {"muscle_pct_id_per_g": _clean((self.muscle_pct_id / self.muscle_mass_g).tolist()), "tumor_to_muscle": ratio}
+        assert self.muscle_pct_id is not None and self.muscle_mass_g, "imaging is computed only with a muscle series"
+        muscle_per_g = np.asarray(self.muscle_pct_id) / self.muscle_mass_g
+        return {"muscle_pct_id_per_g": _clean(muscle_per_g.tolist()), "tumor_to_muscle": ratio}
 
     @property
     def calibration_id(self) -> str:

@@ -28,7 +28,9 @@ def organ_source(sp: dict):
 def resolve_body(f: Formulation, ps: ParameterSet, sp: dict, site: str):
     """Species physiology for this animal, with the tumor carved out of the 'rest' remainder."""
     tumor = f.subject.tumor
-    bw_kg = f.subject.body_weight_g / 1000.0
+    body_weight_g = f.subject.body_weight_g
+    assert body_weight_g is not None, "Subject._check fills the body weight from the species"
+    bw_kg = body_weight_g / 1000.0
     # --- tumor size and flow first: they come out of the 'rest' remainder ---------------------
     if tumor is not None:
         vt = ps.set("tumor.VTC", tumor.volume_mm3 * 1e-6 / bw_kg, "fraction of BW",
@@ -43,7 +45,7 @@ def resolve_body(f: Formulation, ps: ParameterSet, sp: dict, site: str):
         raise FormulationError([Problem(f"model.overrides.{k}", "is derived (lung flow = cardiac output; 'rest' = the "
                                         "remainder of body weight and cardiac output): override cardiac_output_L_per_h "
                                         "or the other organs instead") for k in derived])
-    phys = physiology.build(f.subject.species, f.subject.body_weight_g, tumor_volume_L, tumor_flow_fraction,
+    phys = physiology.build(f.subject.species, body_weight_g, tumor_volume_L, tumor_flow_fraction,
                             f.model.overrides)
 
     ps.set("body_weight_kg", bw_kg, "kg", "subject.body_weight_g")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import sys
 from dataclasses import dataclass, field
+from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
@@ -134,7 +135,7 @@ class ResolvedFormulation:
     #: tumor parameters handed in from above (learned ones), re-applied when the table is re-resolved
     tumor_overrides: tuple = ()
     #: the function that made this (resolution.resolve), to re-resolve with sources when asked
-    resolver: object = None
+    resolver: Callable[..., Any] | None = None   # re-resolves with sources (parameter_table)
 
     @property
     def n_elements(self) -> int:
@@ -156,6 +157,7 @@ class ResolvedFormulation:
         """Every parameter with value, unit and source (re-resolved if the batch skipped sources)."""
         if self.params.describe:
             return self.params.table()
+        assert self.resolver is not None, "resolve_formulation sets the resolver of every ResolvedFormulation"
         return self.resolver(self.formulation, True, self.tumor_overrides).params.table()
 
 
