@@ -7,6 +7,7 @@ from conftest import ROOT
 NOTEBOOK = ROOT / "examples" / "tutorial.ipynb"
 
 
+@pytest.mark.notebook
 def test_tutorial_runs_and_shows_results(monkeypatch):
     nbformat = pytest.importorskip("nbformat", reason="nbformat (the [test] extra) is not installed")
     nbclient = pytest.importorskip("nbclient", reason="nbclient (the [test] extra) is not installed")
