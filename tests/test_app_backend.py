@@ -58,6 +58,17 @@ def test_the_form_round_trips_every_example(path):
     assert f1 == f2
 
 
+def test_the_form_edits_an_unequal_dose_schedule():
+    doc = doc_of("peg_plga")
+    doc["dose"] = {"schedule": [{"at_h": 0, "mg_per_kg": 0.5}, {"at_h": 120, "mg_per_kg": 5}]}
+    values = formspec.doc_to_values(doc)
+    assert (values["dose.schedule[1].at_h"], values["dose.schedule[1].mg_per_kg"]) == ("120", "5")
+    values["dose.schedule[1].mg_per_kg"] = "2"
+    f, problems = backend.validate(formspec.values_to_doc(values, doc))
+    assert not problems
+    assert [s.mg_per_kg for s in f.dose.schedule] == [0.5, 2.0] and f.dose.times_h == [0.0, 120.0]
+
+
 def test_switching_the_surface_removes_blocks_that_no_longer_apply():
     doc = doc_of("rbc_plga")
     values = formspec.doc_to_values(doc)

@@ -288,6 +288,11 @@ FIELDS: tuple[Field, ...] = (
           placeholder="particle (core mass)"),
     Field("dose.mg_per_kg", "dose", "mg/kg", group="dose", placeholder="required"),
     Field("dose.times_h", "dose times", "h", kind="numlist", group="dose", placeholder="0", help="dose times, e.g. 0, 72"),
+    *(field for i in range(3) for field in (
+        Field(f"dose.schedule[{i}].at_h", f"unequal dose {i + 1}: at", "h", group="dose", placeholder="optional",
+              help="a dose.schedule (docs/spec.md): each dose its own time and amount; leave empty for equal doses"),
+        Field(f"dose.schedule[{i}].mg_per_kg", f"unequal dose {i + 1}: amount", "mg/kg", group="dose",
+              placeholder="optional"))),
     Field("dose.route", "route", kind="select", options=("iv", "intratumoral", "intraperitoneal", "subcutaneous"),
           group="dose", placeholder="iv", help="where the dose goes in (docs/routes.md); intratumoral needs a tumor"),
     Field("subject.species", "species", kind="select", options="species", group="subject", placeholder="mouse"),
