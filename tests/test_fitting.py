@@ -66,19 +66,32 @@ def test_lsq_recovers_exact_parameters_from_noise_free_data(rbc_mouse):
         assert value == pytest.approx(truth[name], rel=0.01)
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3])
-def test_lsq_recovers_two_parameters_within_15pct_at_15pct_noise(rbc_mouse, seed):
-    """A biodistribution study (6 times x 5 mice, 5 matrices): the design gives standard errors of
-    5-7% on ln(parameter), so 15% is more than 2 standard errors."""
+FINDING = ("the evidence calibration (docs/calibration.md: splenic factor 0.065, uptake ramp 35 h) leaves a 48 h "
+           "biodistribution study less informative about the spleen's uptake capacity (standard errors 9-15% on the "
+           "log, not 5-7%); strict, so a model that makes it informative again fails here until the mark goes")
+
+
+def _noisy_study_fit(rbc_mouse, seed):
+    """A biodistribution study (6 times x 5 mice, 5 matrices, 15% noise) fitted by least squares."""
     d0 = defaults(rbc_mouse, [LIVER, SPLEEN])
     truth = {LIVER: d0[LIVER] * 1.6, SPLEEN: d0[SPLEEN] * 0.7}
     rng = np.random.default_rng(seed)
     df = synthetic(rbc_mouse, truth, [0.5, 2, 4, 8, 24, 48], ["blood", "liver", "spleen", "lung", "kidney"], 5, 0.15, rng)
-    res = fitting.fit(rbc_mouse, df, [LIVER, SPLEEN], method="lsq")
-    assert np.all(np.sqrt(np.diag(res.lsq.cov)) < 0.075)
+    return truth, fitting.fit(rbc_mouse, df, [LIVER, SPLEEN], method="lsq")
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_lsq_recovers_two_parameters_within_15pct_at_15pct_noise(rbc_mouse, seed):
+    truth, res = _noisy_study_fit(rbc_mouse, seed)
     for name, value in res.estimates().items():
         assert value == pytest.approx(truth[name], rel=0.15)
     assert res.lsq.sigma == pytest.approx(0.15, rel=0.2)     # estimated proportional error
+
+
+@pytest.mark.xfail(strict=True, reason=FINDING)
+def test_the_study_design_gives_standard_errors_under_7pct(rbc_mouse):
+    _, res = _noisy_study_fit(rbc_mouse, 1)
+    assert np.all(np.sqrt(np.diag(res.lsq.cov)) < 0.075)
 
 
 def test_default_set_for_blood_liver_spleen_is_the_two_uptake_capacities(rbc_mouse):
@@ -92,7 +105,8 @@ def test_default_set_for_blood_liver_spleen_is_the_two_uptake_capacities(rbc_mou
 COVERAGE_SETS, COVERAGE_WALKERS, COVERAGE_STEPS, COVERAGE_BURN = 20, 16, 150, 50
 
 
-def test_posterior_90pct_intervals_cover_truth_over_20_synthetic_sets(rbc_mouse):
+@pytest.fixture(scope="module")
+def coverage_runs(rbc_mouse):
     """Truths drawn from the prior (simulation-based calibration), 15% noise with known SD, 2
     parameters, emcee 16 walkers x 150 steps (50 burn-in; autocorrelation time ~10 steps, so ~150
     effective samples per set), batched simulation of each step (~2,500 simulations per set)."""
@@ -111,10 +125,19 @@ def test_posterior_90pct_intervals_cover_truth_over_20_synthetic_sets(rbc_mouse)
         for n in names:
             covered.append(table.loc[n, "ci90_low"] <= truth[n] <= table.loc[n, "ci90_high"])
             widths.append(table.loc[n, "ci90_high"] / table.loc[n, "ci90_low"])
-    coverage = float(np.mean(covered))
-    print(f"coverage {coverage:.2f} of {len(covered)} intervals, median width x{np.median(widths):.2f}, "
+    print(f"coverage {np.mean(covered):.2f} of {len(covered)} intervals, median width x{np.median(widths):.2f}, "
           f"median tau {np.median(taus):.1f} steps, {time.perf_counter() - start:.1f} s")
-    assert 0.70 <= coverage <= 1.0
+    return covered, widths
+
+
+def test_posterior_90pct_intervals_cover_truth_over_20_synthetic_sets(coverage_runs):
+    covered, _ = coverage_runs
+    assert 0.70 <= float(np.mean(covered)) <= 1.0
+
+
+@pytest.mark.xfail(strict=True, reason=FINDING)
+def test_posterior_intervals_are_set_by_the_data_not_the_prior(coverage_runs):
+    _, widths = coverage_runs
     assert np.median(widths) < 2.0          # informative: the data, not the prior (x36 wide), set the intervals
 
 
