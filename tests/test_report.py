@@ -165,6 +165,8 @@ def test_metric_units(name, unit):
 
 def test_names_are_escaped_in_every_html_page(tmp_path):
     """The templates autoescape: a formulation name with markup appears as text, never as a tag."""
+    import jinja2
+
     from nanocloak.io.templates import render
     from nanocloak.lab.fabrication import batch_sheet_html, coating_plan
 
@@ -174,5 +176,5 @@ def test_names_are_escaped_in_every_html_page(tmp_path):
     assert "<script>" not in sheet and "&lt;script&gt;alert(1)&lt;/script&gt;" in sheet
     page = render("comparison.html.j2", table="<b>x</b>", figures=[{"file": "a.png", "caption": "a < b"}])
     assert "&lt;b&gt;x&lt;/b&gt;" in page and "a &lt; b" in page     # plain strings are escaped too
-    with pytest.raises(Exception, match="figures"):
+    with pytest.raises(jinja2.exceptions.UndefinedError, match="figures"):
         render("comparison.html.j2", table="")                       # a missing value is an error, not a blank

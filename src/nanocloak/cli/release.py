@@ -169,13 +169,19 @@ def _release_figure(data, fits, path: Path) -> None:
     tt = np.linspace(0, data.t_h.max(), 300)
     for fit in fits:
         ax.plot(tt, release_models.get(fit.model).cumulative_pct(tt, fit.params), label=f"{fit.model} (AIC {fit.aic:.1f})")
+    _save_release_axes(fig, ax, path)
+
+
+def _save_release_axes(fig, ax, path: Path) -> None:
+    """Label a cumulative-release plot the one way both release figures share, and write it as PNG."""
+    from nanocloak.io.figures import png
+
     ax.set_xlabel("time (h)")
     ax.set_ylabel("cumulative released (%)")
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    path.write_bytes(png(fig))
 
 
 def _compare_figure(ref, tst, path: Path) -> None:
@@ -186,13 +192,7 @@ def _compare_figure(ref, tst, path: Path) -> None:
     for d, label in ((ref, "reference"), (tst, "test")):
         ax.errorbar(d.t_h, d.mean_pct, yerr=d.sd_pct, fmt="o-", capsize=2, label=f"{label}: {d.name}")
     ax.axhline(85, color="grey", ls=":", lw=1)
-    ax.set_xlabel("time (h)")
-    ax.set_ylabel("cumulative released (%)")
-    ax.legend(fontsize=8)
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _save_release_axes(fig, ax, path)
 
 
 def _simple_curve(t, y, ylabel: str, title: str, path: Path) -> None:

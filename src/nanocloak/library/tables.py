@@ -38,17 +38,17 @@ class LibraryError(NanocloakError, LookupError):
     """A key that is not in a library; the message lists what is."""
 
 
+#: libyaml's C parser where PyYAML has it (~10x the pure-Python one)
+FAST_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 @lru_cache(maxsize=None)
 def table(name: str) -> Any:
     """The parsed YAML table `name` (cached)."""
     if name not in TABLES:
         raise LibraryError(f"unknown data table {name!r}; tables: {', '.join(TABLES)}")
     text = resources.files("nanocloak").joinpath("data", f"{name}.yaml").read_text(encoding="utf-8")
-    # libyaml's C parser where PyYAML has it (~10x the pure-Python one: the tables are ~0.3 s of a run)
     return yaml.load(text, Loader=FAST_SAFE_LOADER) or {}
-
-
-FAST_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 _SOURCED: dict[int, tuple[Any, Sourced]] = {}

@@ -17,6 +17,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from nanocloak.errors import NanocloakError
 from nanocloak.library import release_laws as release_models
 from nanocloak.library import tables as library
 from nanocloak.spec.formulation import Release, Trigger
@@ -100,7 +101,7 @@ def static_multiplier(triggers: list[Trigger], kind: str) -> float:
 def _threshold(trig: Trigger) -> float:
     """A chemical or heat trigger's threshold (Trigger._check requires one for these kinds)."""
     if trig.threshold is None:
-        raise ValueError(f"a {trig.kind} trigger needs a threshold")
+        raise NanocloakError(f"release.triggers: a {trig.kind} trigger needs a threshold")
     return trig.threshold
 
 
