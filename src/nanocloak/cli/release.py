@@ -186,12 +186,13 @@ def _save_release_axes(fig, ax, path: Path) -> None:
 
 def _compare_figure(ref, tst, path: Path) -> None:
     from nanocloak.io.figures import pyplot as _plt
+    from nanocloak.lab.release_fit import F2_LAST_POINT_RELEASE_PCT
 
     plt = _plt()
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     for d, label in ((ref, "reference"), (tst, "test")):
         ax.errorbar(d.t_h, d.mean_pct, yerr=d.sd_pct, fmt="o-", capsize=2, label=f"{label}: {d.name}")
-    ax.axhline(85, color="grey", ls=":", lw=1)
+    ax.axhline(F2_LAST_POINT_RELEASE_PCT, color="grey", ls=":", lw=1)   # where f2 stops counting points
     _save_release_axes(fig, ax, path)
 
 

@@ -301,9 +301,14 @@ def fit_table(fits: list[FitResult]) -> pd.DataFrame:
 # ------------------------------------------------------------------------------------------------
 # comparing profiles
 # ------------------------------------------------------------------------------------------------
+#: FDA dissolution guidance (1997): f1/f2 use one time point at most past this release (%)
+F2_LAST_POINT_RELEASE_PCT = 85.0
+
+
 def _comparison_points(ref: np.ndarray, test: np.ndarray) -> np.ndarray:
     """Indices used for f1/f2: every point up to and including the first where both exceed 85%."""
-    above = np.flatnonzero((ref > 85.0) & (test > 85.0))
+    cut = F2_LAST_POINT_RELEASE_PCT
+    above = np.flatnonzero((ref > cut) & (test > cut))
     last = int(above[0]) if above.size else ref.size - 1
     return np.arange(last + 1)
 
@@ -333,7 +338,7 @@ def compare(ref: ReleaseData, test: ReleaseData, n_boot: int = 2000, seed: int =
         raise ReleaseDataError("the two profiles must be sampled at the same times for f1/f2")
     idx = _comparison_points(ref.mean_pct, test.mean_pct)
     if idx.size < 3:
-        raise ReleaseDataError("f1/f2 need at least 3 time points before both profiles pass 85%")
+        raise ReleaseDataError(f"f1/f2 need at least 3 time points before both profiles pass {F2_LAST_POINT_RELEASE_PCT:g}%")
     r, t = ref.mean_pct[idx], test.mean_pct[idx]
     v1, v2 = f1(r, t), f2(r, t)
     boot_median, boot_ci = None, None
