@@ -357,7 +357,8 @@ def _not_modelled(study: Study, m: Measurement) -> str:
     if m.observable in ("tumor_pct_id", "tumor_pct_id_per_g", "tumor_volume_mm3", "tgi_pct", "tumor_temperature_C") \
             and arm is not None and arm.subject.tumor is None:
         return "the arm has no tumor"
-    if m.t_h is None and m.observable not in ("t_half_h", "auc"):
+    timeless = ("t_half_h", "auc")      # whole-curve quantities: no sampling time needed
+    if m.t_h is None and m.observable not in timeless and not (m.observable == "fold" and m.of in timeless):
         return "no time stated"
     if m.observable == "auc" and (m.unit or "pct_id_h") not in ("pct_id_h", "mg_h_per_L"):
         return f"AUC unit {m.unit!r} not supported"
