@@ -27,7 +27,6 @@ def simulate(
 
     def run():
         from nanocloak.io.output_dir import check_folder
-        from nanocloak.io.report import write_outputs
         from nanocloak.simulation.core import simulate as sim
         from nanocloak.spec.formulation import load
 
@@ -36,6 +35,8 @@ def simulate(
         _print_warnings(f)
         r = sim(f)
         if out_dir is not None:
+            from nanocloak.io.report import write_outputs  # figures and templates: only when written
+
             path = write_outputs(r, out_dir, force)
             err.print(f"wrote {path}/ (report.html, timecourse.csv, metrics.json, parameters.csv, figures)")
         bands = _bands(f, uncertainty)

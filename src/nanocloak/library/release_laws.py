@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
-from scipy.special import ndtr
 
 
 @dataclass(frozen=True)
@@ -122,6 +121,8 @@ def _gompertz(t, p):
 
 
 def _probit(t, p):
+    from scipy.special import ndtr  # only for this law: scipy.special costs ~0.25 s to import
+
     return 100.0 * ndtr(p["alpha"] + p["beta"] * _log_time(t))
 
 

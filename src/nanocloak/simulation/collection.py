@@ -4,10 +4,14 @@ x time), `plot()` and a notebook view."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import pandas as pd
 
 from nanocloak.simulation import notebook
+
+if TYPE_CHECKING:                 # pandas costs ~0.4 s to import: only where a table is asked for
+    import pandas as pd
 
 FRAME_COLUMNS = ("design", "compartment", "t_h", "pct_id", "pct_id_per_g")
 
@@ -27,6 +31,8 @@ class ResultSet(list):
 
     def to_frame(self) -> pd.DataFrame:
         """Long table: design, compartment, t_h, pct_id, pct_id_per_g (each result's own time course)."""
+        import pandas as pd
+
         frames = [r.timecourse.assign(design=label) for label, r in zip(self.designs, self)]
         if not frames:
             return pd.DataFrame({c: [] for c in FRAME_COLUMNS})
@@ -38,6 +44,8 @@ class ResultSet(list):
         t_h is the union of the designs' output times; a design not simulated at a time (another
         schedule or end) and a compartment a design lacks (no tumor) hold NaN, never an interpolation.
         Needs xarray (pip install 'nanocloak[notebook]')."""
+        import pandas as pd
+
         from nanocloak.errors import require
 
         xr = require("xarray", "notebook")

@@ -5,15 +5,17 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from nanocloak.model.particle import OBSERVABLES
 from nanocloak.simulation import metrics
 from nanocloak.solvers.terminal_phase import nca_half_life
 from nanocloak.version import __version__
+
+if TYPE_CHECKING:                 # pandas costs ~0.4 s to import: only where a table is asked for
+    import pandas as pd
 
 BLOOD_SAMPLE_TIMES_H = (1, 4, 24, 72)
 
@@ -166,6 +168,8 @@ class SimulationResult:
     @property
     def timecourse(self) -> pd.DataFrame:
         """Tidy: t_h, compartment, pct_id, pct_id_per_g (per g of organ; NaN where no mass applies)."""
+        import pandas as pd
+
         frames = []
         for name, y in self.series.items():
             if name == "blood_sample_auc":

@@ -6,16 +6,18 @@ from __future__ import annotations
 import math
 import sys
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
-import pandas as pd
 
 from nanocloak.body import species as physiology
 from nanocloak.errors import FormulationError, Problem
 from nanocloak.library import tables as library
 from nanocloak.spec.formulation import Formulation
 from nanocloak.surface import stealth as phagocytosis
+
+if TYPE_CHECKING:                 # pandas costs ~0.4 s to import: only where a table is asked for
+    import pandas as pd
 
 #: the organs every species has (the tumor, when present, is handled on its own)
 MPS_ORGANS = ("lung", "heart", "liver", "spleen", "kidney", "brain", "muscle", "rest")
@@ -105,6 +107,8 @@ class ParameterSet:
         return list(self._values)
 
     def table(self) -> pd.DataFrame:
+        import pandas as pd
+
         rows = [(n, v, *self._meta.get(n, ("", "", ""))) for n, v in self._values.items()]
         return pd.DataFrame(rows, columns=["name", "value", "unit", "source", "description"])
 
