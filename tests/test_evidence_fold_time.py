@@ -1,5 +1,6 @@
-"""A fold between arms of a whole-curve quantity (half-life, AUC) needs no sampling time; a fold of a
-quantity read at a time does (evidence/studies._not_modelled, issue 13)."""
+"""Evidence rules (issue 13): a fold between arms of a whole-curve quantity (half-life, AUC) needs no
+sampling time, a fold of a quantity read at a time does; an unnamed cancer membrane line takes the
+tumor's line also when that line is itself assumed from the tumor type."""
 
 from __future__ import annotations
 
@@ -35,3 +36,17 @@ def test_a_fold_of_a_timed_quantity_without_a_time_is_not_used(tmp_path):
     point = _study(tmp_path, "organ_pct_id", None).points[0]
     assert not point.usable and point.reason == "no time stated"
     assert _study(tmp_path, "organ_pct_id", 4.0).points[0].usable
+
+
+def test_an_unnamed_cancer_membrane_takes_the_line_the_tumor_type_gives():
+    used: list[str] = []
+    f = studies.fill_assumed({"core": {"material": "liposome"}, "surface": {"kind": "membrane", "membrane": {
+        "sources": [{"cell": "cancer"}]}}, "subject": {"species": "mouse", "tumor": {"type": "brain"}}}, used)
+    line = studies.defaults()["tumor_line_by_cancer_type"]["mouse"]["brain"]
+    assert f["subject"]["tumor"]["line"] == line
+    assert f["surface"]["membrane"]["sources"][0]["line"] == line
+    assert any("membrane line not named" in u for u in used)
+    # a named membrane line is kept (a heterotypic design stays heterotypic)
+    g = studies.fill_assumed({"core": {"material": "liposome"}, "surface": {"kind": "membrane", "membrane": {
+        "sources": [{"cell": "cancer", "line": "4T1"}]}}, "subject": {"species": "mouse", "tumor": {"type": "brain"}}})
+    assert g["surface"]["membrane"]["sources"][0]["line"] == "4T1"

@@ -216,6 +216,7 @@ def fill_assumed(form: dict, proxies_used: list[str] | None = None) -> dict:
     Stand-ins for entries the library lacks are applied and named in `proxies_used`."""
     f = copy.deepcopy(form)
     used = proxies_used if proxies_used is not None else []
+    _default_tumor_line(f)      # first: an unnamed cancer membrane line takes the tumor's (proxies)
     _apply_proxies(f, used)
     f.setdefault("nanocloak", 1)
     f.setdefault("name", "evidence arm")
@@ -223,20 +224,6 @@ def fill_assumed(form: dict, proxies_used: list[str] | None = None) -> dict:
     if str(core.get("material", "")).lower() != "free" and "diameter_nm" not in core:
         core["diameter_nm"] = _default("core_diameter_nm")
     f.setdefault("dose", {}).setdefault("mg_per_kg", _default("dose_mg_per_kg"))
-    subject = f.get("subject") or {}
-    tumor = subject.get("tumor")
-    if tumor is not None and "line" not in tumor:
-        species = str(subject.get("species", "mouse")).lower()
-        by_type = defaults()["tumor_line_by_cancer_type"]
-        kind = str(tumor.get("type", "")).lower()
-        if _known("cancer_types", kind):
-            kind = library.resolve_key("cancer_types", kind)
-        # a xenograft host (nude, scid) or a human carries a human line; others the host's own
-        human_first = species == "human" or str(subject.get("host", "")).lower() in ("nude", "scid")
-        order = ("human", "mouse") if human_first else (species, "mouse", "human")
-        line = next((by_type.get(k, {}).get(kind) for k in order if by_type.get(k, {}).get(kind)), None)
-        if line:
-            tumor["line"] = line
     for laser in (f.get("treatment") or {}).get("lasers", []):
         laser.setdefault("wavelength_nm", _default("laser_wavelength_nm"))
         laser.setdefault("power_W_per_cm2", _default("laser_power_W_per_cm2"))
@@ -246,6 +233,25 @@ def fill_assumed(form: dict, proxies_used: list[str] | None = None) -> dict:
             tracer = str(p.get("drug", "")).lower() == "did"
             p["loading_wt_pct"] = _default("tracer_loading_wt_pct" if tracer else "loading_wt_pct")
     return f
+
+
+def _default_tumor_line(f: dict) -> None:
+    """A tumor whose line the paper does not name takes its type's representative line (defaults)."""
+    subject = f.get("subject") or {}
+    tumor = subject.get("tumor")
+    if tumor is None or "line" in tumor:
+        return
+    species = str(subject.get("species", "mouse")).lower()
+    by_type = defaults()["tumor_line_by_cancer_type"]
+    kind = str(tumor.get("type", "")).lower()
+    if _known("cancer_types", kind):
+        kind = library.resolve_key("cancer_types", kind)
+    # a xenograft host (nude, scid) or a human carries a human line; others the host's own
+    human_first = species == "human" or str(subject.get("host", "")).lower() in ("nude", "scid")
+    order = ("human", "mouse") if human_first else (species, "mouse", "human")
+    line = next((by_type.get(k, {}).get(kind) for k in order if by_type.get(k, {}).get(kind)), None)
+    if line:
+        tumor["line"] = line
 
 
 def _known(table: str, key: Any) -> bool:
