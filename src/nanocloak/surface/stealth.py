@@ -184,6 +184,12 @@ def liver_size_factor(diameter_nm: float, cal: str | None = None) -> float:
     return (diameter_nm / 100.0) ** _surface("size", "liver_uptake_size_exponent", cal)
 
 
+def peripheral_uptake_factor(cal: str | None = None) -> float:
+    """Phagocytic uptake of the organs other than liver and spleen over their tabulated rates (the
+    liver and spleen sequester most of a dose: Tsoi 2016; surface_effects.yaml, organs)."""
+    return _surface("organs", "peripheral_uptake_factor", cal)
+
+
 def spleen_size_factor(diameter_nm: float, cal: str | None = None) -> float:
     """Red-pulp filtration of particles above ~200 nm (Moghimi SM 1991/2001): a logistic rise to a
     maximum factor (the maximum is derived from whole spleen data of Hirn 2011, which already holds

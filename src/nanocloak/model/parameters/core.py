@@ -136,6 +136,9 @@ class ResolvedFormulation:
     #: per coating class: the MPS uptake ramp's half-time when it differs from the organs' (the
     #: opsonised share, captured at once), else None
     class_t50_h: list = field(default_factory=list)
+    #: per coating class: its uptake / the main class's in the organs other than liver and spleen,
+    #: where the opsonised share's early capture does not act (empty: as class_uptake_ratio)
+    class_peripheral_ratio: list = field(default_factory=list)
     #: tumor parameters handed in from above (learned ones), re-applied when the table is re-resolved
     tumor_overrides: tuple = ()
     #: the function that made this (resolution.resolve), to re-resolve with sources when asked

@@ -49,7 +49,7 @@ def resolve(f: Formulation, describe: bool = True, tumor_overrides: tuple = ()) 
     class_tumor_ratio = [1.0] * len(effects.classes)
     if tumor is not None:
         resolve_tumor(f, ps, effects.classes, effects.main, d_h, site, class_tumor_ratio)
-    uptake_ratio = _resolve_classes(ps, effects)
+    uptake_ratio, peripheral_ratio = _resolve_classes(ps, effects)
     factors = _resolve_doses(f, ps)
     _refuse_unknown_overrides(ps)
     physiology.check_blood_budget(phys, ps["tumor.BVT"] * tumor_volume_L if tumor is not None else 0.0)
@@ -58,7 +58,8 @@ def resolve(f: Formulation, describe: bool = True, tumor_overrides: tuple = ()) 
         masses["tumor"] = tumor_volume_L * 1000.0
     class_t50 = [effects.early_t50 if c.opsonised else None for c in effects.classes]
     return ResolvedFormulation(f, ps, phys, effects.classes, uptake_ratio, class_tumor_ratio, list(f.dose.times_h),
-                               factors, masses, class_t50_h=class_t50, tumor_overrides=tuple(tumor_overrides),
+                               factors, masses, class_t50_h=class_t50, class_peripheral_ratio=peripheral_ratio,
+                               tumor_overrides=tuple(tumor_overrides),
                                resolver=resolve)
 
 
@@ -87,12 +88,14 @@ class Effects:
     classes: list
     main: int
     recognition: list[float]
+    recognition_plain: list[float]   # without the opsonised share's early-capture factor (peripheral organs)
     rec_main: float          # the main class's recognition as used (an override replaces it)
     mps_scale: float
     mps_t50: float
     mps_hill: float
     early_t50: float
     spleen_factor: float
+    peripheral_factor: float   # uptake in the organs other than liver and spleen over the tabulated rates
     charge: float
     size_liver: float
     size_spleen: float
@@ -111,8 +114,11 @@ def _resolve_effects(f: Formulation, ps: ParameterSet, d_h: float, zeta: float) 
     early_factor = calibrated(ps, "early_capture_uptake_factor", "x", "MPS uptake of the opsonised share over its class", cal)
     early_t50 = calibrated(ps, "early_capture_t50_h", "h", "half-time of the opsonised share's capture ramp", cal)
     spleen_factor = calibrated(ps, "spleen_uptake_factor", "x", "splenic macrophage uptake over the tabulated rate", cal)
-    recognition = [phagocytosis.recognition_factor(f, c, rbc_factor) * (early_factor if c.opsonised else 1.0)
-                   for c in classes]
+    peripheral_factor = ps.set("effect.peripheral_uptake_factor", phagocytosis.peripheral_uptake_factor(cal), "x",
+                               "surface_effects.organs.peripheral_uptake_factor (calibrated)",
+                               "phagocytic uptake of lung, heart, kidney, muscle, rest over the tabulated rates")
+    recognition_plain = [phagocytosis.recognition_factor(f, c, rbc_factor) for c in classes]
+    recognition = [r * (early_factor if c.opsonised else 1.0) for r, c in zip(recognition_plain, classes)]
     rec_main = ps.set("effect.surface_recognition_factor", recognition[main], "x bare",
                       "phagocytosis.recognition_factor (membrane: calibrated RBC scale x membranes.yaml; PEG: "
                       "surface_effects.yaml)", "MPS uptake of the main coating class relative to a bare core")
@@ -124,8 +130,8 @@ def _resolve_effects(f: Formulation, ps: ParameterSet, d_h: float, zeta: float) 
     ligand_mps = ps.set("effect.ligand_mps_factor", phagocytosis.ligand_recognition_factor(f), "x", "ligands.yaml")
     sieving = ps.set("effect.glomerular_sieving", extravasation.glomerular_sieving(d_h), "fraction",
                      "pore theory, vascular_beds.glomerulus (Choi 2007 cut-off)")
-    return Effects(classes, main, recognition, rec_main, mps_scale, mps_t50, mps_hill, early_t50, spleen_factor, charge,
-                   size_liver, size_spleen, ligand_mps, sieving)
+    return Effects(classes, main, recognition, recognition_plain, rec_main, mps_scale, mps_t50, mps_hill, early_t50,
+                   spleen_factor, peripheral_factor, charge, size_liver, size_spleen, ligand_mps, sieving)
 
 
 def _resolve_organs(f: Formulation, ps: ParameterSet, phys, sp: dict, d_h: float, e: Effects) -> None:
@@ -141,7 +147,8 @@ def _resolve_organs(f: Formulation, ps: ParameterSet, phys, sp: dict, d_h: float
         ps.set(f"{name}.pa_L_per_h", o.pac * o.flow_L_per_h * perm, "L/h",
                lambda name=name: f"{organ_src(name, 'permeability_coefficient')()} x flow x size factor",
                "permeability-surface area product")
-        size = e.size_liver if name == "liver" else e.size_spleen * e.spleen_factor if name == "spleen" else 1.0
+        size = e.size_liver if name == "liver" else e.size_spleen * e.spleen_factor if name == "spleen" \
+            else e.peripheral_factor
         kmax = o.pc_kmax_per_h * e.mps_scale * rec_main * e.charge * size * e.ligand_mps
         ps.set(f"{name}.pc_uptake_max_per_h", kmax, "1/h",
                lambda name=name: f"{organ_src(name, 'pc_uptake_max_per_h')()} x calibrated scale x effect factors",
@@ -155,15 +162,20 @@ def _resolve_organs(f: Formulation, ps: ParameterSet, phys, sp: dict, d_h: float
            lambda: library.sourced(sp["bile_clearance_L_per_h_per_kg075"]).source, "from liver tissue")
 
 
-def _resolve_classes(ps: ParameterSet, e: Effects) -> list[float]:
-    """Each coating class's weight, coverage and uptake relative to the main class."""
+def _resolve_classes(ps: ParameterSet, e: Effects) -> tuple[list[float], list[float]]:
+    """Each coating class's weight, coverage and uptake relative to the main class: in the liver and
+    spleen (with the opsonised share's early capture) and in the other organs (without it)."""
     uptake_ratio = [e.recognition[i] / e.recognition[e.main] for i in range(len(e.classes))]
+    peripheral_ratio = [e.recognition_plain[i] / e.recognition[e.main] for i in range(len(e.classes))]
     for i, c in enumerate(e.classes):
         ps.set(f"class{i + 1}.weight", c.weight, "fraction of dose", lambda c=c: f"coating classes ({c.label})")
         ps.set(f"class{i + 1}.coverage_fraction", c.coverage, "fraction", "class mean coverage")
         uptake_ratio[i] = ps.set(f"class{i + 1}.uptake_ratio", uptake_ratio[i], "x main class",
-                                 "recognition of this class / main class")
-    return uptake_ratio
+                                 "recognition of this class / main class (liver and spleen)")
+        peripheral_ratio[i] = ps.set(f"class{i + 1}.peripheral_uptake_ratio", peripheral_ratio[i], "x main class",
+                                     "recognition of this class / main class in the other organs: the "
+                                     "opsonised share's early capture is the liver's and spleen's (Tsoi 2016)")
+    return uptake_ratio, peripheral_ratio
 
 
 def _resolve_doses(f: Formulation, ps: ParameterSet) -> list[float]:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from nanocloak.model.parameters.core import ParameterSet, ResolvedFormulation
-from nanocloak.model.particle import CAP0, LIVER, N_ORGANS, ORGANS, TUMOR, ParticleSystem
+from nanocloak.model.particle import CAP0, LIVER, N_ORGANS, ORGANS, SPLEEN, TUMOR, ParticleSystem
 
 
 @dataclass(frozen=True)
@@ -47,14 +47,21 @@ def circulation(ps: ParameterSet, has_tumor: bool) -> Circulation:
                        ps["cardiac_output_L_per_h"], ps["blood_volume_L"])
 
 
+#: the organs whose macrophages capture opsonised particles from the blood within minutes: the
+#: liver and spleen sequester most of a nanomaterial dose, the liver's slow sinusoidal flow giving
+#: 7.5x more contact with its cells than peripheral cells have (Tsoi KM et al. 2016, Nat Mater
+#: 15:1212, abstract). The early-capture share's fast ramp and uptake factor act there only.
+EARLY_CAPTURE_ORGANS = (LIVER, SPLEEN)
+
+
 def _class_k50(r: ResolvedFormulation, k50: np.ndarray, class_of: np.ndarray, n: int) -> np.ndarray:
-    """(organs, elements) uptake-ramp half-times: the organs' values, or a class's own in the MPS
-    organs (the opsonised share's fast ramp; the tumor keeps its own)."""
+    """(organs, elements) uptake-ramp half-times: the organs' values, or a class's own in the liver
+    and spleen (the opsonised share's fast ramp)."""
     out = np.repeat(k50[:, None], n, axis=1)
     for e, c in enumerate(class_of):
         t50 = r.class_t50_h[c] if c < len(r.class_t50_h) else None
         if t50 is not None:
-            out[[j for j in range(N_ORGANS) if j != TUMOR], e] = t50
+            out[list(EARLY_CAPTURE_ORGANS), e] = t50
     return out
 
 
@@ -114,7 +121,10 @@ def particle_systems(r: ResolvedFormulation) -> tuple[ParticleSystem, np.ndarray
     scale = np.empty((N_ORGANS, n))
     weights, dose_uptake = antibody_opsonisation(r, class_of, dose_of)
     weights = weights * np.asarray(r.dose_amounts, dtype=float)[dose_of]   # unequal doses: %ID of the first
-    scale[:] = (np.asarray(r.class_uptake_ratio)[class_of] * dose_uptake)[None, :]
+    peripheral = r.class_peripheral_ratio or r.class_uptake_ratio
+    scale[:] = (np.asarray(peripheral)[class_of] * dose_uptake)[None, :]
+    for j in EARLY_CAPTURE_ORGANS:
+        scale[j] = np.asarray(r.class_uptake_ratio)[class_of] * dose_uptake
     scale[TUMOR] = np.asarray(r.class_tumor_ratio)[class_of]
     kmax_all = kmax[:, None] * scale
     from_cap = np.zeros((N_ORGANS, 1), dtype=bool)
