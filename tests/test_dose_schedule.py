@@ -96,12 +96,18 @@ def test_mass_is_conserved_with_unequal_doses(name):
         assert p.doses_given[-1] == pytest.approx(15.0)
 
 
+#: macrophage saturation off (stealth.mps_saturation_factor): the only other nonlinearity in the dose
+TRACER = {"model": {"overrides": {"dose1.mps_saturation_factor": 1.0, "dose2.mps_saturation_factor": 1.0}}}
+
+
 def test_a_twice_larger_dose_adds_twice_as_much_without_antibodies():
-    """Bare PLGA raises no anti-PEG or anti-donor response: the model is linear in each dose."""
+    """Bare PLGA raises no anti-PEG or anti-donor response: far below the macrophages' capacity
+    (saturation off) the model is linear in each dose."""
     first = [{"at_h": 0, "mg_per_kg": 5}]
-    x1 = _sim(_example("bare_plga.yaml", schedule=first + [{"at_h": 72, "mg_per_kg": 5}]))
-    x2 = _sim(_example("bare_plga.yaml", schedule=first + [{"at_h": 72, "mg_per_kg": 10}]))
-    one = _sim(_example("bare_plga.yaml", schedule=first) | {"simulate": {"end_h": 168, "output_times_h": x1.t_h.tolist()}})
+    x1 = _sim(_example("bare_plga.yaml", schedule=first + [{"at_h": 72, "mg_per_kg": 5}]) | TRACER)
+    x2 = _sim(_example("bare_plga.yaml", schedule=first + [{"at_h": 72, "mg_per_kg": 10}]) | TRACER)
+    one = _sim(_example("bare_plga.yaml", schedule=first) | {"simulate": {"end_h": 168, "output_times_h": x1.t_h.tolist()}}
+               | {"model": {"overrides": {"dose1.mps_saturation_factor": 1.0}}})
     assert np.array_equal(x1.t_h, x2.t_h) and np.array_equal(x1.t_h, one.t_h)
     base = one.series
     late = x1.t_h > 72.0
@@ -176,3 +182,16 @@ def test_nonmem_export_gives_each_dose_its_own_amount():
     ds = from_results([_sim(d)])
     doses = ds[ds["EVID"] == 1]
     assert doses["TIME"].tolist() == [0.0, 24.0] and doses["AMT"].tolist() == [25.0, 100.0]    # mg/kg x 25 g
+
+
+def test_a_larger_dose_saturates_the_liver_and_circulates_longer():
+    """Ouyang 2020: doses above ~1e12 particles per mouse overwhelm Kupffer cells, so a larger dose
+    leaves a larger share in blood; a tracer dose's liver uptake is the tabulated one."""
+    small, large = (_sim(_example("bare_plga.yaml", times_h=[0], mg_per_kg=mg)) for mg in (0.05, 50.0))
+    sat_small = small.resolved.params["dose1.mps_saturation_factor"]
+    sat_large = large.resolved.params["dose1.mps_saturation_factor"]
+    assert sat_small > 0.99 and sat_large < 0.5
+    i = int(np.searchsorted(small.t_h, 4.0))
+    assert large.series["blood"][i] > 1.1 * small.series["blood"][i]
+    assert large.series["liver"][i] < small.series["liver"][i]
+    assert abs(large.metrics["mass_balance_error"]) < 1e-6 and abs(small.metrics["mass_balance_error"]) < 1e-6

@@ -190,6 +190,13 @@ def peripheral_uptake_factor(cal: str | None = None) -> float:
     return _surface("organs", "peripheral_uptake_factor", cal)
 
 
+def mps_saturation_factor(particles_per_kg: float, cal: str | None = None) -> float:
+    """Liver and spleen macrophage uptake at a dose of `particles_per_kg` over a tracer dose's:
+    1 / (1 + N / N50), Michaelis-Menten capacity evaluated at the dose (Ouyang B et al. 2020, Nat
+    Mater 19:1362: above ~1e12 particles per mouse Kupffer-cell uptake is overwhelmed)."""
+    return 1.0 / (1.0 + max(particles_per_kg, 0.0) / _surface("organs", "mps_half_saturation_particles_per_kg", cal))
+
+
 def spleen_size_factor(diameter_nm: float, cal: str | None = None) -> float:
     """Red-pulp filtration of particles above ~200 nm (Moghimi SM 1991/2001): a logistic rise to a
     maximum factor (the maximum is derived from whole spleen data of Hirn 2011, which already holds

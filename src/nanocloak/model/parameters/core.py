@@ -139,6 +139,8 @@ class ResolvedFormulation:
     #: per coating class: its uptake / the main class's in the organs other than liver and spleen,
     #: where the opsonised share's early capture does not act (empty: as class_uptake_ratio)
     class_peripheral_ratio: list = field(default_factory=list)
+    #: per dose: liver and spleen macrophage uptake over a tracer dose's (saturation; empty: 1)
+    dose_mps_saturation: list = field(default_factory=list)
     #: tumor parameters handed in from above (learned ones), re-applied when the table is re-resolved
     tumor_overrides: tuple = ()
     #: the function that made this (resolution.resolve), to re-resolve with sources when asked

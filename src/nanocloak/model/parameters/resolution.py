@@ -22,6 +22,7 @@ from nanocloak.model.parameters.tumor import resolve_tumor
 from nanocloak.spec.formulation import Formulation
 from nanocloak.surface import coating, extravasation, immunity
 from nanocloak.surface import stealth as phagocytosis
+from nanocloak.surface.blocks import core_diameter_nm
 
 
 def resolve(f: Formulation, describe: bool = True, tumor_overrides: tuple = ()) -> ResolvedFormulation:
@@ -51,6 +52,7 @@ def resolve(f: Formulation, describe: bool = True, tumor_overrides: tuple = ()) 
         resolve_tumor(f, ps, effects.classes, effects.main, d_h, site, class_tumor_ratio)
     uptake_ratio, peripheral_ratio = _resolve_classes(ps, effects)
     factors = _resolve_doses(f, ps)
+    saturation = _resolve_saturation(f, ps)
     _refuse_unknown_overrides(ps)
     physiology.check_blood_budget(phys, ps["tumor.BVT"] * tumor_volume_L if tumor is not None else 0.0)
     masses = {name: ps[f"{name}.volume_L"] * 1000.0 for name in MPS_ORGANS}
@@ -59,6 +61,7 @@ def resolve(f: Formulation, describe: bool = True, tumor_overrides: tuple = ()) 
     class_t50 = [effects.early_t50 if c.opsonised else None for c in effects.classes]
     return ResolvedFormulation(f, ps, phys, effects.classes, uptake_ratio, class_tumor_ratio, list(f.dose.times_h),
                                factors, masses, class_t50_h=class_t50, class_peripheral_ratio=peripheral_ratio,
+                               dose_mps_saturation=saturation,
                                tumor_overrides=tuple(tumor_overrides),
                                resolver=resolve)
 
@@ -185,6 +188,25 @@ def _resolve_doses(f: Formulation, ps: ParameterSet) -> list[float]:
         factors[k] = ps.set(f"dose{k + 1}.clearance_factor", fac, "x", "immunity.dose_clearance_factors",
                             "phagocytic uptake multiplier of this dose (anti-PEG / anti-donor antibodies)")
     return factors
+
+
+def _resolve_saturation(f: Formulation, ps: ParameterSet) -> list[float]:
+    """Each dose's liver and spleen macrophage saturation (stealth.mps_saturation_factor) from the
+    particles it holds per kg: core mass per kg / the mass of one solid core sphere."""
+    core_mg_per_kg = f.dose.mg_per_kg
+    if f.dose.basis == "drug":
+        loading = f.payloads[0].loading_wt_pct
+        core_mg_per_kg *= (100.0 - loading) / loading
+    diameter_cm = core_diameter_nm(f.core) * 1e-7
+    particle_mg = coating.core_density(f) * math.pi / 6.0 * diameter_cm ** 3 * 1000.0
+    out = []
+    for k, amount in enumerate(f.dose.relative_amounts(list(f.dose.times_h))):
+        n = ps.set(f"dose{k + 1}.particles_per_kg", core_mg_per_kg * amount / particle_mg, "1/kg",
+                   "dose core mass / (core density x pi d^3 / 6)")
+        out.append(ps.set(f"dose{k + 1}.mps_saturation_factor", phagocytosis.mps_saturation_factor(n, f.model.calibration),
+                          "x", "stealth.mps_saturation_factor (Ouyang 2020; surface_effects.organs)",
+                          "liver and spleen macrophage uptake of this dose over a tracer dose's"))
+    return out
 
 
 def _refuse_unknown_overrides(ps: ParameterSet) -> None:

@@ -123,8 +123,9 @@ def particle_systems(r: ResolvedFormulation) -> tuple[ParticleSystem, np.ndarray
     weights = weights * np.asarray(r.dose_amounts, dtype=float)[dose_of]   # unequal doses: %ID of the first
     peripheral = r.class_peripheral_ratio or r.class_uptake_ratio
     scale[:] = (np.asarray(peripheral)[class_of] * dose_uptake)[None, :]
+    saturation = np.asarray(r.dose_mps_saturation or [1.0] * n_doses, dtype=float)[dose_of]
     for j in EARLY_CAPTURE_ORGANS:
-        scale[j] = np.asarray(r.class_uptake_ratio)[class_of] * dose_uptake
+        scale[j] = np.asarray(r.class_uptake_ratio)[class_of] * dose_uptake * saturation
     scale[TUMOR] = np.asarray(r.class_tumor_ratio)[class_of]
     kmax_all = kmax[:, None] * scale
     from_cap = np.zeros((N_ORGANS, 1), dtype=bool)
@@ -152,7 +153,22 @@ def particle_systems(r: ResolvedFormulation) -> tuple[ParticleSystem, np.ndarray
         system.perm_start = np.maximum(start - t_dose, 0.0)
         system.perm_end = np.maximum(end - t_dose, 0.0)
         system.perm_factor = np.full(n, factor)
+    _place_magnet(r, system, t_dose)
     return system, weights, t_dose
+
+
+def _place_magnet(r: ResolvedFormulation, system: ParticleSystem, t_dose: np.ndarray) -> None:
+    """treatment.magnets (model/magnetic.py): the magnet's one-way capture from the tumor's capillary
+    blood into its tissue, in each dose copy's own time (0 for a non-magnetic core)."""
+    from nanocloak.model import magnetic
+
+    captures = magnetic.magnet_captures(r.formulation, r.params["particle.hydrodynamic_diameter_nm"])
+    if not captures or captures[0].capture_rate_per_h <= 0.0:
+        return
+    c = captures[0]                                    # one window (spec/magnets.py MAX_MAGNETS)
+    system.capture_start = np.maximum(c.start_h - t_dose, 0.0)
+    system.capture_end = np.maximum(c.end_h - t_dose, 0.0)
+    system.capture_rate = np.full(t_dose.shape, c.capture_rate_per_h)
 
 
 
