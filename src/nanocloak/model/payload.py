@@ -55,6 +55,8 @@ class PayloadResult:
     auc_ug_h_per_g: dict[str, np.ndarray]       # running AUCs (tumor/heart, total tissue drug and free)
     tumor_total_ug_per_g: np.ndarray | None = None
     organ_mass_g: dict[str, float] = field(default_factory=dict)
+    #: the free drug's own disposition in this animal (drug.disposition_metrics: half-life, FcRn)
+    disposition: dict[str, float] = field(default_factory=dict)
 
     @property
     def released_pct(self) -> np.ndarray:
@@ -237,7 +239,7 @@ def _free_system(r: ResolvedFormulation, system: wb.ParticleSystem, drug_key: st
     ps = r.params
     vols = np.array([ps[f"{o}.volume_L"] if o != "tumor" else (ps["tumor.VTC"] * ps["body_weight_kg"] if "tumor.VTC" in ps else 1e-9)
                      for o in wb.ORGANS])
-    props = drug_pbpk.drug_properties(drug_key, ps["body_weight_kg"])
+    props = drug_pbpk.drug_properties(drug_key, ps["body_weight_kg"], ps)
     fs = drug_pbpk.free_drug_system(props, float(system.v_art[0]), float(system.v_ven[0]), float(system.q_cardiac[0]),
                                     system.q_in[:, 0].copy(), vols)
     return fs, vols
@@ -268,6 +270,7 @@ def simulate_payloads(r: ResolvedFormulation, grid: np.ndarray, rtol: float = 1e
                 element = _Element(r, system.take(np.array([e])), pay, dose, float(t_dose[e]), free, vols)
                 total[off:] += weights[e] * element.solve(tau, rtol, atol * max(dose, 1.0))
         results[pay.drug] = _collect(pay.drug, grid, dose, given, total, vols, f.subject.tumor is not None)
+        results[pay.drug].disposition = drug_pbpk.disposition_metrics(free)
     return results
 
 
@@ -397,6 +400,7 @@ def payload_metrics(p: PayloadResult, has_tumor: bool) -> dict[str, float]:
     m["heart_drug_auc_ug_h_per_g"] = float(p.auc_ug_h_per_g["heart_free"][-1])
     m["heart_total_drug_auc_ug_h_per_g"] = float(p.auc_ug_h_per_g["heart_total"][-1])
     m["drug_mass_balance_error"] = p.mass_balance_error()
+    m.update(p.disposition)
     return m
 
 
@@ -420,7 +424,7 @@ def simulate_free_drug(r: ResolvedFormulation, grid: np.ndarray) -> tuple[np.nda
     circ = circulation(r.params, has_tumor)
     pay = f.payloads[0]
     dose = drug_dose_ug(f, 0)
-    props = drug_pbpk.drug_properties(pay.drug, r.params["body_weight_kg"])
+    props = drug_pbpk.drug_properties(pay.drug, r.params["body_weight_kg"], r.params)
     vols = circ.organ_volume.copy()
     if not has_tumor:
         vols[wb.TUMOR] = 1e-9
@@ -461,4 +465,6 @@ def simulate_free_drug(r: ResolvedFormulation, grid: np.ndarray) -> tuple[np.nda
     total[:, PA + 1] = states[:, n + 1]
     total[:, PA + 2] = states[:, n]
     total[:, PA + 3] = states[:, n + 1]
-    return obs, {pay.drug: _collect(pay.drug, grid, dose, given, total, vols, has_tumor)}, per_dose
+    result = _collect(pay.drug, grid, dose, given, total, vols, has_tumor)
+    result.disposition = drug_pbpk.disposition_metrics(free)
+    return obs, {pay.drug: result}, per_dose

@@ -8,6 +8,7 @@ from nanocloak.body import species as physiology
 from nanocloak.errors import FormulationError, Problem, did_you_mean
 from nanocloak.library import tables as library
 from nanocloak.model.parameters.core import MPS_ORGANS, ParameterSet, ResolvedFormulation
+from nanocloak.model.parameters.payload_drugs import resolve_payload_drugs
 from nanocloak.spec.formulation import Formulation
 from nanocloak.surface import stealth as phagocytosis
 
@@ -64,7 +65,7 @@ def resolve_body(f: Formulation, ps: ParameterSet, sp: dict, site: str):
                "hepatic artery only; the spleen outflow joins it" if name == "liver" else "")
         ps.set(f"{name}.vascular_fraction", o.vascular_fraction, "fraction", organ_src(name, "vascular_fraction"))
         ps.set(f"{name}.partition", o.partition, "-", organ_src(name, "partition_coefficient"), "tissue:blood")
-
+    resolve_payload_drugs(f, ps)
     return phys, tumor_volume_L
 
 
