@@ -108,6 +108,9 @@ MgPerKg = Annotated[float, with_unit("mg/kg")]
 WattPerCm2 = Annotated[float, with_unit("W/cm**2")]
 
 
+Megahertz = Annotated[float, with_unit("MHz")]
+
+
 Mm3 = Annotated[float, with_unit("mm**3")]
 
 

@@ -27,6 +27,7 @@ from nanocloak.spec.fields import (
     Hours,
     KiloDalton,
     LigandName,
+    Megahertz,
     Method,
     MilliVolts,
     Minutes,
@@ -303,6 +304,8 @@ class Ultrasound(_Strict):
     at_h: Hours = Field(ge=0)
     duration_min: Minutes = Field(gt=0, le=240)
     intensity_W_per_cm2: WattPerCm2 = Field(default=1.0, gt=0, le=10)
+    #: acoustic frequency: sets the tissue's absorption (sonodynamic dose, model/therapy/sonodynamic.py)
+    frequency_MHz: Megahertz = Field(default=1.0, gt=0.02, le=10)
 
 
 class Treatment(_Strict):

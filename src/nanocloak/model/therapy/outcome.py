@@ -8,9 +8,12 @@ Order for one formulation (each step uses what the previous produced):
 3. if a laser brings the tumor to mild hyperthermia, its vessels open for a while (therapy.yaml):
    the particle model is run again with that window, then the heating recomputed;
 4. the payload model with the tumor's temperature (hyperthermia triggers) and light (nir);
-5. photodynamic doses from photosensitisers in the tumor (photodynamic.py);
-6. growth of the treated arm: chemotherapy kill k2 C_free(t), thermal and photodynamic kill as
-   impulses at each exposure (tumor_growth.py).
+5. the tumor oxygen state (oxygen.py: glucose oxidase consumes glucose and O2), shared by:
+   photodynamic doses from photosensitisers in the tumor (photodynamic.py), sonodynamic doses
+   from sonosensitisers under ultrasound (sonodynamic.py) and hypoxia-activated prodrugs;
+6. growth of the treated arm: chemotherapy kill k2 C_free(t) (hypoxia-activated prodrugs at
+   their oxygen-dependent potency), thermal, photodynamic and sonodynamic kill as impulses at
+   each exposure (tumor_growth.py).
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ import numpy as np
 
 from nanocloak.library import tables as library
 from nanocloak.model.therapy import growth as tumor_growth
-from nanocloak.model.therapy import photodynamic, photothermal
+from nanocloak.model.therapy import oxygen, photodynamic, photothermal, sonodynamic
 
 DRUG_KILL_KINDS = ("chemotherapy", "kinase_inhibitor")
 
@@ -44,6 +47,8 @@ class TherapyResult:
     doubling_time_days: float = float("nan")
     growth_law_assumed: bool = True                      # no sourced growth law for the line (growth.py)
     endpoint_mm3: float | None = None                    # humane-endpoint volume of the species
+    sdt: list = field(default_factory=list)              # sonodynamic.SdtDose per ultrasound exposure
+    oxygen: oxygen.OxygenState | None = None             # the one tumor oxygen state (oxygen.py)
 
 
 def particle_core_mg_per_dose(f) -> float:
@@ -100,9 +105,10 @@ def heat_windows(heatings) -> list[tuple[float, float, float]]:
     return out
 
 
-def kill_rate_table(result):
-    """k2 C_free(t) summed over the chemotherapy payloads, from the free drug in the tumor: (times h,
-    rate 1/day), or None without a killing drug."""
+def kill_rate_table(result, state: oxygen.OxygenState | None = None):
+    """k2 C_free(t) summed over the chemotherapy payloads, from the free drug in the tumor, and over
+    hypoxia-activated prodrugs at the oxygen state's potency: (times h, rate 1/day), or None
+    without a killing drug."""
     f = result.resolved.formulation
     line = f.subject.tumor.line
     terms = []
@@ -114,6 +120,8 @@ def kill_rate_table(result):
         mw = library.value(entry["molecular_weight_g_per_mol"])
         uM = p.free_ug["tumor"] / p.organ_mass_g["tumor"] / mw * 1000.0       # ug/g -> umol/kg ~ uM
         terms.append((k2, p.t_h, uM))
+    if state is not None:
+        terms += oxygen.hypoxic_kill_terms(result, state)
     if not terms:
         return None
     times = np.unique(np.concatenate([t for _, t, _ in terms]))
@@ -162,11 +170,13 @@ def run(result, rerun_particles) -> tuple[TherapyResult, Any] | None:
     if windows or (heatings and heat_sensitive):
         result = rerun_particles(windows, temperature_function(heatings))
         heatings = heat_all(result)
+    state = oxygen.tumor_oxygen(result, v0)
     pdt = []
     for las, h in zip(lasers, heatings):
         size = float(np.interp(las.at_h, control.t_h, control.volume_mm3))
-        pdt.append(photodynamic.singlet_oxygen_dose(f, las, h.budget, size))
-    impulses = []
+        pdt.append(photodynamic.singlet_oxygen_dose(f, las, h.budget, size, state.po2_at(las.at_h)))
+    sdt = sonodynamic.sonodynamic_doses(result, control, state)
+    impulses = [(d.ultrasound.at_h + d.ultrasound.duration_min / 60.0, d.kill_fraction) for d in sdt if d.kill_fraction > 0]
     thermal_kills = []
     for las, h, p in zip(lasers, heatings, pdt):
         thermal = photothermal.thermal_kill_fraction(h.cem43_min)
@@ -174,10 +184,10 @@ def run(result, rerun_particles) -> tuple[TherapyResult, Any] | None:
         survive = (1.0 - thermal) * (1.0 - p.kill_fraction)
         if survive < 1.0:
             impulses.append((las.at_h + las.duration_min / 60.0, 1.0 - survive))
-    kill = kill_rate_table(result)
+    kill = kill_rate_table(result, state)
     treated = control if kill is None and not impulses else tumor_growth.simulate_growth(params, v0, t, kill, impulses)
     out = TherapyResult(t, treated.volume_mm3, control.volume_mm3, heatings, pdt, thermal_kills, params.doubling_time_days,
-                        params.assumed, tumor_growth.humane_endpoint_mm3(f.subject.species))
+                        params.assumed, tumor_growth.humane_endpoint_mm3(f.subject.species), sdt, state)
     return out, result
 
 
@@ -215,4 +225,7 @@ def therapy_metrics(th: TherapyResult, v0: float) -> dict:
         m["thermal_dose_cem43_min"] = float(sum(h.cem43_min for h in th.heating))
         if any(p.singlet_oxygen_mM > 0 for p in th.pdt):
             m["singlet_oxygen_dose_mM"] = float(sum(p.singlet_oxygen_mM for p in th.pdt))
+    m.update(sonodynamic.sdt_metrics(th.sdt))
+    if th.oxygen is not None:
+        m.update(oxygen.oxygen_metrics(th.oxygen))
     return m
