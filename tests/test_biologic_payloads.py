@@ -58,6 +58,13 @@ def test_igg_half_life_is_days_within_2_fold_of_its_entry(igg, trail):
     assert p.renal_ug[-1] <= 1e-9 * p.dose_ug                                # too large to filter
 
 
+def test_trastuzumab_in_a_mouse_is_the_generic_igg(igg):
+    """Without human HER2 in the mouse, trastuzumab is the generic IgG1 (drugs.yaml): same curve."""
+    r, p = _free("trastuzumab", end_h=1500.0)
+    assert np.allclose(p.free_ug["blood"], igg[1].free_ug["blood"], rtol=1e-6, atol=1e-9 * p.dose_ug)
+    assert r.metrics["fcrn_recycled_fraction"] == igg[0].metrics["fcrn_recycled_fraction"]
+
+
 def test_fcrn_off_shortens_the_igg_half_life_by_the_recycled_share(igg, igg_no_fcrn):
     """f_R = 0 (an FcRn knockout): every pinocytosed IgG is degraded, the catabolic clearance rises
     by 1/(1 - f_R) and, with the same Vss, the terminal half-life falls by the same factor."""
@@ -136,7 +143,7 @@ def test_each_simulates_as_a_payload_in_a_peg_liposome(drug):
 def test_the_library_lists_them():
     _, _, rows = listing.listing("drugs")
     keys = {row[0]: row for row in rows}
-    for key, kind in (("igg_antibody", "antibody"), ("trail", "protein"), ("ptx_dimer", "prodrug")):
+    for key, kind in (("igg_antibody", "antibody"), ("trastuzumab", "antibody"), ("trail", "protein"), ("ptx_dimer", "prodrug")):
         assert keys[key][2] == kind
 
 
