@@ -272,6 +272,9 @@ def figure_caption(r: SimulationResult, name: str) -> str:
 #: unit of a metric from its name (FORMULATION_SPEC.md's naming), first match wins
 _METRIC_UNITS = (
     (r"mass_balance_error$", "fraction of dose"),
+    (r"^lung_metastases_count", "metastases (expected count)"),        # docs/brain_metastasis.md
+    (r"^ctc_captured_fraction$", "fraction of CTCs leaving blood"),
+    (r"_assumptions$", "what rests on assumptions"),
     (r"_assumed$", "true/false"),
     (r"^days_", "days"),
     (r"tumor_to_muscle|_contrast_|_transmission$", "ratio"),
@@ -389,6 +392,8 @@ def _fmt(v) -> str:
         return ""
     if isinstance(v, float):
         return f"{v:.4g}"
+    if isinstance(v, list):                     # e.g. lung_metastases_assumptions
+        return "; ".join(str(x) for x in v)
     return str(v)
 
 

@@ -219,6 +219,12 @@ def _resolved_with_therapy(f: Formulation):
         raise SbmlExportError(f"dose.route: {f.dose.route} is not exported to SBML (the export starts each dose "
                               "mixed in the blood; the route's depot, docs/routes.md, has no SBML form yet); "
                               "export the iv design, or use `nanocloak simulate`")
+    tumor = f.subject.tumor
+    if tumor is not None and tumor.metastases is not None and tumor.metastases.lung:
+        raise SbmlExportError("subject.tumor.metastases: the lung-metastasis estimate (circulating tumor cells, their "
+                              "capture by the coat) is computed after the particle model and has no SBML form; "
+                              "export without metastases (bbb and post_surgical are exported as the tumor's PATC "
+                              "and KTRESmax), or use `nanocloak simulate` (docs/brain_metastasis.md)")
     r = resolve(f)
     if f.treatment.lasers and f.subject.tumor is not None:
         from nanocloak.simulation.core import simulate

@@ -54,6 +54,26 @@ class SimulationResult:
             self.metrics["tumor_pct_id_per_g_24h"] = v24 / mass24
             if "organ_pct_id_per_g_24h" in self.metrics:
                 self.metrics["organ_pct_id_per_g_24h"]["tumor"] = v24 / mass24
+        metastases = self.resolved.formulation.subject.tumor.metastases
+        if metastases is not None and metastases.lung:
+            self.attach_metastases()
+
+    def attach_metastases(self) -> None:
+        """lung_metastases_count and its companions (model/therapy/metastasis.py): CTCs shed by the
+        grown tumor, captured by the coat in blood (the classes' mean coverage), seeding the lungs."""
+        from nanocloak.model.therapy.metastasis import metastasis_metrics
+        from nanocloak.model.therapy.outcome import particle_core_mg_per_dose
+        from nanocloak.surface.brain import ctc_capture_affinity
+
+        r, th = self.resolved, self.therapy
+        f = r.formulation
+        weight = sum(c.weight for c in r.classes)
+        coverage = sum(c.weight * c.coverage for c in r.classes) / weight if weight > 0 else 0.0
+        affinity = 0.0 if f.core.is_free_drug else ctc_capture_affinity(f, coverage)
+        blood_mL = r.physiology.blood_volume_L * 1000.0
+        particle = self.series["blood"] / 100.0 * particle_core_mg_per_dose(f) / blood_mL
+        control_g = np.interp(self.t_h, th.t_h, th.control_mm3) / 1000.0
+        self.metrics.update(metastasis_metrics(self.t_h, self.tumor_mass_g, control_g, particle, affinity))
 
     def attach_imaging(self) -> None:
         """metrics.imaging (model/imaging.py): tumor-to-muscle contrast and each mode's signal."""

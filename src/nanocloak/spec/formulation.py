@@ -17,6 +17,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 from nanocloak.errors import FormulationError, Problem, did_you_mean
 from nanocloak.library import release_laws as release_models
 from nanocloak.library import tables as library
+from nanocloak.spec.brain import Bbb, Metastases, check_brain
 from nanocloak.spec.dose import Dose, DoseStep  # noqa: F401 (DoseStep: the spec's public API)
 from nanocloak.spec.fields import (
     Cell,
@@ -237,6 +238,10 @@ class TumorSpec(_Strict):
     site: Site = "subcutaneous"
     model: TumorModel | None = None
     volume_mm3: Mm3 = Field(default=100.0, gt=1, le=2_000_000)
+    #: brain tumors only (spec/brain.py): the blood-brain barrier's state, a resected (inflamed) tumor
+    bbb: Bbb | None = None
+    post_surgical: bool | None = None
+    metastases: Metastases | None = None
 
     _line = field_validator("line", mode="before")(library_key("cell_lines", "tumor cell line"))
     _type = field_validator("type", mode="before")(
@@ -286,6 +291,7 @@ class Subject(_Strict):
                                  "immunocompetent host; use host: nude or scid")
             if tumor.model == "allograft" and line_species and line_species != self.species:
                 raise ValueError(f"tumor.model: {tumor.line} is a {line_species} line, so in a {self.species} it is a xenograft")
+            check_brain(tumor)
         if self.host is None:
             self.host = "immunocompetent"
         return self

@@ -85,8 +85,6 @@ def ligand_tumor_uptake_factor(f: Formulation) -> float:
 
 
 def crosses_blood_brain_barrier(f: Formulation) -> bool:
-    """Transferrin-receptor transcytosis or neutrophil membranes (seed 001: neutrophil-coated
-    particles cross the BBB to post-surgical glioma)."""
-    if any(library.entry("ligands", lig.name).get("crosses_bbb") for lig in f.surface.ligands):
-        return True
-    return f.surface.kind == "membrane" and any(s.cell == "neutrophil" for s in membrane_of(f).sources)
+    """Transferrin-receptor transcytosis (ligands.yaml crosses_bbb). Neutrophil membranes reach a
+    resected, inflamed brain tumor instead (seed 001; surface/brain.py inflamed_tumor_factor)."""
+    return any(library.entry("ligands", lig.name).get("crosses_bbb") for lig in f.surface.ligands)
