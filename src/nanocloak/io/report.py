@@ -274,6 +274,8 @@ _METRIC_UNITS = (
     (r"mass_balance_error$", "fraction of dose"),
     (r"^lung_metastases_count", "metastases (expected count)"),        # docs/brain_metastasis.md
     (r"^ctc_captured_fraction$", "fraction of CTCs leaving blood"),
+    (r"_L_per_h_per_kg$", "L/h/kg"),                     # FcRn catabolic clearance (docs/payload.md)
+    (r"_recycled_fraction$", "fraction"),
     (r"_assumptions$", "what rests on assumptions"),
     (r"_assumed$", "true/false"),
     (r"^days_", "days"),
@@ -357,6 +359,9 @@ def summary_text(r: SimulationResult) -> list[str]:
         if "tumor_drug_auc_ug_h_per_g" in m:
             parts.append(f"tumor drug AUC {m['tumor_drug_auc_ug_h_per_g']:.3g} ug h/g (peak {m['tumor_drug_cmax_ug_per_g']:.3g} ug/g)")
         parts.append(f"heart exposure to released drug {m['heart_drug_auc_ug_h_per_g']:.3g} ug h/g")
+        if "free_drug_t_half_h" in m:                     # the released drug's own (docs/payload.md)
+            fcrn = f", FcRn recycling {m['fcrn_recycled_fraction']:.2f}" if "fcrn_recycled_fraction" in m else ""
+            parts.append(f"released drug half-life {m['free_drug_t_half_h']:.3g} h{fcrn}")
         lines.append("; ".join(parts) + ".")
     if "tgi_pct" in m:
         doubling = (f"it doubles in {m['days_to_2x_volume']:.1f} days" if m.get("days_to_2x_volume") is not None
