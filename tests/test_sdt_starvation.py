@@ -135,3 +135,36 @@ def test_ultrasound_release_trigger_still_acts():
 def test_examples_run(name):
     r = nanocloak.simulate(nanocloak.load(ROOT / "examples" / name))
     assert "tumor_po2_mmHg_min" in r.metrics or "sdt_ros_mM" in r.metrics
+
+
+def test_sbml_refuses_with_a_message():
+    from nanocloak.io import sbml
+
+    with pytest.raises(sbml.SbmlExportError, match="treatment.ultrasound: sonodynamic"):
+        sbml.to_sbml(nanocloak.load(ROOT / "examples" / "sonodynamic.yaml"))
+    with pytest.raises(sbml.SbmlExportError, match="payloads: glucose_oxidase"):
+        sbml.to_sbml(nanocloak.load(ROOT / "examples" / "starvation_gox.yaml"))
+    with pytest.raises(sbml.SbmlExportError, match="payloads: tirapazamine"):
+        sbml.to_sbml(design([{"drug": "tirapazamine", "loading_wt_pct": 5}]))
+
+
+def test_report_words_and_units(sdt_run):
+    from nanocloak.io import report
+
+    text = " ".join(report.summary_text(sdt_run))
+    assert "Sonodynamic:" in text and f"{sdt_run.metrics['sdt_ros_mM']:.3g} mM" in text
+    assert report.metric_unit("tumor_po2_mmHg_min") == "mmHg"
+    assert report.metric_unit("tumor_h2o2_extra_uM_max") == "uM"
+    assert report.metric_unit("sdt_ros_mM") == "mM"
+    assert report.metric_unit("sdt_absorbed_acoustic_J") == "J"
+
+
+def test_ros_trigger_crossing_is_flagged():
+    trig = {"drug": "tirapazamine", "loading_wt_pct": 5, "release": {
+        "model": "first_order", "params": {"k_per_h": 0.05},
+        "triggers": [{"kind": "ros", "factor": 5, "threshold": 10.0 + 1e-6}]}}
+    gox = {"drug": "glucose_oxidase", "loading_wt_pct": 20}
+    m = nanocloak.simulate(design([trig, gox], mg_per_kg=50)).metrics
+    assert m["tumor_ros_relative_max"] > 10.0 and m["ros_trigger_crossed_by_gox"] is True
+    m = nanocloak.simulate(design([trig], mg_per_kg=50)).metrics
+    assert m["ros_trigger_crossed_by_gox"] is False

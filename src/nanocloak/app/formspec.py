@@ -319,6 +319,7 @@ FIELDS: tuple[Field, ...] = (
     Field(f"{US}.at_h", "ultrasound at", "h", group="treatment", placeholder="no ultrasound"),
     Field(f"{US}.duration_min", "ultrasound duration", "min", group="treatment", placeholder="required with ultrasound"),
     Field(f"{US}.intensity_W_per_cm2", "ultrasound intensity", "W/cm2", group="treatment", placeholder="1"),
+    Field(f"{US}.frequency_MHz", "ultrasound frequency", "MHz", group="treatment", placeholder="1"),
     Field("model.tumor_parameters", "tumor parameters", kind="select", options=("library", "learned"), group="simulate",
           placeholder="library"),
     Field("simulate.end_h", "simulate until", "h", group="simulate", placeholder="168"),

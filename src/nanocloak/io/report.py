@@ -15,6 +15,7 @@ from typing import Sequence
 import numpy as np
 
 from nanocloak.io.figures import png, pyplot
+from nanocloak.io.report_oxygen import oxygen_lines
 from nanocloak.simulation import metrics as _metrics
 from nanocloak.simulation.results import SimulationResult
 
@@ -272,6 +273,13 @@ def figure_caption(r: SimulationResult, name: str) -> str:
 #: unit of a metric from its name (FORMULATION_SPEC.md's naming), first match wins
 _METRIC_UNITS = (
     (r"mass_balance_error$", "fraction of dose"),
+    (r"_mmHg(_|$)", "mmHg"),                             # tumor oxygen state (docs/therapy.md)
+    (r"_uM(_|$)", "uM"),
+    (r"_glucose_fraction_", "fraction of baseline"),
+    (r"_ros_relative_", "x healthy tissue"),
+    (r"_activation_max$", "x aerobic potency"),
+    (r"_kill_fraction$", "fraction of cells"),
+    (r"_acoustic_J$", "J"),
     (r"^lung_metastases_count", "metastases (expected count)"),        # docs/brain_metastasis.md
     (r"^ctc_captured_fraction$", "fraction of CTCs leaving blood"),
     (r"_L_per_h_per_kg$", "L/h/kg"),                     # FcRn catabolic clearance (docs/payload.md)
@@ -372,6 +380,7 @@ def summary_text(r: SimulationResult) -> list[str]:
                     f"thermal dose {m['thermal_dose_cem43_min']:.0f} CEM43 min).")
         lines.append(f"Outcome: tumor {m['tumor_volume_mm3_end']:.0f} mm3 at the end vs {m['control_tumor_volume_mm3_end']:.0f} mm3 "
                      f"untreated (TGI {m['tgi_pct']:.0f}%); {doubling}.{heat}")
+        lines += oxygen_lines(m)
     lines.append(f"Excreted by the end: {m['excreted_pct_id_end']:.1f}% of a dose; mass balance error {m['mass_balance_error']:.1e}.")
     return lines
 

@@ -209,6 +209,24 @@ def _bolus_id(prefix: str, species: str) -> str:
     return prefix + "bolus_" + species[len(prefix):]
 
 
+def refuse_oxygen_therapies(f: Formulation) -> None:
+    """Sonodynamic therapy, glucose oxidase and hypoxia-activated prodrugs act through the tumor oxygen
+    state (model/therapy/oxygen.py), computed after the particle model: no SBML form."""
+    from nanocloak.library import tables as library
+    from nanocloak.model.therapy import oxygen, sonodynamic
+
+    drugs = [p.drug for p in f.payloads]
+    if f.treatment.ultrasound and any(sonodynamic.is_sonosensitiser(d) for d in drugs):
+        raise SbmlExportError("treatment.ultrasound: sonodynamic therapy (ROS from the ultrasound a sonosensitiser "
+                              "payload absorbs, model/therapy/sonodynamic.py) has no SBML form; export without the "
+                              "ultrasound or the sonosensitiser, or use `nanocloak simulate` (docs/therapy.md)")
+    for d in drugs:
+        if d == oxygen.GOX or "hypoxia_activation" in library.entry("drugs", d):
+            raise SbmlExportError(f"payloads: {d} acts through the tumor oxygen state (glucose oxidase starvation, "
+                                  "hypoxia-activated prodrugs; model/therapy/oxygen.py), which has no SBML form; "
+                                  "export without it, or use `nanocloak simulate` (docs/therapy.md)")
+
+
 def _resolved_with_therapy(f: Formulation):
     """Resolution including what the therapy chain decides (heat-opened tumor vessels)."""
     if f.core.is_free_drug:
@@ -225,6 +243,7 @@ def _resolved_with_therapy(f: Formulation):
                               "capture by the coat) is computed after the particle model and has no SBML form; "
                               "export without metastases (bbb and post_surgical are exported as the tumor's PATC "
                               "and KTRESmax), or use `nanocloak simulate` (docs/brain_metastasis.md)")
+    refuse_oxygen_therapies(f)
     r = resolve(f)
     if f.treatment.lasers and f.subject.tumor is not None:
         from nanocloak.simulation.core import simulate

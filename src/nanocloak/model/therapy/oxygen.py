@@ -109,6 +109,7 @@ class OxygenState:
     baseline_po2_mmHg: float
     has_gox: bool
     hypoxic_drugs: tuple[str, ...] = ()  # hypoxia-activated payloads (drugs.yaml hypoxia_activation)
+    ros_thresholds: tuple[float, ...] = ()  # thresholds of the payloads' ROS release triggers
 
     def po2_at(self, t_h: float) -> float:
         return float(np.interp(t_h, self.t_h, self.po2_mmHg))
@@ -116,8 +117,16 @@ class OxygenState:
     def ros_relative_max(self) -> float:
         """The tumor's ROS level relative to healthy tissue (environment.yaml tumor_tissue scale) at its
         highest: the tumor's own level x (1 + GOx H2O2 / the tumor's own H2O2)."""
-        own = library.value(library.table("environment")["tumor_tissue"]["ros_relative"])
-        return own * (1.0 + float(np.max(self.h2o2_extra_uM)) / _o("tumor_h2o2_uM"))
+        return own_ros_relative() * (1.0 + float(np.max(self.h2o2_extra_uM)) / _o("tumor_h2o2_uM"))
+
+    def ros_trigger_crossed(self) -> bool:
+        """A ROS release trigger that the tumor's own level leaves off and the GOx-raised level turns on."""
+        own, raised = own_ros_relative(), self.ros_relative_max()
+        return any(own < thr <= raised for thr in self.ros_thresholds)
+
+
+def own_ros_relative() -> float:
+    return library.value(library.table("environment")["tumor_tissue"]["ros_relative"])
 
 
 def enzyme_in_tumor_uM(result, tumor_volume_mm3: float) -> tuple[np.ndarray, np.ndarray] | None:
@@ -134,17 +143,19 @@ def tumor_oxygen(result, tumor_volume_mm3: float) -> OxygenState:
     f = result.resolved.formulation
     po2_0 = baseline_po2_mmHg(f)
     hypoxic = tuple(d for d in result.payloads if "hypoxia_activation" in library.entry("drugs", d))
+    ros = tuple(float(t.threshold) for p in f.payloads if p.release for t in p.release.triggers
+                if t.kind == "ros" and t.threshold is not None)
     enz = enzyme_in_tumor_uM(result, tumor_volume_mm3)
     if enz is None:
         t = np.asarray(result.t_h, dtype=float)
-        return OxygenState(t, np.full_like(t, po2_0), np.ones_like(t), np.zeros_like(t), po2_0, False, hypoxic)
+        return OxygenState(t, np.full_like(t, po2_0), np.ones_like(t), np.zeros_like(t), po2_0, False, hypoxic, ros)
     t, e = enz
     s = supply(po2_0)
     v = gox_rate_uM_per_s(e, s)
     c = s.c0_uM - v / s.k_o2_per_s
     g = s.g0_uM - v / s.k_g_per_s
     h2o2 = v / _o("h2o2_clearance_per_s")
-    return OxygenState(np.asarray(t, float), c / solubility_uM_per_mmHg(), g / s.g0_uM, h2o2, po2_0, True, hypoxic)
+    return OxygenState(np.asarray(t, float), c / solubility_uM_per_mmHg(), g / s.g0_uM, h2o2, po2_0, True, hypoxic, ros)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -185,6 +196,9 @@ def oxygen_metrics(state: OxygenState) -> dict:
     m["tumor_glucose_fraction_min"] = float(np.min(state.glucose_fraction))
     m["tumor_h2o2_extra_uM_max"] = float(np.max(state.h2o2_extra_uM))
     m["tumor_ros_relative_max"] = state.ros_relative_max()
+    if state.ros_thresholds:
+        # reported, not re-simulated: the payload model's ROS level is the static tumor value (docs/therapy.md)
+        m["ros_trigger_crossed_by_gox"] = state.ros_trigger_crossed()
     for drug in state.hypoxic_drugs:
         m[f"{drug}_activation_max"] = float(np.max(activation_factor(drug, state.po2_mmHg)))
     return m
