@@ -156,3 +156,21 @@ def test_the_example_runs():
     r = nanocloak.simulate(f)
     assert r.payloads["trail"].mass_balance_error() <= 1e-6
     assert r.metrics["free_drug_t_half_h"] < 0.25
+
+
+def test_the_app_accepts_an_igg_payload_with_fcrn_off():
+    """The app's form keeps the payload and the FcRn override through a round trip, and the design runs."""
+    from pathlib import Path
+
+    from nanocloak.app import backend, formspec
+
+    doc = backend.parse_yaml((Path(__file__).parent.parent / "examples" / "trail_liposome.yaml").read_text(encoding="utf-8"))
+    doc["payloads"][0]["drug"] = "igg_antibody"
+    doc["model"] = {"overrides": dict(FCRN_OFF)}
+    names = [p["name"] for p in backend.release_parameters(formspec.get_path(doc, formspec.parse_path(f"{formspec.REL}.model")))]
+    again = formspec.values_to_doc(formspec.doc_to_values(doc), doc, names, formspec.param_values(doc, names))
+    f, problems = backend.validate(again)
+    assert not problems
+    assert f.payloads[0].drug == "igg_antibody" and f.model.overrides == FCRN_OFF
+    r = nanocloak.simulate(f)
+    assert r.metrics["fcrn_recycled_fraction"] == 0.0
