@@ -16,6 +16,7 @@ import numpy as np
 
 from nanocloak.io.figures import png, pyplot
 from nanocloak.io.report_oxygen import oxygen_lines
+from nanocloak.model.magnetic import magnet_lines
 from nanocloak.simulation import metrics as _metrics
 from nanocloak.simulation.results import SimulationResult
 
@@ -381,6 +382,7 @@ def summary_text(r: SimulationResult) -> list[str]:
         lines.append(f"Outcome: tumor {m['tumor_volume_mm3_end']:.0f} mm3 at the end vs {m['control_tumor_volume_mm3_end']:.0f} mm3 "
                      f"untreated (TGI {m['tgi_pct']:.0f}%); {doubling}.{heat}")
         lines += oxygen_lines(m)
+    lines += magnet_lines(m)                              # treatment.magnets (model/magnetic.py)
     lines.append(f"Excreted by the end: {m['excreted_pct_id_end']:.1f}% of a dose; mass balance error {m['mass_balance_error']:.1e}.")
     return lines
 

@@ -243,6 +243,10 @@ def _resolved_with_therapy(f: Formulation):
                               "capture by the coat) is computed after the particle model and has no SBML form; "
                               "export without metastases (bbb and post_surgical are exported as the tumor's PATC "
                               "and KTRESmax), or use `nanocloak simulate` (docs/brain_metastasis.md)")
+    if getattr(f.treatment, "magnets", None):
+        raise SbmlExportError("treatment.magnets: magnetic targeting (a one-way capture window from the tumor's "
+                              "capillary blood, model/magnetic.py) has no SBML form yet; export without the magnet, "
+                              "or use `nanocloak simulate` (docs/magnetic.md)")
     refuse_oxygen_therapies(f)
     r = resolve(f)
     if f.treatment.lasers and f.subject.tumor is not None:

@@ -85,6 +85,11 @@ class ParticleSystem:
     perm_start: np.ndarray | None = None
     perm_end: np.ndarray | None = None
     perm_factor: np.ndarray | None = None
+    # treatment.magnets (model/magnetic.py): one-way capture tumor capillary -> tumor retained pool at
+    # capture_rate (1/h) while capture_start <= tau < capture_end (filled in __post_init__)
+    capture_start: np.ndarray = None  # type: ignore[assignment]
+    capture_end: np.ndarray = None  # type: ignore[assignment]
+    capture_rate: np.ndarray = None  # type: ignore[assignment]
     # where the dose starts (dose.route, docs/routes.md): the fraction mixed in the blood (iv) and
     # the fraction in a depot (intratumoral: the injection site in the tumor, feeding the tumor's
     # vessels; intraperitoneal, subcutaneous: feeding the venous pool via lymph) that empties at
@@ -98,6 +103,8 @@ class ParticleSystem:
         n = self.v_art.shape[-1]
         if self.perm_start is None:
             self.perm_start, self.perm_end, self.perm_factor = np.zeros(n), np.zeros(n), np.ones(n)
+        if self.capture_start is None:
+            self.capture_start, self.capture_end, self.capture_rate = np.zeros(n), np.zeros(n), np.zeros(n)
         if self.start_blood is None:
             self.start_blood, self.depot0, self.k_abs = np.ones(n), np.zeros(n), np.zeros(n)
             self.depot_into = np.full(n, float(VEN))
@@ -186,7 +193,14 @@ def hill_derivative(tau: np.ndarray, k50: np.ndarray, n: np.ndarray) -> np.ndarr
 def uptake(s: ParticleSystem, tau: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """PC uptake rate constants (capillary-side, tissue-side), shape (organ, B), at time since dose tau."""
     frac = hill_fraction(tau[None, :], s.k50, s.hill)
-    return s.kmax_cap * frac, s.kmax_tis * frac
+    ku_c = s.kmax_cap * frac
+    if np.any(s.capture_rate > 0.0):
+        # treatment.magnets: one-way magnetic capture from the tumor's capillary blood into its retained
+        # pool inside the magnet's window (model/magnetic.py; particle_kernel P_CAPT_*)
+        inside = (tau >= s.capture_start) & (tau < s.capture_end)
+        ku_c = ku_c.copy()
+        ku_c[TUMOR] = ku_c[TUMOR] + np.where(inside, s.capture_rate, 0.0)
+    return ku_c, s.kmax_tis * frac
 
 
 def uptake_derivative(s: ParticleSystem, tau: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

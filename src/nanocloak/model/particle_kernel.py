@@ -47,7 +47,12 @@ _BLOCKS = ("q_out", "pa_cap", "pa_tis", "inflow", "kmax_c", "kmax_t", "nlogk50",
 B = {name: 10 + i * NO for i, name in enumerate(_BLOCKS)}
 _END_OF_BLOCKS = 10 + len(_BLOCKS) * NO
 P_DEPOT0, P_KABS, P_DEPOT_INTO = _END_OF_BLOCKS, _END_OF_BLOCKS + 1, _END_OF_BLOCKS + 2   # dose.route: depot %ID, k_abs, target
-N_PARAMS = _END_OF_BLOCKS + 3
+# treatment.magnets (model/magnetic.py): one-way capture from the tumor's capillary blood into its
+# retained (cell-associated) pool at P_CAPT_RATE (1/h) inside [start, end); P_CAPT_NOW is the rate of the current step (set with the
+# step's permeability factor by tumor_permeability, read by particle_rhs and particle_factor)
+P_CAPT_START, P_CAPT_END, P_CAPT_RATE, P_CAPT_NOW = (_END_OF_BLOCKS + 3, _END_OF_BLOCKS + 4, _END_OF_BLOCKS + 5,
+                                                     _END_OF_BLOCKS + 6)
+N_PARAMS = _END_OF_BLOCKS + 7
 Q_OUT, PA_CAP, PA_TIS, INFLOW = B["q_out"], B["pa_cap"], B["pa_tis"], B["inflow"]
 KMAX_C, KMAX_T, NLOGK50, HILL = B["kmax_c"], B["kmax_t"], B["nlogk50"], B["hill"]
 KREL_C, KREL_T, EX_C, EX_T, CAPZERO, INV_K50 = B["krel_c"], B["krel_t"], B["ex_c"], B["ex_t"], B["cap0"], B["inv_k50"]
@@ -66,6 +71,7 @@ def pack(system: wb.ParticleSystem) -> np.ndarray:
     p[:, P_PERM_START], p[:, P_PERM_END], p[:, P_PERM_FACTOR] = system.perm_start, system.perm_end, system.perm_factor
     p[:, P_DEPOT0], p[:, P_KABS] = wb.depot_amount(system, np.zeros(n)), system.k_abs
     p[:, P_DEPOT_INTO] = system.depot_into
+    p[:, P_CAPT_START], p[:, P_CAPT_END], p[:, P_CAPT_RATE] = system.capture_start, system.capture_end, system.capture_rate
     with np.errstate(divide="ignore"):
         nlogk50 = system.hill * np.log(system.k50)
         inv_k50 = 1.0 / system.k50
@@ -108,7 +114,10 @@ def _hill(p, tau, hill, dhill):
 
 @inlined
 def tumor_permeability(p, tau):
-    """Factor on the tumor's PA: heat-opened vessels inside [start, end), 1 outside."""
+    """Factor on the tumor's PA: heat-opened vessels inside [start, end), 1 outside. Also sets the
+    step's magnetic capture rate P_CAPT_NOW (inside the magnet window, 0 outside): every step that
+    takes its permeability factor here takes its capture rate with it."""
+    p[P_CAPT_NOW] = p[P_CAPT_RATE] if p[P_CAPT_START] <= tau < p[P_CAPT_END] else 0.0
     return p[P_PERM_FACTOR] if p[P_PERM_START] <= tau < p[P_PERM_END] else 1.0
 
 
@@ -127,6 +136,7 @@ def particle_rhs(p, hill, x, out, perm):
         wash = p[Q_OUT + o] * cap
         exch = (1.0 + (perm - 1.0) * IS_TUMOR[o]) * (p[PA_CAP + o] * cap - p[PA_TIS + o] * tis)
         up_c, up_t = p[KMAX_C + o] * h * cap, p[KMAX_T + o] * h * tis
+        up_c += p[P_CAPT_NOW] * IS_TUMOR[o] * cap                 # magnetic capture (one way, into the retained pool)
         rel_c, rel_t = p[KREL_C + o] * pc, p[KREL_T + o] * pc
         out[CAP0 + o] = p[INFLOW + o] * art - wash - exch - up_c + rel_c - p[EX_C + o] * cap - kd * cap
         out[TIS0 + o] = exch - up_t + rel_t - p[EX_T + o] * tis - kd * tis
@@ -166,7 +176,7 @@ def particle_factor(p, hill, g, minv, coef, perm, extra):
     kd = p[P_KDEG]
     for o in range(NO):
         h = hill[o]
-        ku_c, ku_t = p[KMAX_C + o] * h, p[KMAX_T + o] * h
+        ku_c, ku_t = p[KMAX_C + o] * h + p[P_CAPT_NOW] * IS_TUMOR[o], p[KMAX_T + o] * h
         pm = 1.0 + (perm - 1.0) * IS_TUMOR[o]
         pa_c, pa_t = pm * p[PA_CAP + o], pm * p[PA_TIS + o]
         m00 = 1 + g * (p[Q_OUT + o] + pa_c + ku_c + p[EX_C + o] + kd + extra[CAP0 + o])
@@ -265,7 +275,7 @@ def _next_stop(m, tau, end):
     nor pass the end."""
     p = m[0]
     stop = end
-    for edge in (p[P_PERM_START], p[P_PERM_END]):
+    for edge in (p[P_PERM_START], p[P_PERM_END], p[P_CAPT_START], p[P_CAPT_END]):
         if tau < edge * (1 - 1e-12) and edge < stop:
             stop = edge
     return stop

@@ -36,6 +36,8 @@ from nanocloak.model.particle_kernel import (
     INITIAL_STEP_H,
     NO,
     NS,
+    P_CAPT_END,
+    P_CAPT_START,
     P_KDEG,
     P_KDEG_PC,
     P_PERM_END,
@@ -297,7 +299,7 @@ def _next_stop(m, tau, end):
     """STOP: the heat window's edges, the release lag and the trigger windows' edges."""
     p, sc, windows = m[M_P], m[M_SC], m[M_WIN]
     stop = end
-    for edge in (p[P_PERM_START], p[P_PERM_END], sc[S_LAG]):
+    for edge in (p[P_PERM_START], p[P_PERM_END], p[P_CAPT_START], p[P_CAPT_END], sc[S_LAG]):
         if tau < edge * (1 - 1e-12) and edge < stop:
             stop = edge
     for k in range(m[M_NWIN]):

@@ -157,9 +157,22 @@ def _run_batch(formulations, rtol, atol, on_progress, describe):
         if r.formulation.subject.tumor is not None:
             results[i] = _with_therapy(results[i], rtol, atol)
             results[i].attach_imaging()          # on the grown tumor, after heat and payloads
+            _attach_magnets(results[i])
     if on_progress is not None:
         on_progress(len(results))
     return results
+
+
+def _attach_magnets(result: SimulationResult) -> None:
+    """metrics.magnetic_targeting (treatment.magnets; model/magnetic.py): the magnet's physics for this
+    particle, and a note where the core is not magnetic (the magnet then did nothing)."""
+    f = result.resolved.formulation
+    if not getattr(f.treatment, "magnets", None):
+        return
+    from nanocloak.model import magnetic
+
+    captures = magnetic.magnet_captures(f, result.resolved.params["particle.hydrodynamic_diameter_nm"])
+    result.metrics["magnetic_targeting"] = magnetic.magnet_metrics(captures, f.core.material)
 
 
 def _with_therapy(result: SimulationResult, rtol: float, atol: float) -> SimulationResult:

@@ -155,7 +155,7 @@ def integrate(
 def _next_stop(system, tau: np.ndarray, end: np.ndarray) -> np.ndarray:
     """Steps may not straddle a heat window's edges (the tumor's rates jump there) nor pass the end."""
     stop = end.copy()
-    for name in ("perm_start", "perm_end"):
+    for name in ("perm_start", "perm_end", "capture_start", "capture_end"):
         edge = getattr(system, name, None)
         if edge is not None:
             edge = np.broadcast_to(edge, tau.shape)

@@ -47,6 +47,7 @@ from nanocloak.spec.fields import (
     library_key,
     lower,
 )
+from nanocloak.spec.magnets import Magnet, check_magnets
 from nanocloak.spec.plausibility import check_loading, plausibility_warnings  # noqa: F401 (the spec's public API)
 from nanocloak.spec.problems import problems_from
 
@@ -317,6 +318,8 @@ class Ultrasound(_Strict):
 class Treatment(_Strict):
     lasers: list[Laser] = Field(default_factory=list)
     ultrasound: list[Ultrasound] = Field(default_factory=list)
+    #: magnetic targeting over the tumor (spec/magnets.py, docs/magnetic.md)
+    magnets: list[Magnet] = Field(default_factory=list)
 
 
 class ModelOptions(_Strict):
@@ -375,6 +378,7 @@ class Formulation(_Strict):
         if self.dose.basis == "drug" and not self.payloads:
             raise ValueError("dose.basis: drug needs a payload (the dose counts the first payload's drug)")
         check_route(self)
+        check_magnets(self)
         late = [t for t in self.dose.times_h if t > end]
         if late:
             where = "dose.schedule: a dose at" if self.dose.schedule else "dose.times_h:"

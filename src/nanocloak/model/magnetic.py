@@ -1,0 +1,135 @@
+"""Magnetic targeting (treatment.magnets, issue 17): magnetophoretic capture of circulating magnetic
+particles in the tumor's vessels while a magnet is held over the tumor.
+
+A core's magnetic moment in the field B pulls it along the field gradient against Stokes drag; the
+drift velocity across a tumor microvessel gives a one-way capture rate from the tumor's capillary
+blood into its retained pool, applied inside the magnet's window (particle_kernel P_CAPT_*; the numpy
+engine's _exchange_rates). Only magnetic cores respond (materials.yaml `magnetic: true` with a
+saturation magnetisation > 0); any other core gets rate 0 and the report says the magnet did nothing.
+Numbers: data/magnetic.yaml and materials.yaml, each with its source. docs/magnetic.md.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from nanocloak.library import tables as library
+
+#: Boltzmann constant (J/K), exact in the 2019 SI
+BOLTZMANN_J_PER_K = 1.380649e-23
+
+
+@dataclass(frozen=True)
+class MagnetCapture:
+    """One magnet window and what it does to this particle."""
+
+    start_h: float
+    end_h: float
+    field_T: float
+    gradient_T_per_m: float
+    magnetic: bool                     # the core responds at all
+    magnetisation_A_per_m: float       # M(B) of the core (0 for a non-magnetic core)
+    force_N: float                     # magnetophoretic force on one particle
+    velocity_um_per_s: float           # drift against Stokes drag
+    capture_rate_per_h: float          # tumor capillary blood -> tumor tissue, inside the window
+
+
+def constant(key: str) -> float:
+    """A constant of data/magnetic.yaml (sourced there)."""
+    return library.value(library.table("magnetic")["capture"][key], f"magnetic.capture.{key}")
+
+
+def core_is_magnetic(material: str) -> bool:
+    """materials.yaml: `magnetic: true` or a saturation magnetisation above zero."""
+    entry = library.entry("materials", material)
+    ms = entry.get("saturation_magnetisation_A_m2_per_kg")
+    return bool(entry.get("magnetic", False)) or (ms is not None and library.value(ms) > 0)
+
+
+def saturation_magnetisation_A_per_m(material: str) -> float:
+    """Volume saturation magnetisation (A/m) = mass magnetisation (A m2/kg) x core density (kg/m3)."""
+    entry = library.entry("materials", material)
+    ms = entry.get("saturation_magnetisation_A_m2_per_kg")
+    if ms is None or not core_is_magnetic(material):
+        return 0.0
+    density = library.value(entry["density_g_per_cm3"]) * 1000.0
+    return library.value(ms) * density
+
+
+def langevin(xi: float) -> float:
+    """L(xi) = coth(xi) - 1/xi, the equilibrium magnetisation of a superparamagnetic moment
+    (Langevin paramagnetism, textbook physics; not looked up here), with its series below 1e-4."""
+    if xi < 1e-4:
+        return xi / 3.0
+    return 1.0 / math.tanh(xi) - 1.0 / xi
+
+
+def magnet_capture(material: str, core_diameter_nm: float, hydrodynamic_diameter_nm: float, magnet) -> MagnetCapture:
+    """The capture one magnet gives this particle.
+
+    F = V_m M(B) grad B and v = F / (3 pi eta d_h) (magnetophoretic force against Stokes drag: the
+    force balance of Furlani & Ng 2006, as issue 17 names it; Sharma S et al. 2015, J Magn Magn Mater
+    379:102, abstract read: trajectories from the magnetization force against drag);
+    M(B) = Ms L(m B / kT) with the whole core's moment m = Ms V_m. A particle spread across a vessel of
+    diameter d drifting at v reaches the wall at the rate v / d (capture rate, 1/h), the uniform-
+    inflow limit of those trajectory models. What reaches the wall is held there and pulled into the tumor
+    as immobile aggregates: it enters the tumor's retained pool (PC, left at the tumor's release rate
+    KTRESrelease), not the freely exchanging interstitium (assumption, docs/magnetic.md).
+    """
+    start = float(magnet.at_h)
+    end = start + float(magnet.duration_min) / 60.0
+    field, gradient = float(magnet.field_T), float(magnet.gradient_T_per_m)
+    ms = saturation_magnetisation_A_per_m(material)
+    if ms <= 0.0:
+        return MagnetCapture(start, end, field, gradient, False, 0.0, 0.0, 0.0, 0.0)
+    volume = math.pi / 6.0 * (core_diameter_nm * 1e-9) ** 3                       # m3
+    kt = BOLTZMANN_J_PER_K * constant("body_temperature_K")
+    m_of_b = ms * langevin(ms * volume * field / kt)                              # A/m
+    force = volume * m_of_b * gradient                                            # N
+    eta = constant("plasma_viscosity_mPa_s") * 1e-3                               # Pa s
+    velocity = force / (3.0 * math.pi * eta * hydrodynamic_diameter_nm * 1e-9)    # m/s
+    rate = velocity / (constant("tumor_vessel_diameter_um") * 1e-6) * 3600.0      # 1/h
+    return MagnetCapture(start, end, field, gradient, True, m_of_b, force, velocity * 1e6, rate)
+
+
+def magnet_captures(f, hydrodynamic_diameter_nm: float) -> list[MagnetCapture]:
+    """Every magnet of the formulation, in time order (none without a tumor or a particle)."""
+    magnets = getattr(f.treatment, "magnets", [])
+    if not magnets or f.subject.tumor is None or f.core.is_free_drug:
+        return []
+    return [magnet_capture(f.core.material, float(f.core.diameter_nm), hydrodynamic_diameter_nm, m)
+            for m in sorted(magnets, key=lambda m: m.at_h)]
+
+
+def magnet_metrics(captures: list[MagnetCapture], material: str) -> dict:
+    """metrics.magnetic_targeting: the window, the physics and whether the core responded."""
+    if not captures:
+        return {}
+    first = captures[0]
+    out = {
+        "core_is_magnetic": first.magnetic,
+        "magnet_on_h": [c.start_h for c in captures],
+        "magnet_off_h": [c.end_h for c in captures],
+        "core_magnetisation_kA_per_m": first.magnetisation_A_per_m / 1000.0,
+        "magnetophoretic_force_fN": first.force_N * 1e15,
+        "magnetophoretic_velocity_um_per_s": first.velocity_um_per_s,
+        "capture_rate_per_h": max(c.capture_rate_per_h for c in captures),
+    }
+    if not first.magnetic:
+        out["note"] = (f"the core ({material}) is not magnetic (materials.yaml): the magnet over the tumor does "
+                       "nothing to these particles")
+    return out
+
+
+def magnet_lines(m: dict) -> list[str]:
+    """The report's sentence on treatment.magnets (metrics.magnetic_targeting; none without a magnet)."""
+    mt = m.get("magnetic_targeting")
+    if not mt:
+        return []
+    window = f"{mt['magnet_on_h'][0]:g}-{mt['magnet_off_h'][0]:g} h"
+    if not mt["core_is_magnetic"]:
+        return [f"Magnet over the tumor ({window}): {mt['note']}."]
+    return [f"Magnet over the tumor ({window}): the cores drift at {mt['magnetophoretic_velocity_um_per_s']:.3g} um/s "
+            f"toward it (force {mt['magnetophoretic_force_fN']:.3g} fN), captured from the tumor's blood at "
+            f"{mt['capture_rate_per_h']:.3g} per h into the tumor while it is on."]
