@@ -174,3 +174,18 @@ def test_the_app_accepts_an_igg_payload_with_fcrn_off():
     assert f.payloads[0].drug == "igg_antibody" and f.model.overrides == FCRN_OFF
     r = nanocloak.simulate(f)
     assert r.metrics["fcrn_recycled_fraction"] == 0.0
+
+
+def test_sbml_exports_the_carrier_and_says_the_payload_is_not_in_it():
+    """Payloads are never in the SBML (the particle model is); the document's notes say so, and an IgG
+    payload with FcRn off exports the same particle model as without the override."""
+    from pathlib import Path
+
+    from nanocloak.io import sbml
+    from nanocloak.spec.formulation import load
+
+    f = load(Path(__file__).parent.parent / "examples" / "trail_liposome.yaml")
+    text = sbml.to_sbml(f)
+    assert "Drug payloads" in text and "<sbml" in text
+    igg = f.model_copy(update={"payloads": [f.payloads[0].model_copy(update={"drug": "igg_antibody"})]})
+    assert sbml.to_sbml(igg).count("<species ") == text.count("<species ")
