@@ -219,6 +219,7 @@ REL = "payloads[0].release"
 TUM = "subject.tumor"
 LAS = "treatment.lasers[0]"
 US = "treatment.ultrasound[0]"
+MAG = "treatment.magnets[0]"
 
 GROUPS: tuple[Group, ...] = (
     Group("general", "Formulation"),
@@ -320,6 +321,12 @@ FIELDS: tuple[Field, ...] = (
     Field(f"{US}.duration_min", "ultrasound duration", "min", group="treatment", placeholder="required with ultrasound"),
     Field(f"{US}.intensity_W_per_cm2", "ultrasound intensity", "W/cm2", group="treatment", placeholder="1"),
     Field(f"{US}.frequency_MHz", "ultrasound frequency", "MHz", group="treatment", placeholder="1"),
+    Field(f"{MAG}.at_h", "magnet at", "h", group="treatment", placeholder="no magnet",
+          help="a magnet over the tumor pulls magnetic cores (iron oxide) out of its blood (docs/magnetic.md)"),
+    Field(f"{MAG}.duration_min", "magnet duration", "min", group="treatment", placeholder="required with a magnet"),
+    Field(f"{MAG}.field_T", "magnet field at the tumor", "T", group="treatment", placeholder="required with a magnet"),
+    Field(f"{MAG}.gradient_T_per_m", "field gradient at the tumor", "T/m", group="treatment",
+          placeholder="required with a magnet"),
     Field("model.tumor_parameters", "tumor parameters", kind="select", options=("library", "learned"), group="simulate",
           placeholder="library"),
     Field("simulate.end_h", "simulate until", "h", group="simulate", placeholder="168"),
@@ -340,6 +347,7 @@ ITEMS: tuple[Item, ...] = (
     Item(TUM, f"{TUM}.line"),
     Item(LAS, f"{LAS}.at_h"),
     Item(US, f"{US}.at_h"),
+    Item(MAG, f"{MAG}.at_h"),
 )
 
 #: release-law parameter slots (the most parameters a release model takes is 4)

@@ -190,14 +190,16 @@ def hill_derivative(tau: np.ndarray, k50: np.ndarray, n: np.ndarray) -> np.ndarr
     return n * h * (1.0 - h) / tau
 
 
-def uptake(s: ParticleSystem, tau: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """PC uptake rate constants (capillary-side, tissue-side), shape (organ, B), at time since dose tau."""
+def uptake(s: ParticleSystem, tau: np.ndarray, window_tau: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """PC uptake rate constants (capillary-side, tissue-side), shape (organ, B), at time since dose tau
+    (the magnet's window judged at window_tau, default tau: see ParticleModel)."""
     frac = hill_fraction(tau[None, :], s.k50, s.hill)
     ku_c = s.kmax_cap * frac
     if np.any(s.capture_rate > 0.0):
         # treatment.magnets: one-way magnetic capture from the tumor's capillary blood into its retained
         # pool inside the magnet's window (model/magnetic.py; particle_kernel P_CAPT_*)
-        inside = (tau >= s.capture_start) & (tau < s.capture_end)
+        wt = tau if window_tau is None else window_tau
+        inside = (wt >= s.capture_start) & (wt < s.capture_end)
         ku_c = ku_c.copy()
         ku_c[TUMOR] = ku_c[TUMOR] + np.where(inside, s.capture_rate, 0.0)
     return ku_c, s.kmax_tis * frac
@@ -208,11 +210,13 @@ def uptake_derivative(s: ParticleSystem, tau: np.ndarray) -> tuple[np.ndarray, n
     return s.kmax_cap * d, s.kmax_tis * d
 
 
-def rhs(s: ParticleSystem, tau: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """dx/dt = A(tau) x for the batch (x: N_STATES x B)."""
+def rhs(s: ParticleSystem, tau: np.ndarray, x: np.ndarray, window_tau: np.ndarray | None = None) -> np.ndarray:
+    """dx/dt = A(tau) x for the batch (x: N_STATES x B); the heat and magnet windows judged at
+    window_tau (default tau)."""
     r = s.rates()
-    ku_c, ku_t = uptake(s, tau)
-    pa_cap, pa_tis = _exchange_rates(s, r, tau)
+    wt = tau if window_tau is None else window_tau
+    ku_c, ku_t = uptake(s, tau, wt)
+    pa_cap, pa_tis = _exchange_rates(s, r, wt)
     return _apply(s, r, ku_c, ku_t, x, pa_cap, pa_tis)
 
 
@@ -393,10 +397,16 @@ class ParticleModel:
     (dose.route intraperitoneal / subcutaneous), whose time derivative is -(k_abs + k_deg) x it."""
 
     observe = staticmethod(observe)
+    #: (system, tau) of the step under way: set by solver(), which the integrator calls first in every
+    #: step. A step never straddles a heat or magnet window's edge, so its windows are judged at its
+    #: start, as the compiled kernel judges them at its middle: the last stages, at the step's end,
+    #: would otherwise see the next step's window
+    _step: tuple | None = None
 
     @staticmethod
     def rhs(s: ParticleSystem, tau: np.ndarray, x: np.ndarray) -> np.ndarray:
-        out = rhs(s, tau, x)
+        step = ParticleModel._step
+        out = rhs(s, tau, x, step[1] if step is not None and step[0] is s else None)
         if np.any(s.depot0 != 0.0):
             out += depot_input(s, tau, x)
         return out
@@ -410,4 +420,5 @@ class ParticleModel:
 
     @staticmethod
     def solver(s: ParticleSystem, tau: np.ndarray, hg: np.ndarray) -> StructuredSolver:
+        ParticleModel._step = (s, np.array(tau, dtype=float))
         return StructuredSolver(s, tau, hg)
