@@ -228,6 +228,8 @@ def fill_assumed(form: dict, proxies_used: list[str] | None = None) -> dict:
         laser.setdefault("wavelength_nm", _default("laser_wavelength_nm"))
         laser.setdefault("power_W_per_cm2", _default("laser_power_W_per_cm2"))
         laser.setdefault("duration_min", _default("laser_duration_min"))
+    for magnet in (f.get("treatment") or {}).get("magnets", []):       # treatment.magnets (docs/magnetic.md)
+        magnet.setdefault("gradient_T_per_m", _default("magnet_gradient_T_per_m"))
     for p in f.get("payloads", []):
         if "loading_wt_pct" not in p:
             tracer = str(p.get("drug", "")).lower() == "did"
