@@ -189,3 +189,15 @@ def test_capture_is_a_pure_transfer_inside_the_window():
     cap, pc = wb.CAP0 + wb.TUMOR, wb.PC0 + wb.TUMOR
     assert inside[pc, cap] - outside[pc, cap] == pytest.approx(rate)
     assert np.array_equal(outside, wb.system_matrix(none, 2.0))
+
+
+def test_the_drug_goes_with_the_captured_particles():
+    """The payload model's particles are the same ODE: a magnet raises the tumor's drug exposure, and
+    the drug's own mass balance still closes."""
+    d = design()
+    d["payloads"] = [{"drug": "doxorubicin", "loading_wt_pct": 5}]
+    base = copy.deepcopy(d)
+    base["treatment"]["magnets"] = []
+    on, off = run(d), run(base)
+    assert on["tumor_drug_auc_ug_h_per_g"] > 2 * off["tumor_drug_auc_ug_h_per_g"]
+    assert abs(on["drug_mass_balance_error"]) < 1e-6
