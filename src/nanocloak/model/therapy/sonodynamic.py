@@ -44,7 +44,9 @@ def absorbed_energy_J(f: Formulation, us: Ultrasound, tumor_volume_mm3: float) -
     radius_cm = (3.0 * tumor_volume_mm3 / (4.0 * math.pi)) ** (1 / 3) / 10.0
     area_cm2 = math.pi * radius_cm**2
     skin_cm = library.value(library.table("therapy")["thermal"]["skin_thickness_mm"]) / 10.0
-    deeper_cm = site_extra_depth_mm(f.subject.tumor.site) / 10.0
+    tumor = f.subject.tumor
+    assert tumor is not None, "sonication is simulated only for a formulation with a tumor (therapy.run)"
+    deeper_cm = site_extra_depth_mm(tumor.site) / 10.0
     a_skin = _alpha_np_per_cm("skin_attenuation_dB_per_cm_MHz", us.frequency_MHz)
     a_tumor = _alpha_np_per_cm("tumor_attenuation_dB_per_cm_MHz", us.frequency_MHz)
     transmitted = math.exp(-2.0 * (a_skin * skin_cm + a_tumor * deeper_cm))
