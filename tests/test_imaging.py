@@ -20,6 +20,8 @@ SHARED_KEYS = {"tumor_to_muscle_max", "best_imaging_time_h", "tumor_pct_id_per_g
 def _iron(mg_per_kg):
     d = nanocloak.load(ROOT / "examples" / "iron_oxide_mri.yaml").model_dump(mode="json", exclude_none=True)
     d["dose"]["mg_per_kg"] = mg_per_kg
+    # macrophage saturation off (stealth.mps_saturation_factor): then every amount is linear in the dose
+    d.setdefault("model", {}).setdefault("overrides", {})["dose1.mps_saturation_factor"] = 1.0
     return from_dict(d)
 
 

@@ -88,10 +88,11 @@ def test_failed_runs_are_refused():
 
 
 def test_morris_on_the_model(tmp_path):
-    """%ID is linear in the dose (the particle model is linear), so dose has no effect on
-    tumor_pct_id_24h while size has."""
-    space = load_space(space_dict(vary={"core.diameter_nm": {"range": [50, 200], "scale": "log"},
-                                        "dose.mg_per_kg": {"range": [1, 20]}}))
+    """With the macrophages' saturation off (stealth.mps_saturation_factor), %ID is linear in the
+    dose (the particle model is linear), so dose has no effect on tumor_pct_id_24h while size has."""
+    tracer = base() | {"model": {"overrides": {"dose1.mps_saturation_factor": 1.0}}}
+    space = load_space(space_dict(base=tracer, vary={"core.diameter_nm": {"range": [50, 200], "scale": "log"},
+                                                     "dose.mg_per_kg": {"range": [1, 20]}}))
     out = tmp_path / "m"
     res = sensitivity.run_sensitivity(space, "morris", out, metrics=["tumor_pct_id_24h"], n=4, serial=True)
     assert res.n_runs == 12
