@@ -91,10 +91,6 @@ def test_too_little_membrane_lowers_coverage_and_circulation_monotonically():
     assert auc[0] < 0.2 * auc[-1]
 
 
-@pytest.mark.xfail(strict=True, reason="the terminal half-life is the bi-exponential fit's slow phase (issue 14); a "
-                   "third-coated batch's slow phase (its best-coated particles, 52 h) outlasts a fully supplied one's "
-                   "(39 h), so the half-life is not monotone in membrane supply while the AUC is: a finding (issue 14's "
-                   "half-life jumps); strict")
 def test_the_half_life_rises_with_the_membrane_supply():
     t_half = [simulate(rbc(ratio=r)).metrics["blood_t_half_h"] for r in (0.25, 0.5, 1.0, 2.0, 3.0, 5.0)]
     assert all(a <= b * (1 + 1e-6) for a, b in zip(t_half, t_half[1:]))

@@ -135,7 +135,6 @@ def test_posterior_90pct_intervals_cover_truth_over_20_synthetic_sets(coverage_r
     assert 0.70 <= float(np.mean(covered)) <= 1.0
 
 
-@pytest.mark.xfail(strict=True, reason=FINDING)
 def test_posterior_intervals_are_set_by_the_data_not_the_prior(coverage_runs):
     _, widths = coverage_runs
     assert np.median(widths) < 2.0          # informative: the data, not the prior (x36 wide), set the intervals

@@ -14,6 +14,7 @@ from nanocloak.spec.formulation import from_dict
 from conftest import ROOT, make
 
 TUMOR = {"species": "mouse", "body_weight_g": 20, "tumor": {"line": "4T1", "volume_mm3": 100}}
+CALIBRATION = "evidence-2026-12-02-023910d5-b67908"
 SHARED_KEYS = {"tumor_to_muscle_max", "best_imaging_time_h", "tumor_pct_id_per_g_at_best", "muscle_pct_id_per_g_at_best"}
 
 
@@ -63,7 +64,15 @@ def test_delta_r2_is_proportional_to_dose_and_is_r2_times_iron(results):
     assert one["mri_tumor_delta_r2_per_s_max"] == pytest.approx(r2 * one["mri_tumor_fe_mM_max"], rel=1e-12)
     # the phagocytic organs, which hold most of the iron, darken far more than muscle
     organs = one["mri_organ_delta_r2_per_s_24h"]
-    assert organs["spleen"] > organs["liver"] > organs["muscle"] > 0
+    assert min(organs["spleen"], organs["liver"]) > 10.0 * organs["muscle"] > 0
+
+
+@pytest.mark.xfail(strict=True, reason=f"calibration {CALIBRATION} puts the splenic uptake factor on its lower "
+                   "bound (docs/calibration.md, findings): the spleen now holds less iron per gram than the liver "
+                   "at 24 h (19.5 vs 41 /s); strict, so a model that restores the ordering fails here until the mark goes")
+def test_the_spleen_darkens_more_than_the_liver(results):
+    organs = results["iron"].metrics["imaging"]["mri_organ_delta_r2_per_s_24h"]
+    assert organs["spleen"] > organs["liver"]
 
 
 @pytest.mark.parametrize("name", ["plga", "iron", "icg"])
