@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from nanocloak.library import tables as library
 from nanocloak.spec.formulation import Formulation
 from nanocloak.surface import coating
-from nanocloak.surface.blocks import core_diameter_nm, membrane_of, source_fraction
+from nanocloak.surface.blocks import membrane_of, source_fraction
 from nanocloak.surface.stealth import coating_classes
 
 
@@ -66,9 +66,7 @@ class CoatingPlan:
 
 
 def particle_count(f: Formulation, core_mg: float) -> float:
-    d_cm = core_diameter_nm(f.core) * 1e-7
-    mass_g = coating.core_density(f) * math.pi / 6.0 * d_cm**3
-    return core_mg * 1e-3 / mass_g
+    return core_mg / coating.core_particle_mass_mg(f)
 
 
 def dose_core_mg(f: Formulation) -> float:

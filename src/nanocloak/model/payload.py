@@ -269,8 +269,7 @@ def simulate_payloads(r: ResolvedFormulation, grid: np.ndarray, rtol: float = 1e
                     continue
                 element = _Element(r, system.take(np.array([e])), pay, dose, float(t_dose[e]), free, vols)
                 total[off:] += weights[e] * element.solve(tau, rtol, atol * max(dose, 1.0))
-        results[pay.drug] = _collect(pay.drug, grid, dose, given, total, vols, f.subject.tumor is not None)
-        results[pay.drug].disposition = drug_pbpk.disposition_metrics(free)
+        results[pay.drug] = _collect(pay.drug, grid, dose, given, total, vols, f.subject.tumor is not None, free)
     return results
 
 
@@ -360,7 +359,7 @@ def _tumor_windows(r: ResolvedFormulation, element: "_Element", t_dose: float, t
     return [w for w in out if w[1] > 0.0 and w[0] < tau_end]
 
 
-def _collect(drug, grid, dose, given, total, vols, has_tumor) -> PayloadResult:
+def _collect(drug, grid, dose, given, total, vols, has_tumor, free_system) -> PayloadResult:
     free = total[:, PF:PB]
     bound = total[:, PD:PF]
     fr = {"blood": free[:, drug_pbpk.F_ART] + free[:, drug_pbpk.F_VEN]}
@@ -377,7 +376,7 @@ def _collect(drug, grid, dose, given, total, vols, has_tumor) -> PayloadResult:
         t = wb.TUMOR
         tumor_conc = (bound[:, wb.TIS0 + t] + bound[:, wb.PC0 + t] + free[:, drug_pbpk.F_ORG0 + t]) / masses["tumor"]
     return PayloadResult(drug, grid, dose, given, fr, bd, free[:, drug_pbpk.F_METABOLISED], free[:, drug_pbpk.F_URINE],
-                         total[:, PB], auc, tumor_conc, masses)
+                         total[:, PB], auc, tumor_conc, masses, drug_pbpk.disposition_metrics(free_system))
 
 
 def payload_metrics(p: PayloadResult, has_tumor: bool) -> dict[str, float]:
@@ -465,6 +464,4 @@ def simulate_free_drug(r: ResolvedFormulation, grid: np.ndarray) -> tuple[np.nda
     total[:, PA + 1] = states[:, n + 1]
     total[:, PA + 2] = states[:, n]
     total[:, PA + 3] = states[:, n + 1]
-    result = _collect(pay.drug, grid, dose, given, total, vols, has_tumor)
-    result.disposition = drug_pbpk.disposition_metrics(free)
-    return obs, {pay.drug: result}, per_dose
+    return obs, {pay.drug: _collect(pay.drug, grid, dose, given, total, vols, has_tumor, free)}, per_dose

@@ -100,6 +100,23 @@ def membrane_area_per_protein_m2_per_mg(cell: str) -> float:
     return area_m2 / protein_mg
 
 
+def core_particle_mass_mg(f: Formulation) -> float:
+    """Mass of one core as a solid sphere: density x pi d^3 / 6 (a hollow core weighs less)."""
+    d_cm = float(core_diameter_nm(f.core)) * 1e-7
+    return core_density(f) * math.pi / 6.0 * d_cm**3 * 1000.0
+
+
+def core_mg_per_kg(f: Formulation) -> float:
+    """Core mass of the first dose per kg body weight: dose.mg_per_kg on a particle basis; on a drug
+    basis the first payload's drug dose x (100 - loading) / loading (0 for a free drug)."""
+    if f.core.is_free_drug:
+        return 0.0
+    if f.dose.basis == "particle":
+        return float(f.dose.mg_per_kg)
+    loading = f.payloads[0].loading_wt_pct
+    return float(f.dose.mg_per_kg) * (100.0 - loading) / loading
+
+
 def core_surface_area_m2_per_mg(f: Formulation) -> float:
     """Outer surface per core mass of spheres: 6 / (rho d) (rods and sheets: same order; a sphere bound)."""
     d_m = float(core_diameter_nm(f.core)) * 1e-9

@@ -22,7 +22,6 @@ from nanocloak.model.parameters.tumor import resolve_tumor
 from nanocloak.spec.formulation import Formulation
 from nanocloak.surface import coating, extravasation, immunity
 from nanocloak.surface import stealth as phagocytosis
-from nanocloak.surface.blocks import core_diameter_nm
 
 
 def resolve(f: Formulation, describe: bool = True, tumor_overrides: tuple = ()) -> ResolvedFormulation:
@@ -193,12 +192,7 @@ def _resolve_doses(f: Formulation, ps: ParameterSet) -> list[float]:
 def _resolve_saturation(f: Formulation, ps: ParameterSet) -> list[float]:
     """Each dose's liver and spleen macrophage saturation (stealth.mps_saturation_factor) from the
     particles it holds per kg: core mass per kg / the mass of one solid core sphere."""
-    core_mg_per_kg = f.dose.mg_per_kg
-    if f.dose.basis == "drug":
-        loading = f.payloads[0].loading_wt_pct
-        core_mg_per_kg *= (100.0 - loading) / loading
-    diameter_cm = core_diameter_nm(f.core) * 1e-7
-    particle_mg = coating.core_density(f) * math.pi / 6.0 * diameter_cm ** 3 * 1000.0
+    core_mg_per_kg, particle_mg = coating.core_mg_per_kg(f), coating.core_particle_mass_mg(f)
     out = []
     for k, amount in enumerate(f.dose.relative_amounts(list(f.dose.times_h))):
         n = ps.set(f"dose{k + 1}.particles_per_kg", core_mg_per_kg * amount / particle_mg, "1/kg",

@@ -27,6 +27,7 @@ import numpy as np
 from nanocloak.library import tables as library
 from nanocloak.model.therapy import growth as tumor_growth
 from nanocloak.model.therapy import oxygen, photodynamic, photothermal, sonodynamic
+from nanocloak.surface import coating
 
 DRUG_KILL_KINDS = ("chemotherapy", "kinase_inhibitor")
 
@@ -52,14 +53,7 @@ class TherapyResult:
 
 
 def particle_core_mg_per_dose(f) -> float:
-    bw = f.subject.body_weight_g / 1000.0
-    dose_mg = f.dose.mg_per_kg * bw
-    if f.core.is_free_drug:
-        return 0.0
-    if f.dose.basis == "particle":
-        return dose_mg
-    lo = f.payloads[0].loading_wt_pct
-    return dose_mg * (100.0 - lo) / lo
+    return coating.core_mg_per_kg(f) * f.subject.body_weight_g / 1000.0
 
 
 def growth_grid(end_h: float, t_h: np.ndarray) -> np.ndarray:

@@ -56,8 +56,8 @@ def availability(po2_mmHg: float) -> float:
 
 
 def solubility_uM_per_mmHg() -> float:
-    # mL O2 / dL / mmHg x 0.45 mM per mL/dL (barnardhealth.us 'Oxygen In Blood') -> uM per mmHg
-    return _o("o2_solubility_mL_per_dL_per_mmHg") * 0.45 * 1000.0
+    # mL O2 / dL / mmHg x mM per mL/dL -> uM per mmHg
+    return _o("o2_solubility_mL_per_dL_per_mmHg") * _o("o2_mM_per_mL_per_dL") * 1000.0
 
 
 @dataclass(frozen=True)
@@ -72,7 +72,7 @@ def supply(po2_0_mmHg: float) -> Supply:
     c0 = solubility_uM_per_mmHg() * po2_0_mmHg
     perfusion_per_s = library.value(library.table("therapy")["thermal"]["tumor_perfusion_mL_per_min_per_g"]) / 60.0
     # extra O2 the blood can give (uM/s) at full deficit = perfusion x fraction x arterial content (assumption)
-    o2_capacity = perfusion_per_s * _o("o2_supply_fraction") * _o("arterial_o2_content_mL_per_dL") * 0.45 * 1000.0
+    o2_capacity = perfusion_per_s * _o("o2_supply_fraction") * _o("arterial_o2_content_mL_per_dL") * _o("o2_mM_per_mL_per_dL") * 1000.0
     mg_dl_to_uM = 10.0 / GLUCOSE_G_PER_MOL * 1000.0
     g0, gp = _o("tumor_glucose_mg_per_dL") * mg_dl_to_uM, _o("plasma_glucose_mg_per_dL") * mg_dl_to_uM
     uptake = _o("tumor_glucose_consumption_g_per_h_per_100g") / 100.0 / GLUCOSE_G_PER_MOL * 1e9 / 3600.0  # uM/s (1 g ~ 1 mL)
