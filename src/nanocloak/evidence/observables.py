@@ -10,7 +10,9 @@ its measurements name. Conventions (docs/evidence.md):
 - a row with `dose_index: k` is the k-th dose's own curve: the schedule's response minus the
   response to its first k-1 doses (the model is linear in each dose, so this is exact);
 - `released_pct`: the formulation's release law in vitro under the row's `conditions`;
-- `fold`: the observable `of` in arm `numerator` over arm `denominator` at `t_h`.
+- `fold`: the observable `of` in arm `numerator` over arm `denominator` at `t_h`;
+- `survival_median_d`: the virtual cohort's Kaplan-Meier median (days after the first dose, the
+  arm's schedule; null when more than half the cohort is censored at the follow-up).
 """
 
 from __future__ import annotations
@@ -170,6 +172,8 @@ def value(study: Study, p: Point, results: dict[ArmKey, SimulationResult], of: s
         return result.metrics.get("tumor_temperature_max_C")
     if observable == "tgi_pct":
         return _therapy_at(result, m.t_h, "tgi")
+    if observable == "survival_median_d":       # the virtual cohort's median (model/therapy/survival.py)
+        return result.metrics.get("survival_median_d")
     if observable == "tumor_volume_mm3":
         return _therapy_at(result, m.t_h, "volume")
     if observable == "released_pct":
@@ -205,8 +209,11 @@ def _auc(result, unit: str | None, f) -> float | None:
     if (unit or "pct_id_h") == "pct_id_h":
         return float(auc)
     if unit == "mg_h_per_L":
-        # mass dose and plasma volume: total drug in plasma follows the particles while encapsulated
-        dose_mg = f.dose.mg_per_kg * f.subject.body_weight_g / 1000.0
+        # plasma AUC (mg h/L) = AUC (%ID h) / 100 x dose (mg) / plasma volume (L): total drug in plasma
+        # follows the particles while encapsulated. The dose in mg is mg_per_kg x body weight; a dose
+        # written per body surface area (dose.mg_per_m2) enters as its mg/kg, (mg/m2) / Km (FDA CDER 2005
+        # guidance, Table 1), so the mg given is (mg/m2) x body weight / Km (spec/dose.py)
+        dose_mg = f.dose.first_dose_mg(f.subject.body_weight_g)
         plasma_L = result.resolved.physiology.blood_volume_L * (1.0 - result.resolved.physiology.hematocrit)
         return float(auc) / 100.0 * dose_mg / plasma_L
     return None

@@ -223,7 +223,9 @@ def fill_assumed(form: dict, proxies_used: list[str] | None = None) -> dict:
     core = f.setdefault("core", {})
     if str(core.get("material", "")).lower() != "free" and "diameter_nm" not in core:
         core["diameter_nm"] = _default("core_diameter_nm")
-    f.setdefault("dose", {}).setdefault("mg_per_kg", _default("dose_mg_per_kg"))
+    dose = f.setdefault("dose", {})
+    if dose.get("mg_per_m2") is None:       # a dose per body surface area is converted by the spec (issue 13)
+        dose.setdefault("mg_per_kg", _default("dose_mg_per_kg"))
     for laser in (f.get("treatment") or {}).get("lasers", []):
         laser.setdefault("wavelength_nm", _default("laser_wavelength_nm"))
         laser.setdefault("power_W_per_cm2", _default("laser_power_W_per_cm2"))
@@ -360,12 +362,14 @@ def _confirmed_volume_pages(study: Study) -> bool:
 def _not_modelled(study: Study, m: Measurement) -> str:
     """Observables the model cannot produce for this arm (said, never silently scored)."""
     arm = study.formulations.get(m.arm or m.numerator or "")
-    if m.observable == "survival_median_d":
-        return "survival is not modelled yet (the mechanisms issue adds a virtual cohort)"
+    if m.observable == "survival_median_d" and arm is not None and arm.subject.species == "human":
+        return "human survival is not modelled (no humane endpoint)"     # model/therapy/survival.py
+    if m.observable == "survival_median_d" and arm is not None and arm.subject.tumor is None:
+        return "the arm has no tumor"
     if m.observable in ("tumor_pct_id", "tumor_pct_id_per_g", "tumor_volume_mm3", "tgi_pct", "tumor_temperature_C") \
             and arm is not None and arm.subject.tumor is None:
         return "the arm has no tumor"
-    timeless = ("t_half_h", "auc")      # whole-curve quantities: no sampling time needed
+    timeless = ("t_half_h", "auc", "survival_median_d")      # whole-curve quantities: no sampling time needed
     if m.t_h is None and m.observable not in timeless and not (m.observable == "fold" and m.of in timeless):
         return "no time stated"
     if m.observable == "auc" and (m.unit or "pct_id_h") not in ("pct_id_h", "mg_h_per_L"):

@@ -21,7 +21,7 @@ TABLES = (
     "species", "vascular_beds", "materials", "membranes", "ligands", "coating_methods",
     "immunology", "cell_lines", "tumor", "drugs", "surface_effects", "environment", "therapy", "fabrication",
     "physiology_variability", "fit_priors", "cancer_types", "parameter_ranges", "imaging", "routes",
-    "reference_values", "metastasis", "magnetic",
+    "reference_values", "metastasis", "magnetic", "dose_conversion",
 )
 
 

@@ -18,7 +18,7 @@ from nanocloak.errors import FormulationError, Problem, did_you_mean
 from nanocloak.library import release_laws as release_models
 from nanocloak.library import tables as library
 from nanocloak.spec.brain import Bbb, Metastases, check_brain
-from nanocloak.spec.dose import Dose, DoseStep  # noqa: F401 (DoseStep: the spec's public API)
+from nanocloak.spec.dose import Dose, DoseStep, dose_per_area_to_per_kg  # noqa: F401 (DoseStep: the spec's public API)
 from nanocloak.spec.fields import (
     Cell,
     Density,
@@ -47,7 +47,7 @@ from nanocloak.spec.fields import (
     library_key,
     lower,
 )
-from nanocloak.spec.magnets import Magnet, check_magnets
+from nanocloak.spec.magnets import Magnet, check_magnetic_core, check_magnets
 from nanocloak.spec.plausibility import check_loading, plausibility_warnings  # noqa: F401 (the spec's public API)
 from nanocloak.spec.problems import problems_from
 
@@ -77,6 +77,9 @@ class Core(_Strict):
     aspect_ratio: Num | None = Field(default=None, ge=1, le=20)
     zeta_mV: MilliVolts | None = Field(default=None, ge=-100, le=100)
     density_g_per_cm3: Density | None = Field(default=None, gt=0, le=25)
+    # the magnetic content of a magnetic core (treatment.magnets; spec/magnets.py, docs/magnetic.md)
+    magnetic_fraction: Num | None = Field(default=None, gt=0, le=1)
+    magnetic_crystal_nm: Nm | None = Field(default=None, ge=1, le=1000)
 
     _material = field_validator("material", mode="before")(library_key("materials", "core material"))
 
@@ -87,8 +90,8 @@ class Core(_Strict):
     @model_validator(mode="after")
     def _check(self) -> "Core":
         if self.is_free_drug:
-            given = [k for k in ("diameter_nm", "shape", "aspect_ratio", "zeta_mV", "density_g_per_cm3")
-                     if getattr(self, k) is not None]
+            given = [k for k in ("diameter_nm", "shape", "aspect_ratio", "zeta_mV", "density_g_per_cm3",
+                                 "magnetic_fraction", "magnetic_crystal_nm") if getattr(self, k) is not None]
             if given:
                 raise ValueError(f"a free drug (material: free) has no particle: remove {', '.join(given)}")
             return self
@@ -96,6 +99,7 @@ class Core(_Strict):
             raise ValueError("diameter_nm is required (1..1000 nm) unless material is free")
         if self.aspect_ratio is not None and (self.shape or self.default_shape()) != "rod":
             raise ValueError("aspect_ratio is only allowed for rods (shape: rod)")
+        check_magnetic_core(self)
         return self
 
     def default_shape(self) -> str:
@@ -364,6 +368,12 @@ class Formulation(_Strict):
     treatment: Treatment = Field(default_factory=Treatment)
     model: ModelOptions = Field(default_factory=ModelOptions)
     simulate: SimulateOptions = Field(default_factory=SimulateOptions)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _dose_per_area(cls, data: Any) -> Any:
+        """dose.mg_per_m2 to dose.mg_per_kg with the subject's species (spec/dose.py, issue 13)."""
+        return dose_per_area_to_per_kg(data)
 
     @model_validator(mode="after")
     def _check(self) -> "Formulation":
