@@ -78,13 +78,14 @@ def test_force_and_velocity_against_hand_calculation():
     class M:
         at_h, duration_min, field_T, gradient_T_per_m = 1.0, 30.0, 1.0, 100.0
 
-    c = magnetic.magnet_capture("iron_oxide", 100, 150, M)
+    c = magnetic.magnet_capture("iron_oxide", 100, 150, M, magnetic_fraction=1.0)   # all magnetite
     ms = magnetic.saturation_magnetisation_A_per_m("iron_oxide")
     volume = math.pi / 6 * (100e-9) ** 3
     assert c.magnetisation_A_per_m == pytest.approx(ms, rel=0.01)          # saturated at 1 T
-    assert c.force_N == pytest.approx(volume * c.magnetisation_A_per_m * 100.0)
+    # abs=0: pytest.approx's default absolute tolerance (1e-12) would pass any force in N
+    assert c.force_N == pytest.approx(volume * c.magnetisation_A_per_m * 100.0, rel=1e-9, abs=0)
     eta = magnetic.constant("plasma_viscosity_mPa_s") * 1e-3
-    assert c.velocity_um_per_s == pytest.approx(c.force_N / (3 * math.pi * eta * 150e-9) * 1e6)
+    assert c.velocity_um_per_s == pytest.approx(c.force_N / (3 * math.pi * eta * 150e-9) * 1e6, rel=1e-9, abs=0)
     assert (c.start_h, c.end_h) == (1.0, 1.5)
 
 

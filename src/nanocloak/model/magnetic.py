@@ -30,6 +30,8 @@ class MagnetCapture:
     force_N: float                     # magnetophoretic force on one particle
     velocity_um_per_s: float           # drift against Stokes drag
     capture_rate_per_h: float          # tumor capillary blood -> tumor tissue, inside the window
+    magnetic_fraction: float = 0.0     # magnetic volume over the core's outer volume
+    crystal_nm: float = 0.0            # one superparamagnetic crystal (the Langevin moment)
 
 
 def constant(key: str) -> float:
@@ -62,17 +64,45 @@ def langevin(xi: float) -> float:
     return 1.0 / math.tanh(xi) - 1.0 / xi
 
 
-def magnet_capture(material: str, core_diameter_nm: float, hydrodynamic_diameter_nm: float, magnet) -> MagnetCapture:
+def magnetic_content(core_diameter_nm: float, fraction: float | None = None,
+                     crystal_nm: float | None = None) -> tuple[float, float]:
+    """(magnetic volume fraction of the core, diameter of one magnetic crystal in nm).
+
+    A core no larger than single_crystal_max_nm (data/magnetic.yaml) is one single-domain crystal:
+    fraction 1, the crystal the whole core. A larger core is a multi-core cluster (magnetite crystals of
+    ~10-20 nm held in a matrix: Buttner M et al., multicore magnetite nanoparticles, 10-20 nm crystals in
+    100-150 nm droplets): crystals of multicore_crystal_nm, magnetic volume the fraction
+    multicore_volume_fraction of the outer volume (assumption, data/magnetic.yaml).
+    core.magnetic_fraction / core.magnetic_crystal_nm override either."""
+    single = core_diameter_nm <= constant("single_crystal_max_nm")
+    if crystal_nm:
+        crystal = float(crystal_nm)
+    else:
+        crystal = float(core_diameter_nm) if single else constant("multicore_crystal_nm")
+    if fraction is None:
+        fraction = 1.0 if single else constant("multicore_volume_fraction")
+    return float(fraction), min(crystal, float(core_diameter_nm))
+
+
+def magnet_capture(material: str, core_diameter_nm: float, hydrodynamic_diameter_nm: float, magnet,
+                   magnetic_fraction: float | None = None, crystal_nm: float | None = None) -> MagnetCapture:
     """The capture one magnet gives this particle.
 
-    F = V_m M(B) grad B and v = F / (3 pi eta d_h) (magnetophoretic force against Stokes drag: the
-    force balance of Furlani & Ng 2006, as issue 17 names it; Sharma S et al. 2015, J Magn Magn Mater
-    379:102, abstract read: trajectories from the magnetization force against drag);
-    M(B) = Ms L(m B / kT) with the whole core's moment m = Ms V_m. A particle spread across a vessel of
-    diameter d drifting at v reaches the wall at the rate v / d (capture rate, 1/h), the uniform-
-    inflow limit of those trajectory models. What reaches the wall is held there and pulled into the tumor
-    as immobile aggregates: it enters the tumor's retained pool (PC, left at the tumor's release rate
-    KTRESrelease), not the freely exchanging interstitium (assumption, docs/magnetic.md).
+    The magnetic volume V_m = phi V_core, phi the core's magnetic volume fraction: a multi-core particle
+    acts as one magnetic entity whose magnetic volume is the sum of its crystals' volumes (radiologykey.com
+    "Delivery and imaging", magnetic force on a particle: "the volume of the particles ... can be summed").
+    Each crystal is its own superparamagnetic moment m_c = Ms V_c, so the magnetisation follows the
+    crystal's Langevin function, M(B) = Ms L(Ms V_c B / kT) (Langevin paramagnetism, textbook; dipolar
+    coupling between crystals, which lowers the force further at high packing (Kuznetsov AA, arXiv
+    1805.02347, abstract), is left out). F = V_m M(B) grad B and v = F / (3 pi eta d_h) (magnetophoretic
+    force against Stokes drag: the force balance of Furlani & Ng 2006, as issue 17 names it; Sharma S et
+    al. 2015, J Magn Magn Mater 379:102, abstract read: trajectories from the magnetization force against
+    drag). A particle spread across a vessel of diameter d drifting at v reaches the wall at the rate
+    v / d (capture rate, 1/h), the uniform-inflow limit of those trajectory models; the capillary
+    compartment's own flow limits what can be captured per transit (the tumor's blood flow refills it).
+    What reaches the wall is held there and pulled into the tumor as immobile aggregates: it enters the
+    tumor's retained pool (PC, left at the tumor's release rate KTRESrelease), not the freely exchanging
+    interstitium (assumption, docs/magnetic.md).
     """
     start = float(magnet.at_h)
     end = start + float(magnet.duration_min) / 60.0
@@ -82,15 +112,18 @@ def magnet_capture(material: str, core_diameter_nm: float, hydrodynamic_diameter
         return MagnetCapture(start, end, field, gradient, False, 0.0, 0.0, 0.0, 0.0)
     from scipy.constants import Boltzmann, zero_Celsius  # only with a magnet: ~0.15 s to import
 
-    volume = math.pi / 6.0 * (core_diameter_nm * 1e-9) ** 3                       # m3
+    fraction, crystal = magnetic_content(core_diameter_nm, magnetic_fraction, crystal_nm)
+    volume = fraction * math.pi / 6.0 * (core_diameter_nm * 1e-9) ** 3            # magnetic volume, m3
+    v_crystal = math.pi / 6.0 * (crystal * 1e-9) ** 3                              # one crystal, m3
     body_C = library.value(library.table("therapy")["thermal"]["body_temperature_C"], "therapy.thermal.body_temperature_C")
     kt = Boltzmann * (body_C + zero_Celsius)
-    m_of_b = ms * langevin(ms * volume * field / kt)                              # A/m
+    m_of_b = ms * langevin(ms * v_crystal * field / kt)                           # A/m of the magnetic phase
     force = volume * m_of_b * gradient                                            # N
     eta = constant("plasma_viscosity_mPa_s") * 1e-3                               # Pa s
     velocity = force / (3.0 * math.pi * eta * hydrodynamic_diameter_nm * 1e-9)    # m/s
     rate = velocity / (constant("tumor_vessel_diameter_um") * 1e-6) * 3600.0      # 1/h
-    return MagnetCapture(start, end, field, gradient, True, m_of_b, force, velocity * 1e6, rate)
+    return MagnetCapture(start, end, field, gradient, True, m_of_b, force, velocity * 1e6, rate,
+                         fraction, crystal)
 
 
 def magnet_captures(f, hydrodynamic_diameter_nm: float) -> list[MagnetCapture]:
@@ -98,7 +131,9 @@ def magnet_captures(f, hydrodynamic_diameter_nm: float) -> list[MagnetCapture]:
     magnets = getattr(f.treatment, "magnets", [])
     if not magnets or f.subject.tumor is None or f.core.is_free_drug:
         return []
-    return [magnet_capture(f.core.material, float(f.core.diameter_nm), hydrodynamic_diameter_nm, m)
+    fraction = getattr(f.core, "magnetic_fraction", None)
+    crystal = getattr(f.core, "magnetic_crystal_nm", None)
+    return [magnet_capture(f.core.material, float(f.core.diameter_nm), hydrodynamic_diameter_nm, m, fraction, crystal)
             for m in sorted(magnets, key=lambda m: m.at_h)]
 
 
@@ -115,6 +150,8 @@ def magnet_metrics(captures: list[MagnetCapture], material: str) -> dict:
         "magnetophoretic_force_fN": first.force_N * 1e15,
         "magnetophoretic_velocity_um_per_s": first.velocity_um_per_s,
         "capture_rate_per_h": max(c.capture_rate_per_h for c in captures),
+        "magnetic_volume_fraction": first.magnetic_fraction,
+        "magnetic_crystal_nm": first.crystal_nm,
     }
     if not first.magnetic:
         out["note"] = (f"the core ({material}) is not magnetic (materials.yaml): the magnet over the tumor does "

@@ -7,6 +7,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from nanocloak.library import tables as library
 from nanocloak.spec.fields import Hours, Minutes, with_unit
 
 Tesla = Annotated[float, with_unit("tesla")]
@@ -47,4 +48,19 @@ def check_magnets(f) -> None:
         raise ValueError(f"treatment.magnets: a magnet at {late[0]:g} h is after simulate.end_h ({end:g} h)")
 
 
-__all__ = ["Magnet", "check_magnets"]
+def check_magnetic_core(core) -> None:
+    """core.magnetic_fraction / core.magnetic_crystal_nm (the core's magnetic content, model/magnetic.py):
+    only on a magnetic core (materials.yaml `magnetic: true`), and a crystal no larger than the core."""
+    given = [k for k in ("magnetic_fraction", "magnetic_crystal_nm") if getattr(core, k, None) is not None]
+    if not given:
+        return
+    if not library.entry("materials", core.material).get("magnetic", False):
+        raise ValueError(f"{given[0]}: the core ({core.material}) is not magnetic (materials.yaml); "
+                         "a magnetic content is allowed only on a magnetic core such as iron_oxide")
+    crystal = getattr(core, "magnetic_crystal_nm", None)
+    if crystal is not None and core.diameter_nm is not None and crystal > core.diameter_nm:
+        raise ValueError(f"magnetic_crystal_nm ({crystal:g} nm) is larger than the core (diameter_nm "
+                         f"{core.diameter_nm:g} nm): a crystal lies inside the core")
+
+
+__all__ = ["Magnet", "check_magnetic_core", "check_magnets"]
