@@ -14,7 +14,7 @@ from typing import Sequence
 
 import numpy as np
 
-from nanocloak.io.figures import png, pyplot
+from nanocloak.io.figures import kaplan_meier_caption, kaplan_meier_figure, png, pyplot
 from nanocloak.io.report_oxygen import oxygen_lines
 from nanocloak.model.magnetic import magnet_lines
 from nanocloak.simulation import metrics as _metrics
@@ -264,6 +264,8 @@ def figure_caption(r: SimulationResult, name: str) -> str:
         if th.heating:
             text += "; right: tumor and skin temperature (C) from each laser's start (min)"
         return text + "."
+    if name == "survival.png":
+        return kaplan_meier_caption(r)
     if name == "drug.png":
         drug = next(iter(r.payloads))
         return (f"{drug}: released from the particles (% of the drug given, left) and free drug in organs "
@@ -286,6 +288,7 @@ _METRIC_UNITS = (
     (r"_L_per_h_per_kg$", "L/h/kg"),                     # FcRn catabolic clearance (docs/payload.md)
     (r"_recycled_fraction$", "fraction"),
     (r"_assumptions$", "what rests on assumptions"),
+    (r"^survival_.*_d$", "days"), (r"^survival_censored_fraction", "fraction of the cohort"),
     (r"_assumed$", "true/false"),
     (r"^days_", "days"),
     (r"tumor_to_muscle|_contrast_|_transmission$", "ratio"),
@@ -326,6 +329,8 @@ def report_figures(r: SimulationResult) -> dict:
         figures["tumor.png"] = tumor_figure([r])
     if r.therapy is not None:
         figures["therapy.png"] = therapy_figure(r)
+        if r.therapy.survival is not None:
+            figures["survival.png"] = kaplan_meier_figure(r)
     if r.payloads:
         figures["drug.png"] = drug_figure(r)
     return figures
