@@ -227,6 +227,20 @@ def refuse_oxygen_therapies(f: Formulation) -> None:
                                   "export without it, or use `nanocloak simulate` (docs/therapy.md)")
 
 
+def refuse_immune_agents(f: Formulation) -> None:
+    """The immune arm (model/therapy/immune.py: NK, effector T and M1/M2 macrophage states driven by the
+    grown tumor, computed after the particle model) has no SBML form."""
+    from nanocloak.model.therapy import immune
+
+    if f.subject.tumor is None or not immune.has_immune_agent(f):
+        return
+    drugs = [p.drug for p in f.payloads if immune.immune_action(p.drug)]
+    what = f"payloads: {', '.join(drugs)}" if drugs else "surface.membrane: the membrane coat"
+    raise SbmlExportError(f"{what} acts through the immune arm (NK, effector T cells and M1/M2 tumor macrophages driven by "
+                          "the grown tumor, model/therapy/immune.py), which has no SBML form; export without the immune "
+                          "agent, or use `nanocloak simulate` (docs/immune.md)")
+
+
 def _resolved_with_therapy(f: Formulation):
     """Resolution including what the therapy chain decides (heat-opened tumor vessels)."""
     if f.core.is_free_drug:
@@ -248,6 +262,7 @@ def _resolved_with_therapy(f: Formulation):
                               "capillary blood, model/magnetic.py) has no SBML form yet; export without the magnet, "
                               "or use `nanocloak simulate` (docs/magnetic.md)")
     refuse_oxygen_therapies(f)
+    refuse_immune_agents(f)
     r = resolve(f)
     if f.treatment.lasers and f.subject.tumor is not None:
         from nanocloak.simulation.core import simulate
