@@ -22,6 +22,7 @@ TABLES = (
     "immunology", "cell_lines", "tumor", "drugs", "surface_effects", "environment", "therapy", "fabrication",
     "physiology_variability", "fit_priors", "cancer_types", "parameter_ranges", "imaging", "routes",
     "reference_values", "metastasis", "magnetic", "dose_conversion",
+    "immune",
 )
 
 

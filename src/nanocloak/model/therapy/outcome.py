@@ -26,7 +26,7 @@ import numpy as np
 
 from nanocloak.library import tables as library
 from nanocloak.model.therapy import growth as tumor_growth
-from nanocloak.model.therapy import immune, oxygen, photodynamic, photothermal, sonodynamic
+from nanocloak.model.therapy import immune, oxygen, photodynamic, photothermal, sonodynamic, survival
 from nanocloak.surface import coating
 
 DRUG_KILL_KINDS = ("chemotherapy", "kinase_inhibitor")
@@ -50,6 +50,8 @@ class TherapyResult:
     endpoint_mm3: float | None = None                    # humane-endpoint volume of the species
     sdt: list = field(default_factory=list)              # sonodynamic.SdtDose per ultrasound exposure
     oxygen: oxygen.OxygenState | None = None             # the one tumor oxygen state (oxygen.py)
+    survival: survival.Survival | None = None            # virtual cohort (survival.py); None without an endpoint
+    species: str = ""
     immune: Any = None                                   # immune.ImmuneArm; None without an immune agent
 
 
@@ -183,8 +185,10 @@ def run(result, rerun_particles) -> tuple[TherapyResult, Any] | None:
     arm = immune.immune_arm(result, params, v0, t, control.volume_mm3, kill, impulses)   # None without an immune agent
     kill = kill if arm is None else arm.combined_kill
     treated = control if kill is None and not impulses else tumor_growth.simulate_growth(params, v0, t, kill, impulses)
+    endpoint = tumor_growth.humane_endpoint_mm3(f.subject.species)
+    cohort = None if endpoint is None else survival.cohort_survival(params, v0, endpoint, f.simulate.end_h, kill, impulses)
     out = TherapyResult(t, treated.volume_mm3, control.volume_mm3, heatings, pdt, thermal_kills, params.doubling_time_days,
-                        params.assumed, tumor_growth.humane_endpoint_mm3(f.subject.species), sdt, state)
+                        params.assumed, endpoint, sdt, state, cohort, f.subject.species)
     out.immune = arm
     return out, result
 
@@ -223,6 +227,7 @@ def therapy_metrics(th: TherapyResult, v0: float) -> dict:
         m["thermal_dose_cem43_min"] = float(sum(h.cem43_min for h in th.heating))
         if any(p.singlet_oxygen_mM > 0 for p in th.pdt):
             m["singlet_oxygen_dose_mM"] = float(sum(p.singlet_oxygen_mM for p in th.pdt))
+    m.update(survival.survival_metrics(th.survival, th.species))
     m.update(sonodynamic.sdt_metrics(th.sdt))
     m.update(immune.immune_metrics(th.immune))
     if th.oxygen is not None:
