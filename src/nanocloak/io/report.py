@@ -288,7 +288,8 @@ _METRIC_UNITS = (
     (r"_L_per_h_per_kg$", "L/h/kg"),                     # FcRn catabolic clearance (docs/payload.md)
     (r"_recycled_fraction$", "fraction"),
     (r"_assumptions$", "what rests on assumptions"),
-    (r"^survival_.*_d$", "days"), (r"^survival_censored_fraction", "fraction of the cohort"),
+    (r"^survival_.*_d$", "days"), (r"^survival_censored_fraction", "fraction of the cohort"),      # survival.py
+    (r"^survival_cohort_size$", "animals"), (r"^survival_note$", "why a median is null"),
     (r"_assumed$", "true/false"),
     (r"^days_", "days"),
     (r"tumor_to_muscle|_contrast_|_transmission$", "ratio"),
