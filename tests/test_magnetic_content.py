@@ -118,3 +118,37 @@ def test_plga_unchanged_and_content_refused_on_it():
 def test_bad_magnetic_content_is_a_clear_error(core, words):
     with pytest.raises(FormulationError, match=words):
         from_dict(design(**core))
+
+
+def test_transwall_push_limits():
+    """Drift-diffusion through the wall's openings: J/J_diffusive = Pe / (1 - exp(-Pe))."""
+    kt = magnetic.thermal_energy_J()
+    length = magnetic.constant("vessel_wall_thickness_um") * 1e-6
+    pe, extra = magnetic.transwall_rate(kt / length, 10.0)              # a force giving Pe = 1
+    assert pe == pytest.approx(1.0, rel=1e-12, abs=0)
+    assert extra == pytest.approx(10.0 * (1.0 / (1.0 - math.exp(-1.0)) - 1.0), rel=1e-12, abs=0)
+    assert magnetic.transwall_rate(0.0, 10.0) == (0.0, 0.0)              # no force, no push
+    assert magnetic.transwall_rate(kt / length, 0.0)[1] == 0.0           # no openings, no push
+    _, tiny = magnetic.transwall_rate(1e-4 * kt / length, 10.0)
+    assert tiny == pytest.approx(10.0 * 1e-4 / 2, rel=1e-3, abs=0)     # Pe/2 at small Pe
+    _, strong = magnetic.transwall_rate(50 * kt / length, 10.0)
+    assert strong == pytest.approx(10.0 * 49.0, rel=1e-6, abs=0)        # pure drift: Pe - 1
+
+
+def test_capture_is_the_slower_of_reaching_and_crossing_the_wall():
+    for wall in (0.1, 10.0, 1e4):
+        c = magnetic.magnet_capture("iron_oxide", 100, 120, Magnet, wall_exchange_per_h=wall)
+        assert 0.0 < c.capture_rate_per_h < min(c.wall_arrival_rate_per_h, c.transwall_rate_per_h)
+        assert c.capture_rate_per_h == pytest.approx(
+            1.0 / (1.0 / c.wall_arrival_rate_per_h + 1.0 / c.transwall_rate_per_h), rel=1e-12, abs=0)
+    closed = magnetic.magnet_capture("iron_oxide", 100, 120, Magnet, wall_exchange_per_h=0.0)
+    assert closed.capture_rate_per_h == 0.0
+
+
+def test_single_small_crystal_is_hardly_captured():
+    """A lone 20 nm crystal's force is far below kT over the wall: the magnet barely adds to diffusion."""
+    small = magnetic.magnet_capture("iron_oxide", 20, 35, Magnet, wall_exchange_per_h=10.0)
+    cluster = magnetic.magnet_capture("iron_oxide", 100, 120, Magnet, wall_exchange_per_h=10.0)
+    assert small.transwall_peclet < 0.02 < cluster.transwall_peclet
+    assert small.capture_rate_per_h < 0.01 * small.wall_arrival_rate_per_h
+    assert cluster.capture_rate_per_h > 10 * small.capture_rate_per_h

@@ -32,13 +32,15 @@ def run(d):
 
 @pytest.fixture(scope="module")
 def iron():
-    return run(design()), run(design(magnets=()))
+    # a 100 nm multi-core cluster: a single 20 nm crystal is pulled too weakly to cross the wall
+    # (model/magnetic.py transwall_rate; test_single_small_crystal_is_hardly_captured)
+    return run(design(diameter=100)), run(design(diameter=100, magnets=()))
 
 
 def test_magnet_raises_iron_oxide_tumor_uptake_at_24h(iron):
     on, off = iron
-    assert on["tumor_pct_id_24h"] > 1.2 * off["tumor_pct_id_24h"]
-    assert on["tumor_pct_id_max"] > off["tumor_pct_id_max"]
+    assert on["tumor_pct_id_24h"] > 1.05 * off["tumor_pct_id_24h"]
+    assert on["tumor_pct_id_max"] > 1.3 * off["tumor_pct_id_max"]
     assert on["magnetic_targeting"]["core_is_magnetic"] is True
     assert "magnetic_targeting" not in off
 
@@ -58,11 +60,14 @@ def test_magnet_leaves_plga_alone():
 
 
 def test_stronger_gradient_captures_more():
-    weak = run(design(magnets=[{**MAGNET, "gradient_T_per_m": 5}]))
-    strong = run(design(magnets=[{**MAGNET, "gradient_T_per_m": 80}]))
+    weak = run(design(diameter=100, magnets=[{**MAGNET, "gradient_T_per_m": 5}]))
+    strong = run(design(diameter=100, magnets=[{**MAGNET, "gradient_T_per_m": 80}]))
     assert strong["tumor_pct_id_24h"] > weak["tumor_pct_id_24h"]
-    assert strong["magnetic_targeting"]["capture_rate_per_h"] == pytest.approx(
-        16 * weak["magnetic_targeting"]["capture_rate_per_h"])          # linear in grad B
+    assert strong["magnetic_targeting"]["capture_rate_per_h"] > 16 * weak["magnetic_targeting"]["capture_rate_per_h"]
+    assert strong["magnetic_targeting"]["wall_arrival_rate_per_h"] == pytest.approx(
+        16 * weak["magnetic_targeting"]["wall_arrival_rate_per_h"], rel=1e-9, abs=0)   # v / d linear in grad B
+    assert strong["magnetic_targeting"]["transwall_peclet"] == pytest.approx(
+        16 * weak["magnetic_targeting"]["transwall_peclet"], rel=1e-9, abs=0)          # Pe = F L / kT
 
 
 def test_capture_grows_with_core_size():
@@ -195,10 +200,10 @@ def test_capture_is_a_pure_transfer_inside_the_window():
 def test_the_drug_goes_with_the_captured_particles():
     """The payload model's particles are the same ODE: a magnet raises the tumor's drug exposure, and
     the drug's own mass balance still closes."""
-    d = design()
+    d = design(diameter=100)
     d["payloads"] = [{"drug": "doxorubicin", "loading_wt_pct": 5}]
     base = copy.deepcopy(d)
     base["treatment"]["magnets"] = []
     on, off = run(d), run(base)
-    assert on["tumor_drug_auc_ug_h_per_g"] > 2 * off["tumor_drug_auc_ug_h_per_g"]
+    assert on["tumor_drug_auc_ug_h_per_g"] > 1.05 * off["tumor_drug_auc_ug_h_per_g"]
     assert abs(on["drug_mass_balance_error"]) < 1e-6

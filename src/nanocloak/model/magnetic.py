@@ -32,6 +32,9 @@ class MagnetCapture:
     capture_rate_per_h: float          # tumor capillary blood -> tumor tissue, inside the window
     magnetic_fraction: float = 0.0     # magnetic volume over the core's outer volume
     crystal_nm: float = 0.0            # one superparamagnetic crystal (the Langevin moment)
+    wall_arrival_rate_per_h: float = 0.0   # v / d: reaching the vessel wall
+    transwall_peclet: float = 0.0          # F L / kT through the wall's openings
+    transwall_rate_per_h: float = 0.0      # the push through the wall (inf: not limited, no PA given)
 
 
 def constant(key: str) -> float:
@@ -85,7 +88,8 @@ def magnetic_content(core_diameter_nm: float, fraction: float | None = None,
 
 
 def magnet_capture(material: str, core_diameter_nm: float, hydrodynamic_diameter_nm: float, magnet,
-                   magnetic_fraction: float | None = None, crystal_nm: float | None = None) -> MagnetCapture:
+                   magnetic_fraction: float | None = None, crystal_nm: float | None = None,
+                   wall_exchange_per_h: float | None = None) -> MagnetCapture:
     """The capture one magnet gives this particle.
 
     The magnetic volume V_m = phi V_core, phi the core's magnetic volume fraction: a multi-core particle
@@ -98,11 +102,11 @@ def magnet_capture(material: str, core_diameter_nm: float, hydrodynamic_diameter
     force against Stokes drag: the force balance of Furlani & Ng 2006, as issue 17 names it; Sharma S et
     al. 2015, J Magn Magn Mater 379:102, abstract read: trajectories from the magnetization force against
     drag). A particle spread across a vessel of diameter d drifting at v reaches the wall at the rate
-    v / d (capture rate, 1/h), the uniform-inflow limit of those trajectory models; the capillary
-    compartment's own flow limits what can be captured per transit (the tumor's blood flow refills it).
-    What reaches the wall is held there and pulled into the tumor as immobile aggregates: it enters the
-    tumor's retained pool (PC, left at the tumor's release rate KTRESrelease), not the freely exchanging
-    interstitium (assumption, docs/magnetic.md).
+    v / d (1/h), the uniform-inflow limit of those trajectory models. Reaching the wall is not entering
+    the tumor: with wall_exchange_per_h (the tumor's PA / V_cap) the crossing is limited too
+    (transwall_rate), and the two steps act in series. What crosses enters the tumor's retained pool (PC,
+    left at the tumor's release rate KTRESrelease), not the freely exchanging interstitium (assumption,
+    docs/magnetic.md).
     """
     start = float(magnet.at_h)
     end = start + float(magnet.duration_min) / 60.0
@@ -110,31 +114,75 @@ def magnet_capture(material: str, core_diameter_nm: float, hydrodynamic_diameter
     ms = saturation_magnetisation_A_per_m(material)
     if ms <= 0.0:
         return MagnetCapture(start, end, field, gradient, False, 0.0, 0.0, 0.0, 0.0)
-    from scipy.constants import Boltzmann, zero_Celsius  # only with a magnet: ~0.15 s to import
-
     fraction, crystal = magnetic_content(core_diameter_nm, magnetic_fraction, crystal_nm)
     volume = fraction * math.pi / 6.0 * (core_diameter_nm * 1e-9) ** 3            # magnetic volume, m3
     v_crystal = math.pi / 6.0 * (crystal * 1e-9) ** 3                              # one crystal, m3
-    body_C = library.value(library.table("therapy")["thermal"]["body_temperature_C"], "therapy.thermal.body_temperature_C")
-    kt = Boltzmann * (body_C + zero_Celsius)
+    kt = thermal_energy_J()
     m_of_b = ms * langevin(ms * v_crystal * field / kt)                           # A/m of the magnetic phase
     force = volume * m_of_b * gradient                                            # N
     eta = constant("plasma_viscosity_mPa_s") * 1e-3                               # Pa s
     velocity = force / (3.0 * math.pi * eta * hydrodynamic_diameter_nm * 1e-9)    # m/s
-    rate = velocity / (constant("tumor_vessel_diameter_um") * 1e-6) * 3600.0      # 1/h
+    arrival = velocity / (constant("tumor_vessel_diameter_um") * 1e-6) * 3600.0   # 1/h
+    rate, peclet, crossing = arrival, 0.0, math.inf
+    if wall_exchange_per_h is not None:
+        peclet, crossing = transwall_rate(force, wall_exchange_per_h)
+        # two steps in series (reach the wall, then cross it): resistances add
+        rate = 0.0 if crossing <= 0.0 else arrival * crossing / (arrival + crossing)
     return MagnetCapture(start, end, field, gradient, True, m_of_b, force, velocity * 1e6, rate,
-                         fraction, crystal)
+                         fraction, crystal, arrival, peclet, crossing)
 
 
-def magnet_captures(f, hydrodynamic_diameter_nm: float) -> list[MagnetCapture]:
-    """Every magnet of the formulation, in time order (none without a tumor or a particle)."""
+def thermal_energy_J() -> float:
+    """kT at the body temperature of therapy.yaml."""
+    from scipy.constants import Boltzmann, zero_Celsius  # only with a magnet: ~0.15 s to import
+
+    body_C = library.value(library.table("therapy")["thermal"]["body_temperature_C"], "therapy.thermal.body_temperature_C")
+    return Boltzmann * (body_C + zero_Celsius)
+
+
+def transwall_rate(force_N: float, wall_exchange_per_h: float) -> tuple[float, float]:
+    """(Peclet number, extra one-way rate 1/h) of the magnetic push through the tumor vessel's wall.
+
+    A particle crosses the wall only through its openings, the ones its diffusive exchange PA already
+    uses (the model's pore-theory PA of the tumor for this particle size). A steady force on it adds a
+    drift v through an opening of length L to its diffusion D, and the one-dimensional drift-diffusion
+    flux through a membrane is J = P C_v Pe / (1 - exp(-Pe)) with Pe = v L / D when the far side is
+    dilute (the convection-diffusion flux of a membrane, Patlak CS, Goldstein DA & Hoffman JF 1963,
+    J Theor Biol 5:426, for solvent drag; the same form for any steady drift). With the same Stokes drag
+    in v = F / (3 pi eta d) and D = kT / (3 pi eta d) (Stokes-Einstein), Pe = F L / kT: the viscosity and
+    the pore's hindrance of drift and diffusion alike cancel. The magnet's extra one-way rate from the
+    capillary blood is PA / V_cap x (Pe / (1 - exp(-Pe)) - 1): nothing without force (Pe -> 0) and
+    nothing through a wall without openings (PA = 0). L: data/magnetic.yaml vessel_wall_thickness_um."""
+    peclet = force_N * constant("vessel_wall_thickness_um") * 1e-6 / thermal_energy_J()
+    if peclet < 1e-6:
+        gain = peclet / 2.0                                    # series of Pe/(1-exp(-Pe)) - 1 at small Pe
+    else:
+        gain = peclet / -math.expm1(-peclet) - 1.0
+    return peclet, max(wall_exchange_per_h, 0.0) * gain
+
+
+def wall_exchange_per_h(params) -> float | None:
+    """The tumor's PA / V_cap (1/h) for this particle, from the resolved parameters (Cheng 2020's PATC x
+    QTC x cardiac output over VTC x body weight x BVT, as model/parameters/systems.py builds them)."""
+    try:
+        pa = params["tumor.PATC"] * params["tumor.QTC"] * params["cardiac_output_L_per_h"]
+        v_cap = params["tumor.VTC"] * params["body_weight_kg"] * params["tumor.BVT"]
+    except KeyError:
+        return None
+    return pa / v_cap if v_cap > 0 else None
+
+
+def magnet_captures(f, hydrodynamic_diameter_nm: float, params=None) -> list[MagnetCapture]:
+    """Every magnet of the formulation, in time order (none without a tumor or a particle); with the
+    resolved parameters the capture is limited by the tumor wall's openings (transwall_rate)."""
     magnets = getattr(f.treatment, "magnets", [])
     if not magnets or f.subject.tumor is None or f.core.is_free_drug:
         return []
     fraction = getattr(f.core, "magnetic_fraction", None)
     crystal = getattr(f.core, "magnetic_crystal_nm", None)
-    return [magnet_capture(f.core.material, float(f.core.diameter_nm), hydrodynamic_diameter_nm, m, fraction, crystal)
-            for m in sorted(magnets, key=lambda m: m.at_h)]
+    wall = wall_exchange_per_h(params) if params is not None else None
+    return [magnet_capture(f.core.material, float(f.core.diameter_nm), hydrodynamic_diameter_nm, m, fraction, crystal,
+                           wall) for m in sorted(magnets, key=lambda m: m.at_h)]
 
 
 def magnet_metrics(captures: list[MagnetCapture], material: str) -> dict:
@@ -152,7 +200,11 @@ def magnet_metrics(captures: list[MagnetCapture], material: str) -> dict:
         "capture_rate_per_h": max(c.capture_rate_per_h for c in captures),
         "magnetic_volume_fraction": first.magnetic_fraction,
         "magnetic_crystal_nm": first.crystal_nm,
+        "wall_arrival_rate_per_h": first.wall_arrival_rate_per_h,
+        "transwall_peclet": first.transwall_peclet,
     }
+    if math.isfinite(first.transwall_rate_per_h):
+        out["transwall_rate_per_h"] = first.transwall_rate_per_h
     if not first.magnetic:
         out["note"] = (f"the core ({material}) is not magnetic (materials.yaml): the magnet over the tumor does "
                        "nothing to these particles")
@@ -167,6 +219,10 @@ def magnet_lines(m: dict) -> list[str]:
     window = f"{mt['magnet_on_h'][0]:g}-{mt['magnet_off_h'][0]:g} h"
     if not mt["core_is_magnetic"]:
         return [f"Magnet over the tumor ({window}): {mt['note']}."]
+    wall = ""
+    if "transwall_rate_per_h" in mt:
+        wall = (f" (they reach the vessel wall at {mt['wall_arrival_rate_per_h']:.3g} per h and are pushed through its "
+                f"openings at {mt['transwall_rate_per_h']:.3g} per h, Peclet number {mt['transwall_peclet']:.2g})")
     return [f"Magnet over the tumor ({window}): the cores drift at {mt['magnetophoretic_velocity_um_per_s']:.3g} um/s "
             f"toward it (force {mt['magnetophoretic_force_fN']:.3g} fN), captured from the tumor's blood at "
-            f"{mt['capture_rate_per_h']:.3g} per h into the tumor while it is on."]
+            f"{mt['capture_rate_per_h']:.3g} per h into the tumor while it is on{wall}."]

@@ -171,7 +171,7 @@ def _attach_magnets(result: SimulationResult) -> None:
         return
     from nanocloak.model import magnetic
 
-    captures = magnetic.magnet_captures(f, result.resolved.params["particle.hydrodynamic_diameter_nm"])
+    captures = magnetic.magnet_captures(f, result.resolved.params["particle.hydrodynamic_diameter_nm"], result.resolved.params)
     result.metrics["magnetic_targeting"] = magnetic.magnet_metrics(captures, f.core.material)
 
 

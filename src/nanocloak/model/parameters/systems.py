@@ -162,7 +162,7 @@ def _place_magnet(r: ResolvedFormulation, system: ParticleSystem, t_dose: np.nda
     blood into its tissue, in each dose copy's own time (0 for a non-magnetic core)."""
     from nanocloak.model import magnetic
 
-    captures = magnetic.magnet_captures(r.formulation, r.params["particle.hydrodynamic_diameter_nm"])
+    captures = magnetic.magnet_captures(r.formulation, r.params["particle.hydrodynamic_diameter_nm"], r.params)
     if not captures or captures[0].capture_rate_per_h <= 0.0:
         return
     c = captures[0]                                    # one window (spec/magnets.py MAX_MAGNETS)
