@@ -27,10 +27,9 @@ import dataclasses
 import math
 from dataclasses import dataclass
 from functools import lru_cache
+from statistics import NormalDist
 
 import numpy as np
-from scipy.interpolate import PchipInterpolator
-from scipy.special import ndtri
 
 from nanocloak.library import tables as library
 from nanocloak.model.therapy import growth as tumor_growth
@@ -67,7 +66,8 @@ class Survival:
 def growth_factors(n: int, cv: float) -> np.ndarray:
     """The n growth-rate factors: quantiles (i + 1/2)/n of a lognormal of median 1 and this CV."""
     sigma = math.sqrt(math.log1p(cv * cv))
-    return np.exp(sigma * ndtri((np.arange(n) + 0.5) / n))
+    z = np.array([NormalDist().inv_cdf((i + 0.5) / n) for i in range(n)])     # stdlib: no scipy at start-up
+    return np.exp(sigma * z)
 
 
 def km_median(days: np.ndarray) -> float | None:
@@ -172,6 +172,8 @@ def _treated_days(days, a: np.ndarray) -> np.ndarray:
         return np.array([out[i] if i in idx else days(float(a[i])) for i in range(n)])
     finite = idx[np.isfinite(out[idx])]
     if finite.size >= 2:
+        from scipy.interpolate import PchipInterpolator  # only with a drug (start-up, CHANGELOG 0.2.0)
+
         span = np.arange(finite[0], finite[-1] + 1)
         fill = PchipInterpolator(np.log(a[finite]), np.log(out[finite]))(np.log(a[span]))
         out[span] = np.where(np.isnan(out[span]), np.exp(fill), out[span])
