@@ -30,9 +30,9 @@ from scipy.integrate import solve_ivp
 
 import nanocloak
 from nanocloak.model import particle as wb
-from nanocloak.spec.formulation import from_dict
 from nanocloak.model.parameters import particle_systems, resolve
 from nanocloak.simulation.core import DEFAULT_ATOL, DEFAULT_RTOL, output_grid
+from nanocloak.spec.formulation import from_dict
 
 ACC_RTOL, ACC_ATOL = 1e-4, 1e-6
 KEYS = ("blood_sample", "liver", "spleen", "tumor", "blood")
@@ -73,9 +73,9 @@ def scipy_one(f, rtol, atol, method="Radau"):
     xs = []
     for e in range(system.batch_size):
         one = system.take(np.array([e]))
-        sol = solve_ivp(lambda t, y: wb.rhs(one, np.array([t]), y[:, None])[:, 0], (0.0, grid[-1]), wb.initial_state(one)[:, 0],
+        sol = solve_ivp(lambda t, y, one=one: wb.rhs(one, np.array([t]), y[:, None])[:, 0], (0.0, grid[-1]), wb.initial_state(one)[:, 0],
                         method=method, t_eval=t_eval, rtol=rtol, atol=atol,
-                        jac=lambda t, y: wb.system_matrix(one, t))
+                        jac=lambda t, y, one=one: wb.system_matrix(one, t))
         xs.append(sol.y)
     x = np.stack(xs, axis=2)  # (state, time, element)
     return _observed(system, weights, [x[:, k, :] for k in range(t_eval.size)], t_eval), t_eval

@@ -55,8 +55,8 @@ def main() -> None:
     ap.add_argument("--keep-payloads", action="store_true")
     args = ap.parse_args()
 
-    from nanocloak.screen import distributed
-    from nanocloak.screen import screening
+    from nanocloak.io.output_dir import IncrementalFolder
+    from nanocloak.screen import distributed, screening
     from nanocloak.screen.space import load_space
 
     space = load_space(space_dict(args.n, args.keep_payloads))
@@ -68,13 +68,16 @@ def main() -> None:
         sim = time.perf_counter() - t0
         computed = report.designs_simulated
         t1 = time.perf_counter()
+        folder = IncrementalFolder(out, "screen run", force=True)     # as screening.run_screen writes its outputs
+        folder.keep(distributed.written_files(out))
         rows = distributed.read_results(out)
         designs = screening.design_table(rows, space)
         ranking = screening.rank_designs(designs, screening.goals(space, screening.base_metric_names(space)), space.top)
-        screening.write_pareto_csv(ranking, out)
-        screening.write_top(space, matrix, ranking, out)
-        screening.pareto_figure(ranking, space, out / "pareto.png")
-        screening.parallel_figure(ranking, space, out / "parallel_coordinates.png")
+        screening.write_pareto_csv(ranking, folder)
+        screening.write_top(space, matrix, ranking, folder)
+        screening.pareto_figure(ranking, space, folder.target("pareto.png"))
+        screening.parallel_figure(ranking, space, folder.target("parallel_coordinates.png"))
+        folder.finish()
         post = time.perf_counter() - t1
         print(f"machine: {platform.machine()}, {os.cpu_count()} cores; {args.workers} Dask workers (processes, 1 thread)")
         print(f"designs: {report.n_designs:,} in {report.n_chunks} chunks of {report.chunk_size}; "
