@@ -231,6 +231,8 @@ def fill_assumed(form: dict, proxies_used: list[str] | None = None) -> dict:
         laser.setdefault("power_W_per_cm2", _default("laser_power_W_per_cm2"))
         laser.setdefault("duration_min", _default("laser_duration_min"))
     for magnet in (f.get("treatment") or {}).get("magnets", []):       # treatment.magnets (docs/magnetic.md)
+        magnet.setdefault("at_h", _default("magnet_at_h"))
+        magnet.setdefault("field_T", _default("magnet_field_T"))
         magnet.setdefault("gradient_T_per_m", _default("magnet_gradient_T_per_m"))
     for p in f.get("payloads", []):
         if "loading_wt_pct" not in p:
