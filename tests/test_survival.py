@@ -135,3 +135,15 @@ def test_a_simulated_mouse_reports_cohort_medians_ordered_by_dose_and_a_kaplan_m
     assert "survival.png" in report_figures(r_high)
     assert "Kaplan-Meier" in figure_caption(r_high, "survival.png")
     assert metric_unit("survival_median_d") == "days" and metric_unit("survival_median_untreated_d") == "days"
+
+
+def test_the_cohorts_treated_times_match_each_animal_integrated_to_the_follow_up():
+    p = growth.growth_parameters("4T1")
+    kill = _decaying_kill(1.5, half_life_h=40.0)
+    s = survival.cohort_survival(p, 80.0, ENDPOINT, 168.0, kill=kill, n=60, cv=0.35)
+    t = np.linspace(0.0, s.follow_up_days * 24.0, int(s.follow_up_days * 2) + 1)
+    tail, _ = survival.extend_kill(kill, 168.0, t[-1])
+    brute = [survival.first_crossing_days(t, growth.simulate_growth(survival.scaled(p, a), 80.0, t, tail).volume_mm3,
+                                          ENDPOINT) for a in s.growth_factors]
+    np.testing.assert_allclose(s.treated_days, brute, rtol=1e-3)
+    assert s.median_d == pytest.approx(survival.km_median(np.array(brute)), rel=1e-6)
