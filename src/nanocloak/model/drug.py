@@ -53,6 +53,23 @@ class DrugProperties:
         return self.fcrn_pinocytic_clearance_L_per_h * (1.0 - self.fcrn_recycled_fraction)
 
 
+def tumor_unbound_fraction(key: str) -> float:
+    """Unbound over total drug in the tumor, fu_p / Kp_tumor. The tissue of a perfusion-limited organ
+    is in equilibrium with plasma at C_tissue / Kp (the venous-equilibrium rule of this module), of
+    which the fraction fu_p is unbound; only the unbound drug reaches the cells' targets, as the
+    medium's drug does in the in vitro assay an IC50 comes from (free drug theory: the unbound
+    concentration in tissue equals the unbound plasma concentration at equilibrium; e.g. the note
+    'Free concentrations and drug concentration asymmetry in plasma and tissues', prismbiolab.com).
+    A drug without a tabulated fu_p or tumor Kp takes 1 for it (its drugs.yaml entry says so)."""
+    d = library.entry("drugs", key, "drug")
+    w = f"drugs.{key}"
+    fu = library.value(d["fraction_unbound_plasma"], f"{w}.fraction_unbound_plasma") if isinstance(
+        d.get("fraction_unbound_plasma"), dict) else 1.0
+    kp_node = (d.get("partition_coefficients") or {}).get("tumor")
+    kp = library.value(kp_node, f"{w}.partition_coefficients.tumor") if isinstance(kp_node, dict) else 1.0
+    return fu / kp
+
+
 def fcrn_parameter_names(key: str) -> tuple[str, str]:
     """The model parameters (model.overrides names) of a drug's FcRn block: pinocytic clearance
     (L/h/kg) and recycled fraction."""

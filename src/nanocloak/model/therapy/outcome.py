@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from nanocloak.library import tables as library
+from nanocloak.model import drug as drug_pbpk
 from nanocloak.model.therapy import growth as tumor_growth
 from nanocloak.model.therapy import immune, oxygen, photodynamic, photothermal, sonodynamic, survival
 from nanocloak.surface import coating
@@ -103,7 +104,8 @@ def heat_windows(heatings) -> list[tuple[float, float, float]]:
 
 
 def kill_rate_table(result, state: oxygen.OxygenState | None = None):
-    """k2 C_free(t) summed over the chemotherapy payloads, from the free drug in the tumor, and over
+    """k2 C_u(t) summed over the chemotherapy payloads, from the unbound released drug in the tumor
+    (C_u = fu_p C_tissue / Kp_tumor, drug.tumor_unbound_fraction), and over
     hypoxia-activated prodrugs at the oxygen state's potency: (times h, rate 1/day), or None
     without a killing drug."""
     f = result.resolved.formulation
@@ -116,7 +118,8 @@ def kill_rate_table(result, state: oxygen.OxygenState | None = None):
         k2 = tumor_growth.potency_per_uM_per_day(drug, line)
         mw = library.value(entry["molecular_weight_g_per_mol"])
         uM = p.free_ug["tumor"] / p.organ_mass_g["tumor"] / mw * 1000.0       # ug/g -> umol/kg ~ uM
-        terms.append((k2, p.t_h, uM))
+        # the in vitro IC50 is a medium (unbound) concentration: the tumor's unbound drug drives the kill
+        terms.append((k2, p.t_h, uM * drug_pbpk.tumor_unbound_fraction(drug)))
     if state is not None:
         terms += oxygen.hypoxic_kill_terms(result, state)
     if not terms:
