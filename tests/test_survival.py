@@ -147,3 +147,18 @@ def test_the_cohorts_treated_times_match_each_animal_integrated_to_the_follow_up
                                           ENDPOINT) for a in s.growth_factors]
     np.testing.assert_allclose(s.treated_days, brute, rtol=1e-3)
     assert s.median_d == pytest.approx(survival.km_median(np.array(brute)), rel=1e-6)
+
+
+def test_monotone_cubic_is_scipys_pchip():
+    from scipy.interpolate import PchipInterpolator
+
+    rng = np.random.default_rng(3)
+    for _ in range(20):
+        x = np.sort(rng.uniform(-2, 2, rng.integers(3, 14)))
+        x = np.unique(x)
+        if x.size < 3:
+            continue
+        y = np.cumsum(rng.normal(size=x.size)) if rng.random() < 0.5 else -np.cumsum(rng.uniform(0, 1, x.size))
+        xq = np.linspace(x[0], x[-1], 97)
+        np.testing.assert_allclose(survival.monotone_cubic(x, y, xq), PchipInterpolator(x, y)(xq), rtol=1e-10, atol=1e-12)
+

@@ -33,7 +33,6 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.integrate import solve_ivp
 
 from nanocloak.errors import NanocloakError
 from nanocloak.library import tables as library
@@ -102,7 +101,8 @@ def membrane_actions(f) -> list[tuple[str, dict, float]]:
 def has_immune_agent(f) -> bool:
     """True when a payload or the membrane coat acts on the immune arm (a cancer-cell membrane only with
     an adjuvant payload)."""
-    targets = {immune_action(p.drug)["target"] for p in f.payloads if immune_action(p.drug)}
+    actions = [immune_action(p.drug) for p in f.payloads]
+    targets = {a["target"] for a in actions if a}
     for _, node, _ in membrane_actions(f):
         if node["target"] in TARGETS or (node["target"] == "antigen" and "effector_priming" in targets):
             return True
@@ -214,6 +214,9 @@ def _rhs(R: _Rates, tumor, agents, t_cells: bool, nk: bool):
 
 
 def _integrate(rhs, y0, t_end_days: float, t_eval) -> np.ndarray:
+    # scipy.integrate is imported here: it pulls scipy.special, which a plain simulate does not need
+    from scipy.integrate import solve_ivp
+
     sol = solve_ivp(rhs, (0.0, t_end_days), y0, method="LSODA", t_eval=t_eval, rtol=1e-7, atol=[1e-3, 1e-3, 1e-10])
     if not sol.success:
         raise NanocloakError(f"immune arm failed to integrate ({sol.message}); check the agents' doses")
@@ -252,11 +255,11 @@ def _combine(t_h: np.ndarray, extra: np.ndarray, kill):
 
 def _share_pct(t_h: np.ndarray, extra: np.ndarray, kill) -> float:
     """Immune share of the kill, as the rate x time integrals over the run (impulses not counted)."""
-    immune = float(np.trapezoid(extra, t_h)) if hasattr(np, "trapezoid") else float(np.trapz(extra, t_h))
+    immune = float(np.trapezoid(extra, t_h))
     drug = 0.0
     if kill is not None:
         k = np.interp(t_h, kill[0], kill[1])
-        drug = float(np.trapezoid(k, t_h)) if hasattr(np, "trapezoid") else float(np.trapz(k, t_h))
+        drug = float(np.trapezoid(k, t_h))
     total = immune + drug
     return min(100.0, 100.0 * immune / total) if total > 0 else 0.0
 
