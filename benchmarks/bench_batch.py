@@ -38,10 +38,15 @@ ACC_RTOL, ACC_ATOL = 1e-4, 1e-6
 KEYS = ("blood_sample", "liver", "spleen", "tumor", "blood")
 
 
-def designs(n: int, seed: int = 0) -> list:
+#: membrane sources of the particle-only designs: NK-cell coats act on the immune arm of therapy
+#: (data/immune.yaml), which is not particle-only and has no SBML form for libRoadRunner
+PARTICLE_ONLY_CELLS = ("rbc", "platelet", "macrophage", "mesenchymal_stem", "neutrophil")
+
+
+def designs(n: int, seed: int = 0, cells: tuple[str, ...] = PARTICLE_ONLY_CELLS) -> list:
     """Membrane-coated designs of one structure (two coating classes, one dose) on a 4T1 mouse."""
     rng = np.random.default_rng(seed)
-    cells = ["rbc", "platelet", "macrophage", "mesenchymal_stem", "neutrophil", "nk_cell"]
+    cells = list(cells)
     methods = ["coextrusion", "sonication", "microfluidic_electroporation"]
     materials = ["plga", "liposome", "gold_nanoshell", "msn", "iron_oxide", "cus"]
     out = []

@@ -161,8 +161,9 @@ def markdown(r: dict) -> list[str]:
     rr: Timing | None = r["rr"]
     lines = [f"## Particle-only designs: {r['n']:,} varied membrane-coated designs, 168 h, 4T1 mouse, rtol {r['rtol']:g}, "
              f"atol {r['atol']:g} %ID", "",
-             f"Designs of `bench_batch.designs` (6 cores, 6 membrane sources, 3 coating methods, size, zeta, dose, body "
-             f"weight, tumor volume varied): {r['elements']:.0f} simulated elements per design (coating classes x "
+             "Designs of `bench_batch.designs` (6 core materials, 5 membrane sources (not NK-cell, whose coat acts on the "
+             "immune arm), 3 coating methods, size, zeta, dose, body weight, tumor volume varied): "
+             f"{r['elements']:.0f} simulated elements per design (coating classes x "
              f"opsonised share). libRoadRunner: {r['rr_n']} designs, scipy: {r['scipy_n']}. Accuracy against the numpy "
              f"Rodas4 engine (solvers/rodas4.py) at rtol {REF_RTOL:g}, atol {REF_ATOL:g}, over the first {r['ref_n']} designs: "
              "metrics as relative errors; series (blood sample, liver, spleen, tumor, blood; %ID on the output grid) as "

@@ -4,7 +4,7 @@ child processes) beside wall time, and peak memory of a process tree."""
 from __future__ import annotations
 
 import json
-import resource
+import os
 import subprocess
 import threading
 import time
@@ -78,12 +78,11 @@ class ChildRun:
 
 
 def run_child(cmd: list[str], poll_s: float = 0.25, env: dict | None = None) -> ChildRun:
-    """Run a command; CPU = user + system rusage of every finished descendant (processes are reaped
-    when the command ends, so workers of a Dask cluster count once closed); peak memory of the whole
-    process tree sampled every poll_s."""
+    """Run a command; CPU = user + system rusage of it and every descendant it reaped (os.wait4: the
+    workers of a Dask cluster count once closed); peak memory of the whole process tree sampled every
+    poll_s."""
     import psutil
 
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     w0 = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     peak = [0, 0]
@@ -99,15 +98,24 @@ def run_child(cmd: list[str], poll_s: float = 0.25, env: dict | None = None) -> 
             peak[0], peak[1] = max(peak[0], rss), max(peak[1], pss)
             stop.wait(poll_s)
 
-    watcher = threading.Thread(target=watch, daemon=True)
-    watcher.start()
-    out, err = proc.communicate()
+    texts = {}
+
+    def read(name, stream):
+        texts[name] = stream.read()
+
+    threads = [threading.Thread(target=watch, daemon=True)] + [
+        threading.Thread(target=read, args=(k, s), daemon=True) for k, s in (("out", proc.stdout), ("err", proc.stderr))]
+    for t in threads:
+        t.start()
+    # this child's own rusage (its reaped descendants included), so several children may run at once
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
     stop.set()
-    watcher.join()
+    for t in threads:
+        t.join()
     wall = time.perf_counter() - w0
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return ChildRun(cpu, wall, peak[0], peak[1], proc.returncode, out, err)
+    cpu = usage.ru_utime + usage.ru_stime
+    return ChildRun(cpu, wall, peak[0], peak[1], proc.returncode, texts.get("out", ""), texts.get("err", ""))
 
 
 def read_json(path: Path) -> dict:
