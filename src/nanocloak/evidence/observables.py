@@ -12,7 +12,9 @@ its measurements name. Conventions (docs/evidence.md):
 - `released_pct`: the formulation's release law in vitro under the row's `conditions`;
 - `fold`: the observable `of` in arm `numerator` over arm `denominator` at `t_h`;
 - `survival_median_d`: the virtual cohort's Kaplan-Meier median (days after the first dose, the
-  arm's schedule; null when more than half the cohort is censored at the follow-up).
+  arm's schedule; null when more than half the cohort is censored at the follow-up);
+- a row with `untreated: true` (survival, tumor volume) is the arm's vehicle control: the same
+  simulation's untreated twin (same subject and tumor, no dose), so the growth law alone is compared.
 """
 
 from __future__ import annotations
@@ -172,10 +174,11 @@ def value(study: Study, p: Point, results: dict[ArmKey, SimulationResult], of: s
         return result.metrics.get("tumor_temperature_max_C")
     if observable == "tgi_pct":
         return _therapy_at(result, m.t_h, "tgi")
+    untreated = m.untreated and of is None      # a vehicle control: the arm's untreated twin
     if observable == "survival_median_d":       # the virtual cohort's median (model/therapy/survival.py)
-        return result.metrics.get("survival_median_d")
+        return result.metrics.get("survival_median_untreated_d" if untreated else "survival_median_d")
     if observable == "tumor_volume_mm3":
-        return _therapy_at(result, m.t_h, "volume")
+        return _therapy_at(result, m.t_h, "control" if untreated else "volume")
     if observable == "released_pct":
         return _released(study.formulations[arm], m)
     curve = _curve(result, observable, m.organ)
@@ -230,6 +233,8 @@ def _therapy_at(result, t_h: float | None, what: str) -> float | None:
     if what == "volume":
         return treated
     control = _at(t, np.asarray(th.control_mm3), t_h)
+    if what == "control":
+        return control
     v0 = float(np.asarray(th.treated_mm3)[0])
     # the spec's tgi_pct at the measured time (growth relative to the untreated arm)
     return None if control - v0 <= 0 else 100.0 * (1.0 - (treated - v0) / (control - v0))

@@ -75,6 +75,7 @@ class Measurement(_Open):
     of: str | None = None
     dose_index: int | None = None
     conditions: dict[str, Any] | None = None
+    untreated: bool = False     # the arm's untreated twin (same subject and tumor, no dose): a vehicle control
     locator: str | None = None
     paraphrase: str | None = None
     checked_by: str | None = None
@@ -303,6 +304,17 @@ def studies_dir() -> Path:
     return Path(str(resources.files("nanocloak").joinpath("data", "evidence", "studies")))
 
 
+UNTREATED_OBSERVABLES = ("survival_median_d", "tumor_volume_mm3")
+
+
+def _check_untreated(path: Path, data: StudyFile) -> None:
+    """`untreated: true` reads the arm's untreated twin; only its survival and tumor volume exist."""
+    for i, m in enumerate(data.measurements):
+        if m.untreated and m.observable not in UNTREATED_OBSERVABLES:
+            raise EvidenceError(f"{path.name}: measurements.{i}.untreated: allowed only with observable "
+                                f"{' or '.join(UNTREATED_OBSERVABLES)} (a control arm has no {m.observable})")
+
+
 def read_study(path: Path) -> Study:
     from nanocloak.library.safe_yaml import load_file
     from nanocloak.spec import formulation as spec
@@ -314,6 +326,7 @@ def read_study(path: Path) -> Study:
         first = exc.errors()[0]
         where = ".".join(str(x) for x in first.get("loc", ()))
         raise EvidenceError(f"{path.name}: {where}: {first.get('msg')}") from None
+    _check_untreated(path, data)
     forms, problems, proxies = {}, {}, {}
     for arm in data.arms:
         written = [p for p in arm.assumed if has_path(arm.formulation, p)]
@@ -349,7 +362,8 @@ def _usable(study: Study, m: Measurement) -> tuple[bool, str]:
         return False, f"arm {missing[0]} cannot be simulated: {problem}"
     simulable = [a for a in arms if a is not None]   # all of them: None is never a key of study.formulations
     drug_only = ("released_pct", "tumor_volume_mm3", "tgi_pct", "survival_median_d", "tumor_temperature_C")
-    if m.observable in drug_only and any("simulated as its carrier" in u for a in simulable for u in study.proxies.get(a, [])):
+    carrier_only = any("simulated as its carrier" in u for a in simulable for u in study.proxies.get(a, []))
+    if m.observable in drug_only and not m.untreated and carrier_only:
         return False, "the arm's drug is not in the library (simulated as its carrier): drug effects are not scored"
     reason = _not_modelled(study, m)
     return (False, reason) if reason else (True, "")
