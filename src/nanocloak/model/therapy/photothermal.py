@@ -275,3 +275,88 @@ def _linear_course(a: np.ndarray, c: np.ndarray, y0: np.ndarray, t_s: np.ndarray
 def thermal_kill_fraction(cem: float) -> float:
     """Fraction of tumor cells killed by a thermal dose: half at CEM43_50 (log-linear survival)."""
     return 1.0 - 2.0 ** (-cem / _t("damage", "cem43_for_half_kill_min"))
+
+
+# ------------------------------------------------------------------------------------------------
+# a stated absorber amount: the optics and the heat balance alone, without the delivery model
+# ------------------------------------------------------------------------------------------------
+def _non_negative(name: str, value: float) -> float:
+    if not math.isfinite(value) or value < 0.0:
+        raise NanocloakError(f"{name}: must be a finite amount >= 0 (got {value!r})")
+    return float(value)
+
+
+def absorbers_for_amount(tumor_volume_mm3: float, core_ug: float = 0.0,
+                         dyes_ug: dict[str, float] | None = None) -> Absorbers:
+    """A stated amount of core (ug) and of optical dyes (ug each) spread evenly through the tumor:
+    an intratumoral dose at the time of the light, or the content a delivery model must supply."""
+    if not math.isfinite(tumor_volume_mm3) or tumor_volume_mm3 <= 0.0:
+        raise NanocloakError(f"tumor_volume_mm3: must be > 0 mm3 (got {tumor_volume_mm3!r})")
+    volume_L = tumor_volume_mm3 * 1e-6
+    dyes: dict[str, float] = {}
+    for drug, ug in (dyes_ug or {}).items():
+        mw = library.entry("drugs", drug).get("molecular_weight_g_per_mol")
+        if not isinstance(mw, dict):
+            raise NanocloakError(f"dyes_ug.{drug}: the library has no molecular weight for this drug")
+        dyes[drug] = _non_negative(f"dyes_ug.{drug}", ug) * 1e-6 / library.value(mw) / volume_L
+    return Absorbers(_non_negative("core_ug", core_ug) * 1e-6 / volume_L, dyes)
+
+
+def heating_for_amount(f: Formulation, laser: Laser, tumor_volume_mm3: float, core_ug: float = 0.0,
+                       dyes_ug: dict[str, float] | None = None) -> Heating:
+    """Tumor heating by a known absorber amount in the tumor (f gives the core material, the
+    tumor's site and the body): light_budget and heat with no particle or payload model."""
+    return heat(f, laser, tumor_volume_mm3, absorbers_for_amount(tumor_volume_mm3, core_ug, dyes_ug))
+
+
+def content_for_peak(f: Formulation, laser: Laser, tumor_volume_mm3: float, target_C: float,
+                     dye: str | None = None) -> float | None:
+    """The content (ug per g of tumor) of f's core, or of `dye`, whose exposure peaks at target_C:
+    what a delivery model would have to place in the tumor. None where even a tumor that absorbs
+    all the light (content up to 100 mg/g) stays below target_C. Bisection in log content."""
+    grams = tumor_volume_mm3 / 1000.0 * _t("thermal", "tissue_density_g_per_cm3")
+
+    def peak(ug_per_g: float) -> float:
+        ug = ug_per_g * grams
+        kw = {"dyes_ug": {dye: ug}} if dye else {"core_ug": ug}
+        return heating_for_amount(f, laser, tumor_volume_mm3, **kw).tumor_max_C
+
+    low, high = 1e-3, 1e5                          # ug/g: far below any heating, to 10% w/w
+    if peak(low) >= target_C:
+        return low
+    grid = np.geomspace(low, high, 25)
+    hot = next((x for x in grid if peak(x) >= target_C), None)
+    if hot is None:
+        return None
+    lo, hi = float(grid[max(int(np.searchsorted(grid, hot)) - 1, 0)]), float(hot)
+    for _ in range(40):                            # 40 halvings in log: ~1e-12 relative
+        mid = math.sqrt(lo * hi)
+        lo, hi = (mid, hi) if peak(mid) < target_C else (lo, mid)
+    return hi
+
+
+@dataclass
+class DispersionHeating:
+    absorbance: float          # decadic, over the path (A = eps c L)
+    heat_W: float              # eta x laser power x (1 - 10^-A)
+    tau_s: float               # m c / hS
+    rise_C: float              # temperature rise at the end of the exposure
+
+
+def dispersion_heating(material: str, conc_ug_per_mL: float, path_cm: float, laser_power_W: float,
+                       duration_min: float, wavelength_nm: float, heat_capacity_J_per_K: float,
+                       loss_W_per_K: float) -> DispersionHeating:
+    """A stirred dispersion of a core material in a cuvette or well under a collimated beam
+    (Roper DK et al. 2007, J Phys Chem C 111:3636): m c dT/dt = eta P (1 - 10^-A) - hS (T - T0),
+    A = mass extinction x concentration x path. The setup's m c and hS (from its measured cooling
+    time constant tau_s = m c / hS) are the experiment's, given by the caller."""
+    for name, v in (("path_cm", path_cm), ("laser_power_W", laser_power_W), ("duration_min", duration_min),
+                    ("heat_capacity_J_per_K", heat_capacity_J_per_K), ("loss_W_per_K", loss_W_per_K)):
+        if not math.isfinite(v) or v <= 0.0:
+            raise NanocloakError(f"{name}: must be > 0 (got {v!r})")
+    ext, eff = material_extinction(material, wavelength_nm)
+    absorbance = ext * _non_negative("conc_ug_per_mL", conc_ug_per_mL) * 1e-3 * path_cm
+    heat_W = eff * laser_power_W * (1.0 - 10.0 ** (-absorbance))
+    tau = heat_capacity_J_per_K / loss_W_per_K
+    rise = heat_W / loss_W_per_K * (1.0 - math.exp(-duration_min * 60.0 / tau))
+    return DispersionHeating(absorbance, heat_W, tau, rise)
