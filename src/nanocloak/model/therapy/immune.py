@@ -31,12 +31,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 
 from nanocloak.errors import NanocloakError
 from nanocloak.library import tables as library
 from nanocloak.model.therapy import growth as tumor_growth
+from nanocloak.solvers.scalar_interp import ScalarInterp
 from nanocloak.surface import coating
 
 TARGETS = ("m2_to_m1", "effector_unbrake", "effector_priming", "nk_activation")
@@ -182,11 +184,23 @@ class _Rates:
 
 def _modifiers(agents: list[Agent], t_days: float) -> dict[str, float]:
     """1 + sum of the agents' effects per target at t (days)."""
-    mods = {target: 1.0 for target in TARGETS}
-    for a in agents:
-        if a.target in mods:
-            mods[a.target] += float(np.interp(t_days * 24.0, a.t_h, a.effect))
-    return mods
+    return _Modifiers(agents)(t_days)
+
+
+class _Modifiers:
+    """_modifiers with each agent's curve read by ScalarInterp (numpy.interp's arithmetic, bit for bit,
+    without its per-call array set-up: the right-hand side below calls it at every LSODA evaluation)."""
+
+    __slots__ = ("curves",)
+
+    def __init__(self, agents: list[Agent]) -> None:
+        self.curves = [(a.target, ScalarInterp(a.t_h, a.effect)) for a in agents if a.target in TARGETS]
+
+    def __call__(self, t_days: float) -> dict[str, float]:
+        mods = {target: 1.0 for target in TARGETS}
+        for target, curve in self.curves:                # the agents' order: the same sums as before
+            mods[target] += curve(t_days * 24.0)
+        return mods
 
 
 def ctl_kill(R: _Rates, L: float, T: float, unbrake: float = 1.0) -> float:
@@ -198,10 +212,12 @@ def ctl_kill(R: _Rates, L: float, T: float, unbrake: float = 1.0) -> float:
 
 
 def _rhs(R: _Rates, tumor, agents, t_cells: bool, nk: bool):
+    modifiers = _Modifiers(agents)
+
     def rhs(t, y):
         N, L, phi = max(y[0], 0.0), max(y[1], 0.0), min(max(y[2], 0.0), 1.0)
         T = tumor(t)
-        mods = _modifiers(agents, t)
+        mods = modifiers(t)
         dN = (R.sigma - R.f * N + R.g * T * T / (R.h + T * T) * N - R.p * N * T) if nk else 0.0
         dL = 0.0
         if t_cells:
@@ -230,17 +246,23 @@ def simulate_states(t_h: np.ndarray, tumor_mm3: np.ndarray, agents: list[Agent],
     t_cells, nk = host_arms(host)
     cells = np.asarray(tumor_mm3, float) * _p("tumor", "cells_per_mm3")
     days = np.asarray(t_h, float) / 24.0
-    y0 = [R.sigma / R.f if nk else 0.0, _p("depillis2005", "initial_ctl_cells") if t_cells else 0.0, R.k21 / (R.k12 + R.k21)]
-    run_in = _p("tumor", "run_in_days")
-    y0 = _integrate(_rhs(R, lambda t: cells[0], [], t_cells, nk), y0, run_in, [run_in])[-1]
-    states = _integrate(_rhs(R, lambda t: float(np.interp(t, days, cells)), agents, t_cells, nk), y0,
-                        float(days[-1]), days)
+    y0 = np.array(_run_in(R, float(cells[0]), t_cells, nk, _p("depillis2005", "initial_ctl_cells"), _p("tumor", "run_in_days")))
+    states = _integrate(_rhs(R, ScalarInterp(days, cells), agents, t_cells, nk), y0, float(days[-1]), days)
     kappa = np.empty(days.size)
+    modifiers = _Modifiers(agents)
     for i, (t, (N, L, phi)) in enumerate(zip(days, states)):
-        mods = _modifiers(agents, t)
+        mods = modifiers(t)
         kappa[i] = (R.c * mods["nk_activation"] * N + ctl_kill(R, L, cells[i], mods["effector_unbrake"])
                     + R.a_m * (R.c1 * phi - R.c2 * (1.0 - phi)))
     return states, kappa, cells
+
+
+@lru_cache(maxsize=1024)
+def _run_in(R: _Rates, cells0: float, t_cells: bool, nk: bool, ctl0: float, run_in: float) -> tuple[float, ...]:
+    """The states after the run-in on the starting size without agents: the same for a formulation's
+    arm and its baseline, and for every formulation on the same tumor (cached on its inputs)."""
+    y0 = [R.sigma / R.f if nk else 0.0, ctl0 if t_cells else 0.0, R.k21 / (R.k12 + R.k21)]
+    return tuple(float(v) for v in _integrate(_rhs(R, lambda t: cells0, [], t_cells, nk), y0, run_in, [run_in])[-1])
 
 
 def _combine(t_h: np.ndarray, extra: np.ndarray, kill):

@@ -67,8 +67,15 @@ class Survival:
 def growth_factors(n: int, cv: float) -> np.ndarray:
     """The n growth-rate factors: quantiles (i + 1/2)/n of a lognormal of median 1 and this CV."""
     sigma = math.sqrt(math.log1p(cv * cv))
+    return np.exp(sigma * _normal_quantiles(n))
+
+
+@lru_cache(maxsize=16)
+def _normal_quantiles(n: int) -> np.ndarray:
+    """z_i = Phi^-1((i + 1/2) / n), read-only (cached: the same for every formulation of a cohort size)."""
     z = np.array([NormalDist().inv_cdf((i + 0.5) / n) for i in range(n)])     # stdlib: no scipy at start-up
-    return np.exp(sigma * z)
+    z.flags.writeable = False
+    return z
 
 
 def km_median(days: np.ndarray) -> float | None:
