@@ -211,13 +211,18 @@ def ctl_kill(R: _Rates, L: float, T: float, unbrake: float = 1.0) -> float:
     return R.d * unbrake * x / (R.s + x)
 
 
+#: the targets the states' equations read (nk_activation acts only in the kill kappa)
+STATE_TARGETS = ("m2_to_m1", "effector_unbrake", "effector_priming")
+
+
 def _rhs(R: _Rates, tumor, agents, t_cells: bool, nk: bool):
-    modifiers = _Modifiers(agents)
+    modifiers = _Modifiers([a for a in agents if a.target in STATE_TARGETS])
+    still = modifiers(0.0) if not modifiers.curves else None     # no agent on the states: every factor 1
 
     def rhs(t, y):
         N, L, phi = max(y[0], 0.0), max(y[1], 0.0), min(max(y[2], 0.0), 1.0)
         T = tumor(t)
-        mods = modifiers(t)
+        mods = modifiers(t) if still is None else still
         dN = (R.sigma - R.f * N + R.g * T * T / (R.h + T * T) * N - R.p * N * T) if nk else 0.0
         dL = 0.0
         if t_cells:
@@ -239,15 +244,19 @@ def _integrate(rhs, y0, t_end_days: float, t_eval) -> np.ndarray:
     return np.maximum(sol.y.T, 0.0)
 
 
-def simulate_states(t_h: np.ndarray, tumor_mm3: np.ndarray, agents: list[Agent], host: str | None):
+def simulate_states(t_h: np.ndarray, tumor_mm3: np.ndarray, agents: list[Agent], host: str | None,
+                    states: np.ndarray | None = None):
     """(N, L, phi) at t_h on the tumor curve, after a run-in on the starting size without agents;
-    and the kill per tumor cell kappa(t) (1/day)."""
+    and the kill per tumor cell kappa(t) (1/day). `states`: the states already integrated on this
+    curve and host by agents with the same STATE_TARGETS effects (immune_arm's baseline), reused."""
     R = _Rates.read()
     t_cells, nk = host_arms(host)
     cells = np.asarray(tumor_mm3, float) * _p("tumor", "cells_per_mm3")
     days = np.asarray(t_h, float) / 24.0
-    y0 = np.array(_run_in(R, float(cells[0]), t_cells, nk, _p("depillis2005", "initial_ctl_cells"), _p("tumor", "run_in_days")))
-    states = _integrate(_rhs(R, ScalarInterp(days, cells), agents, t_cells, nk), y0, float(days[-1]), days)
+    if states is None:
+        y0 = np.array(_run_in(R, float(cells[0]), t_cells, nk, _p("depillis2005", "initial_ctl_cells"),
+                              _p("tumor", "run_in_days")))
+        states = _integrate(_rhs(R, ScalarInterp(days, cells), agents, t_cells, nk), y0, float(days[-1]), days)
     kappa = np.empty(days.size)
     modifiers = _Modifiers(agents)
     for i, (t, (N, L, phi)) in enumerate(zip(days, states)):
@@ -297,8 +306,10 @@ def immune_arm(result, params: tumor_growth.GrowthParameters, v0: float, t: np.n
         tumor_mm3 = tumor_growth.simulate_growth(params, v0, t, kill, impulses).volume_mm3
     agents = agents_of(result, t, tumor_mm3)
     host = f.subject.host
-    states, kappa, cells = simulate_states(t, tumor_mm3, agents, host)
     base_states, kappa0, _ = simulate_states(t, tumor_mm3, [], host)
+    # an agent acting only on the kill (nk_activation) leaves the states' equations as the baseline's
+    same = not any(a.target in STATE_TARGETS for a in agents)
+    states, kappa, cells = simulate_states(t, tumor_mm3, agents, host, base_states if same else None)
     extra = np.maximum(kappa - kappa0, 0.0)
     a_m = _p("macrophages", "tam_per_tumor_cell")
     return ImmuneArm(t, states[:, 0], states[:, 1], a_m * states[:, 2] * cells, a_m * (1.0 - states[:, 2]) * cells,
