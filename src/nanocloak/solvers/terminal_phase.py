@@ -60,7 +60,13 @@ def log_linear(t: np.ndarray, y: np.ndarray) -> tuple[float, float, float] | Non
     """(lambda, intercept, R2) of the least-squares line y = intercept - lambda t."""
     if np.ptp(t) == 0:
         return None
-    slope, intercept = np.polyfit(t, y, 1)
+    # the least-squares line in centred form (slope = Sxy / Sxx; e.g. Draper & Smith 1998, Applied
+    # Regression Analysis, ch. 1): the solution np.polyfit(t, y, 1) gives by SVD, agreeing with it to
+    # rounding (~1e-15), at a tenth of its cost (it runs for every simulated design)
+    t_mean, y_mean = float(t.mean()), float(y.mean())
+    dt = t - t_mean
+    slope = float(dt @ (y - y_mean)) / float(dt @ dt)
+    intercept = y_mean - slope * t_mean
     ss_tot = float(np.sum((y - y.mean()) ** 2))
     ss_res = float(np.sum((y - (intercept + slope * t)) ** 2))
     r2 = 1.0 if ss_tot == 0 else 1.0 - ss_res / ss_tot

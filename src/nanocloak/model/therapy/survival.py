@@ -235,8 +235,19 @@ def monotone_cubic(x: np.ndarray, y: np.ndarray, xq: np.ndarray) -> np.ndarray:
 
 
 def _grid(horizon_h: float, impulses=None, step_h: float = OUTPUT_STEP_H) -> np.ndarray:
+    if not impulses:
+        return _plain_grid(float(horizon_h), float(step_h))
     steps = max(int(math.ceil(horizon_h / step_h)), 1)
     return np.unique(np.r_[np.linspace(0.0, horizon_h, steps + 1), [t for t, _ in impulses or [] if t < horizon_h]])
+
+
+@lru_cache(maxsize=64)
+def _plain_grid(horizon_h: float, step_h: float) -> np.ndarray:
+    """_grid without impulses, read-only (cached: every formulation of a follow-up shares it)."""
+    steps = max(int(math.ceil(horizon_h / step_h)), 1)
+    grid = np.unique(np.linspace(0.0, horizon_h, steps + 1))
+    grid.flags.writeable = False
+    return grid
 
 
 @lru_cache(maxsize=256)
