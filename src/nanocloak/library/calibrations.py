@@ -33,6 +33,11 @@ def _package_dir() -> Path:
 
 
 @lru_cache(maxsize=1)
+def _default_path() -> str:
+    return str(_package_dir() / "calibration.yaml")
+
+
+@lru_cache(maxsize=1)
 def _package_calibrations() -> dict[str, Path]:
     found: dict[str, Path] = {}
     for p in [_package_dir() / "calibration.yaml", *sorted((_package_dir() / "calibrations").glob("*.yaml"))]:
@@ -53,19 +58,19 @@ def _read(path: str, mtime_ns: int) -> dict:
 
 def table(calibration: str | None = None) -> dict:
     """The calibration `calibration` (an id or a file path; None = the package default)."""
-    if calibration is None:
-        path = _package_dir() / "calibration.yaml"
+    if calibration is None:          # the default, read on every parameter look-up: no pathlib on this path
+        default = _default_path()
+        return _read(default, os.stat(default).st_mtime_ns)
+    known = _package_calibrations()
+    if calibration in known:
+        path = known[calibration]
+    elif os.path.sep in calibration or calibration.endswith((".yaml", ".yml")):
+        path = Path(calibration)
+        if not path.is_file():
+            raise CalibrationError(f"model.calibration: {calibration}: no such calibration file")
     else:
-        known = _package_calibrations()
-        if calibration in known:
-            path = known[calibration]
-        elif os.path.sep in calibration or calibration.endswith((".yaml", ".yml")):
-            path = Path(calibration)
-            if not path.is_file():
-                raise CalibrationError(f"model.calibration: {calibration}: no such calibration file")
-        else:
-            raise CalibrationError(f"model.calibration: {calibration!r} is not a known calibration; known: "
-                                   f"{', '.join(sorted(known))} (or the path of a calibration file)")
+        raise CalibrationError(f"model.calibration: {calibration!r} is not a known calibration; known: "
+                               f"{', '.join(sorted(known))} (or the path of a calibration file)")
     return _read(str(path), path.stat().st_mtime_ns)
 
 
