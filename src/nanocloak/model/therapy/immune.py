@@ -278,6 +278,31 @@ def _run_in(R: _Rates, cells0: float, t_cells: bool, nk: bool, ctl0: float, run_
     return tuple(float(v) for v in _integrate(_rhs(R, lambda t: cells0, [], t_cells, nk), y0, run_in, [run_in])[-1])
 
 
+def baseline_states(t_h: np.ndarray, tumor_mm3: np.ndarray, host: str | None):
+    """simulate_states without agents (the baseline), read-only, cached on the tumor curve, the host and
+    the tables' constants it reads: every formulation on the same untreated tumor shares it."""
+    R = _Rates.read()
+    constants = (R, host_arms(host), _p("tumor", "cells_per_mm3"), _p("depillis2005", "initial_ctl_cells"),
+                 _p("tumor", "run_in_days"))
+    return _baseline_cached(constants, np.ascontiguousarray(t_h, dtype=float).tobytes(),
+                            np.ascontiguousarray(tumor_mm3, dtype=float).tobytes(), host)
+
+
+@lru_cache(maxsize=256)
+def _baseline_cached(constants: tuple, t_bytes: bytes, tumor_bytes: bytes, host: str | None):
+    del constants                                  # a key only: the values simulate_states reads itself
+    out = simulate_states(np.frombuffer(t_bytes), np.frombuffer(tumor_bytes), [], host)
+    for a in out:
+        a.flags.writeable = False
+    return out
+
+
+def clear_cache() -> None:
+    """Forget the cached run-ins and baselines (tests: a cached result against a fresh one)."""
+    _run_in.cache_clear()
+    _baseline_cached.cache_clear()
+
+
 def _combine(t_h: np.ndarray, extra: np.ndarray, kill):
     """The immune kill beside the drugs' (times h, 1/day), linear between knots as growth reads it."""
     if not extra.any():                   # no kill over the baseline: the growth model sees exactly the drugs'
@@ -310,7 +335,7 @@ def immune_arm(result, params: tumor_growth.GrowthParameters, v0: float, t: np.n
         tumor_mm3 = tumor_growth.simulate_growth(params, v0, t, kill, impulses).volume_mm3
     agents = agents_of(result, t, tumor_mm3)
     host = f.subject.host
-    base_states, kappa0, _ = simulate_states(t, tumor_mm3, [], host)
+    base_states, kappa0, _ = baseline_states(t, tumor_mm3, host)
     # an agent acting only on the kill (nk_activation) leaves the states' equations as the baseline's
     same = not any(a.target in STATE_TARGETS for a in agents)
     states, kappa, cells = simulate_states(t, tumor_mm3, agents, host, base_states if same else None)
