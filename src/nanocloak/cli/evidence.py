@@ -149,7 +149,9 @@ def calibrate_evidence(
     out_file: Optional[Path] = typer.Option(None, "--out", help="write the calibration file here (default: stdout); "
                                             "maintainers regenerate the package default with --out src/nanocloak/data/calibration.yaml"),
     force: bool = typer.Option(False, "--force", help="replace a file nanocloak did not write"),
-    max_evaluations: int = typer.Option(120, "--max-evaluations", help="model evaluations of the least-squares fit"),
+    max_evaluations: int = typer.Option(120, "--max-evaluations",
+                                        help="least-squares steps' model evaluations (scipy's max_nfev; "
+                                             "finite-difference Jacobians come on top)"),
 ):
     """Fit the effect parameters to every usable evidence point at once (docs/calibration.md)."""
     from nanocloak.cli.common import err, guard, progress
@@ -159,8 +161,10 @@ def calibrate_evidence(
         from nanocloak.io.output_dir import check_file, write_generated_file
 
         check_file(out_file, force, "--out")
-        with progress(max_evaluations, "calibrating") as bar:
-            task = bar.add_task("fitting to the evidence base", total=max_evaluations)
+        # scipy counts only the steps' evaluations in max_nfev; each Jacobian adds one per parameter
+        most = max_evaluations * (len(calibrate.parameters()) + 1)
+        with progress(most, "calibrating") as bar:
+            task = bar.add_task("fitting to the evidence base (at most)", total=most)
             fit = calibrate.fit(max_nfev=max_evaluations, on_progress=lambda n, cost: bar.update(task, completed=n))
         for key, value in fit.values().items():
             sd = fit.sd()[key]
