@@ -99,3 +99,20 @@ def test_the_immune_arm_ran_and_moved_the_tumor(batch_and_single):
     assert nk and all("immune" in r.metrics for r in nk)
     kills = [r.metrics["immune"]["immune_kill_max_per_day"] for r in nk]
     assert all(math.isfinite(k) and k > 0 for k in kills)
+
+
+def test_terminal_fit_agrees_with_polyfit():
+    """fit_lambda_z's plain-float line (for speed) is np.polyfit's least-squares line to rounding."""
+    from nanocloak.solvers.terminal_phase import fit_lambda_z
+
+    rng = np.random.default_rng(11)
+    t = np.array([0.083, 0.5, 1.0, 2.0, 4.0, 8.0, 24.0, 48.0, 72.0, 120.0, 168.0])
+    for _ in range(40):
+        c = (rng.uniform(1, 50) * np.exp(-rng.uniform(0.1, 2) * t) + rng.uniform(0.1, 20) * np.exp(-rng.uniform(1e-3, 0.05) * t))
+        c *= np.exp(rng.normal(0, 0.05, t.size))
+        fit = fit_lambda_z(t, c)
+        idx = np.flatnonzero(fit.used)
+        slope, intercept = np.polyfit(t[idx], np.log(c[idx]), 1)
+        assert fit.lambda_z == pytest.approx(-slope, rel=1e-12)
+        assert fit.intercept == pytest.approx(intercept, rel=1e-12, abs=1e-12)
+        assert fit.n_points == idx.size >= 3

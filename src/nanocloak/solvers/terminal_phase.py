@@ -39,21 +39,38 @@ def fit_lambda_z(t: np.ndarray, c: np.ndarray) -> LambdaZ | None:
     t, c = np.asarray(t, float), np.asarray(c, float)
     i_max = int(np.argmax(c))
     candidates = np.flatnonzero((np.arange(t.size) > i_max) & (c > 0))
-    best: list[LambdaZ] = []
+    times, logs = t[candidates].tolist(), np.log(c[candidates]).tolist()
+    best: list[tuple[float, int, tuple[float, float, float]]] = []      # (adjusted R2, n, fit)
     for n in range(MIN_LAMBDA_Z_POINTS, candidates.size + 1):
-        idx = candidates[-n:]
-        fit = log_linear(t[idx], np.log(c[idx]))
+        fit = _line(times[-n:], logs[-n:])
         if fit is None or fit[0] <= 0:
             continue
-        lam, intercept, r2 = fit
-        used = np.zeros(t.size, bool)
-        used[idx] = True
-        r2_adj = 1.0 - (1.0 - r2) * (n - 1) / (n - 2)
-        best.append(LambdaZ(lam, intercept, n, r2, r2_adj, float(t[idx[0]]), float(t[idx[-1]]), used))
+        r2_adj = 1.0 - (1.0 - fit[2]) * (n - 1) / (n - 2)
+        best.append((r2_adj, n, fit))
     if not best:
         return None
-    top = max(b.r2_adjusted for b in best)
-    return max((b for b in best if b.r2_adjusted >= top - ADJ_R2_TOLERANCE), key=lambda b: b.n_points)
+    top = max(b[0] for b in best)
+    r2_adj, n, (lam, intercept, r2) = max((b for b in best if b[0] >= top - ADJ_R2_TOLERANCE), key=lambda b: b[1])
+    idx = candidates[-n:]
+    used = np.zeros(t.size, bool)
+    used[idx] = True
+    return LambdaZ(lam, intercept, n, r2, r2_adj, float(t[idx[0]]), float(t[idx[-1]]), used)
+
+
+def _line(t: list[float], y: list[float]) -> tuple[float, float, float] | None:
+    """log_linear on a few points as plain floats (fit_lambda_z fits up to a dozen windows per curve,
+    for every simulated design: numpy's per-call cost would be most of it)."""
+    if max(t) - min(t) == 0:
+        return None
+    n = len(t)
+    t_mean, y_mean = math.fsum(t) / n, math.fsum(y) / n
+    sxx = math.fsum((a - t_mean) ** 2 for a in t)
+    slope = math.fsum((a - t_mean) * (b - y_mean) for a, b in zip(t, y)) / sxx
+    intercept = y_mean - slope * t_mean
+    ss_tot = math.fsum((b - y_mean) ** 2 for b in y)
+    ss_res = math.fsum((b - (intercept + slope * a)) ** 2 for a, b in zip(t, y))
+    r2 = 1.0 if ss_tot == 0 else 1.0 - ss_res / ss_tot
+    return -slope, intercept, r2
 
 
 def log_linear(t: np.ndarray, y: np.ndarray) -> tuple[float, float, float] | None:
