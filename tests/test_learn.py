@@ -204,6 +204,9 @@ def test_cross_validation_beats_both_baselines_on_the_ntd():
 
 @needs_ntd
 def test_learned_tumor_parameters_in_the_simulator():
+    import nanocloak.model.parameters
+    import nanocloak.simulation.core  # noqa: F401  (attribute access below; no other test need run first)
+
     base = make(subject={"species": "mouse", "body_weight_g": 20,
                          "tumor": {"line": "4T1", "site": "subcutaneous", "volume_mm3": 150}})
     f = nanocloak.Formulation.model_validate({**base, "model": {"tumor_parameters": "learned"}})
@@ -267,3 +270,30 @@ def test_cli_learn_predict_descriptor_csv(tmp_path, synthetic):
     assert rows[0]["DE24"] != pytest.approx(synthetic["DE24"].iloc[0], rel=1e-9)  # predicted, not echoed
     table = runner.invoke(app, ["learn", "predict", str(tmp_path / "designs.csv"), "--ntd", str(d)])
     assert table.exit_code == 0 and "KTRESmax" in table.output
+
+
+def test_learn_predict_from_the_cache_fits_nothing(tmp_path, synthetic, monkeypatch):
+    """The cached model carries both GPs, so a later `learn predict` (a new process: the in-memory
+    cache cleared) reads it and fits no GP (issue 15: predict retrained the tumor GP every call)."""
+    from nanocloak.learn import formulation_descriptors
+    from nanocloak.learn.matching_gp import MatchingGP
+
+    d = tmp_path / "ntd"
+    d.mkdir()
+    synthetic.to_csv(d / "datasets.csv", index=False)
+    pd.DataFrame(columns=["id", "time_h", "tumor_pct_id"]).to_csv(d / "timecourse.csv", index=False)
+    synthetic.iloc[:2].to_csv(tmp_path / "designs.csv", index=False)
+    monkeypatch.setenv("NANOCLOAK_CACHE_DIR", str(tmp_path / "cache"))
+    args = ["learn", "predict", str(tmp_path / "designs.csv"), "--ntd", str(d), "--json"]
+    formulation_descriptors.pretrained.cache_clear()
+    first = runner.invoke(app, args)
+    assert first.exit_code == 0, first.output
+    fits = []
+    original = MatchingGP.fit
+    monkeypatch.setattr(MatchingGP, "fit", lambda self, *a, **k: fits.append(1) or original(self, *a, **k))
+    formulation_descriptors.pretrained.cache_clear()
+    again = runner.invoke(app, args)
+    assert again.exit_code == 0, again.output
+    assert fits == [] and json.loads(again.stdout) == json.loads(first.stdout)
+    formulation_descriptors.pretrained.cache_clear()
+

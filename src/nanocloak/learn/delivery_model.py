@@ -68,6 +68,17 @@ class DeliveryModel:
     def predict_tumor_parameters(self, descriptors: pd.DataFrame) -> pd.DataFrame:
         """Cheng 2020 tumor parameters (QTC, BVT, PT, PATC, KTRESmax, KTRES50, KTRESn, KTRESrelease),
         predicted on log10 with shared hyperparameters; VTC follows the tumor's weight."""
+        tumor_model = self.fit_tumor_model()._tumor_model
+        assert tumor_model is not None, "fit_tumor_model fits it or raises"
+        clean = features.clean_descriptors(descriptors)
+        predicted = 10.0 ** tumor_model.predict(*self._views(clean))
+        out = pd.DataFrame(predicted, index=descriptors.index, columns=list(LEARNED_TUMOR_PARAMETERS))
+        out["VTC"] = features.tumor_weight_g(clean, self._tw_per_tsz) / clean["BW"]
+        return out
+
+    def fit_tumor_model(self) -> "DeliveryModel":
+        """Fit the tumor-parameter GP now (otherwise on the first predict_tumor_parameters), so a saved
+        model carries it (`learn predict` from the user cache then fits nothing)."""
         self._check_fitted()
         if self._tumor_model is None:
             values = self._train_tumor.to_numpy(dtype=float)
@@ -76,11 +87,7 @@ class DeliveryModel:
                 raise NanocloakError("datasets: tumor parameter columns "
                                      f"({', '.join(LEARNED_TUMOR_PARAMETERS)}) are needed to predict tumor parameters")
             self._tumor_model = self._fit_gp(rows, np.log10(values[rows]))
-        clean = features.clean_descriptors(descriptors)
-        predicted = 10.0 ** self._tumor_model.predict(*self._views(clean))
-        out = pd.DataFrame(predicted, index=descriptors.index, columns=list(LEARNED_TUMOR_PARAMETERS))
-        out["VTC"] = features.tumor_weight_g(clean, self._tw_per_tsz) / clean["BW"]
-        return out
+        return self
 
     # ---------------------------------------------------------------------------------------------
     def _views(self, clean: pd.DataFrame, fit: bool = False):

@@ -60,7 +60,8 @@ def pretrained(ntd_dir: str | None = None) -> DeliveryModel:
     the user cache (keyed by the data's hash and the nanocloak and scikit-learn versions)."""
     from nanocloak.learn.model_cache import cached_model
 
-    return cached_model(ntd_dir, lambda: DeliveryModel().fit(ntd.load_datasets(ntd_dir), ntd.load_timecourse(ntd_dir)))
+    return cached_model(ntd_dir, lambda: DeliveryModel().fit(ntd.load_datasets(ntd_dir),
+                                                             ntd.load_timecourse(ntd_dir)).fit_tumor_model())
 
 
 def tumor_overrides(f: Formulation, model: DeliveryModel | None = None) -> dict[str, float]:

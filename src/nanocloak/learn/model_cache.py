@@ -17,6 +17,7 @@ from typing import Any, Callable
 from nanocloak.learn import ntd
 
 CACHE_ENV = "NANOCLOAK_CACHE_DIR"
+CONTENTS = "outcome and tumor-parameter GPs"
 
 
 def cache_dir() -> Path:
@@ -36,7 +37,8 @@ def model_key(ntd_dir: str | Path | None) -> str:
     directory = Path(ntd_dir or ntd.default_directory())
     for name in ("datasets.csv", "timecourse.csv"):
         digest.update((directory / name).read_bytes())
-    digest.update(f"nanocloak {__version__}; scikit-learn {sklearn.__version__}".encode())
+    # the cached model's contents: both GPs fitted (a model saved before carried only the outcomes')
+    digest.update(f"nanocloak {__version__}; scikit-learn {sklearn.__version__}; {CONTENTS}".encode())
     return digest.hexdigest()[:20]
 
 
