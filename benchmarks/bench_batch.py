@@ -106,14 +106,17 @@ class RoadRunnerBench:
     def run(self, f):
         from nanocloak.io.sbml import model_values
 
-        params, init = model_values(f)
+        return self.run_values(model_values(f), output_grid(f))
+
+    def run_values(self, values, grid):
+        """One design from its SBML values (io.sbml.model_values) on its output grid."""
+        params, init = values
         rr = self.rr
         rr.reset()                     # time and species back to the start, then this design's values
         for k, v in params.items():
             rr[k] = v
         for k, v in init.items():
             rr[k] = v                  # initial amounts set directly (changing init() would recompile)
-        grid = output_grid(f)
         out = rr.simulate(times=list(grid), selections=self.selections)
         return {k: np.asarray(out[k])[1:] for k in KEYS}
 

@@ -11,7 +11,7 @@ import argparse
 import numbers
 
 import numpy as np
-from bench_batch import KEYS, designs, nanocloak_series, scipy_one
+from bench_batch import KEYS, RoadRunnerBench, designs, nanocloak_series, scipy_one
 from bench_tools import Timing, best_of, timed
 
 import nanocloak
@@ -74,33 +74,6 @@ def numpy_reference(forms):
         core._integrate_particles = saved
 
 
-class RoadRunner:
-    """The exported SBML of the first design loaded once; per design: reset, its parameters and
-    initial amounts set, simulated on its output grid with the same tolerances."""
-
-    def __init__(self, template, rtol, atol):
-        import roadrunner
-
-        from nanocloak.io.sbml import to_sbml
-
-        self.rr = roadrunner.RoadRunner(to_sbml(template))
-        self.rr.integrator.relative_tolerance = rtol
-        self.rr.integrator.absolute_tolerance = atol
-        self.rr.integrator.setValue("maximum_num_steps", 100000)
-        self.selections = ["time"] + list(KEYS)
-
-    def run(self, values, grid):
-        params, init = values
-        rr = self.rr
-        rr.reset()
-        for k, v in params.items():
-            rr[k] = v
-        for k, v in init.items():
-            rr[k] = v
-        out = rr.simulate(times=list(grid), selections=self.selections)
-        return {k: np.asarray(out[k])[1:] for k in KEYS}
-
-
 def _engine_alone(forms, rtol, atol):
     from nanocloak.model import particle_kernel
 
@@ -138,10 +111,10 @@ def run(n: int = 2000, rr_n: int = 200, scipy_n: int = 4, ref_n: int = 40, rtol:
     grids = [output_grid(f) for f in forms[:rr_n]]
     out["rr_values"] = t_vals.per(rr_n)
     try:
-        rr = RoadRunner(forms[0], rtol, atol)
-        rr.run(values[0], grids[0])
+        rr = RoadRunnerBench(forms[0], rtol, atol)   # SBML loaded once; reset + values per design
+        rr.run_values(values[0], grids[0])
         rr_out = []
-        out["rr"] = best_of(lambda: rr_out.append([rr.run(v, g) for v, g in zip(values, grids)]), 2).per(rr_n)
+        out["rr"] = best_of(lambda: rr_out.append([rr.run_values(v, g) for v, g in zip(values, grids)]), 2).per(rr_n)
         out["rr_series_err"] = max(series_error(a, s) for a, s in zip(rr_out[-1][:ref_n], ref_series))
     except ImportError:
         out["rr"] = None
