@@ -103,6 +103,14 @@ class CalibrationProblem:
         #: or ultrasound; tests/test_fitting.py checks its series equal simulate_many's)
         self.particles_only = not (self.base.treatment.lasers or self.base.treatment.ultrasound)
         self.n_evaluations = 0
+        #: the base resolved once, theta a rescaling of its arrays (fast_model.py); None: the full path
+        self.fast = self._fast_model() if self.particles_only else None
+
+    def _fast_model(self):
+        from nanocloak.inference.fast_model import FastModel
+
+        fast = FastModel(self.base, self.names, self.mu, self.bounds, self.obs.observable, self.obs.time_h)
+        return fast if fast.available else None
 
     @property
     def ndim(self) -> int:
@@ -139,6 +147,17 @@ class CalibrationProblem:
 
     def predict(self, log_values: np.ndarray) -> np.ndarray:
         """Model %ID at every observation, shape (n, n_obs); NaN rows where the model failed."""
+        if self.fast is not None:
+            try:
+                out = self.fast.predict(log_values)
+                self.n_evaluations += len(out)
+                return out
+            except MODEL_REFUSALS:
+                pass                    # which rows the model refuses: the full path finds them
+        return self.predict_full(log_values)
+
+    def predict_full(self, log_values: np.ndarray) -> np.ndarray:
+        """predict through simulate_particles / simulate_many and SimulationResults (no fast model)."""
         results = self.simulate(log_values)
         out = np.full((len(results), len(self.obs)), np.nan)
         for i, r in enumerate(results):
