@@ -18,6 +18,7 @@ from dataclasses import fields
 
 import numpy as np
 
+from nanocloak.errors import NanocloakError
 from nanocloak.model import particle as whole_body
 from nanocloak.model import particle_kernel
 from nanocloak.model.parameters import particle_systems
@@ -32,6 +33,8 @@ EXPONENT_TOLERANCE = 1e-9
 #: the rebuilt arrays must equal a full resolution this closely at the validation points
 VALIDATION_RTOL = 1e-12
 VALIDATION_POINTS = 3
+#: what resolution raises for values it refuses (fitting.MODEL_REFUSALS)
+MODEL_REFUSALS = (NanocloakError, ValueError, FloatingPointError, np.linalg.LinAlgError)
 
 
 class FastModel:
@@ -51,11 +54,11 @@ class FastModel:
             self.reason = f"probe refused: {e}"
 
     # ---- setting up ------------------------------------------------------------------------
-    def _arrays(self, log_values: np.ndarray):
-        """(resolved, {field: array}) of one full resolution at ln(parameters)."""
+    def _arrays(self, log_values: np.ndarray, describe: bool = False):
+        """(resolved, {field: array}) of one full resolution at ln(parameters) (describe: with units)."""
         overrides = {**self.base.model.overrides, **dict(zip(self.names, np.exp(log_values).tolist()))}
         f = self.base.model_copy(update={"model": ModelOptions(overrides=overrides)})
-        r = resolve_formulation(f, describe=False)
+        r = resolve_formulation(f, describe=describe)
         system, weights, t_dose = particle_systems(r)
         arrays = {fl.name: np.asarray(getattr(system, fl.name), dtype=float) for fl in fields(system)}
         arrays["weights"] = np.asarray(weights, dtype=float)
@@ -63,7 +66,7 @@ class FastModel:
         return r, arrays
 
     def _build(self, observables, time_h, log_bounds, rng) -> None:
-        r0, a0 = self._arrays(self.center)
+        r0, a0 = self._arrays(self.center, describe=True)     # the units: for the allowed ranges
         if r0.formulation.dose.route != "iv" or np.any(a0["depot0"] > 0):
             raise _NotMonomial("a depot route (integrated apart, with a depot series)")
         self.units = [r0.params.parameter(n).unit for n in self.names]
@@ -73,9 +76,8 @@ class FastModel:
             self._probe(j)
         lo, hi = log_bounds
         for corner in _corners(np.asarray(lo, dtype=float), np.asarray(hi, dtype=float)):
-            self._arrays(corner)        # the model accepts the whole search box (refusals are intervals)
-        for _ in range(VALIDATION_POINTS):
-            theta = rng.uniform(lo, hi)
+            self._same_refusal(corner)  # refusals in the search box: the allowed ranges only (intervals)
+        for theta in self._accepted(rng, lo, hi):
             _, full = self._arrays(theta)
             fast = self._scaled(theta[None, :])
             for k, v in full.items():
@@ -88,6 +90,29 @@ class FastModel:
             self.tau[: len(self.grid) - off, e] = self.grid[off:] - td
         self._reading(r0, observables, time_h)
         self.available = True
+
+    def _same_refusal(self, theta: np.ndarray) -> None:
+        refused = not self.accepted(theta[None, :])[0]
+        try:
+            self._arrays(theta)
+        except MODEL_REFUSALS:
+            if not refused:
+                raise _NotMonomial("the model refuses values inside the allowed ranges") from None
+            return
+        if refused:
+            raise _NotMonomial("the allowed ranges refuse values the model accepts")
+
+    def _accepted(self, rng, lo, hi, tries: int = 100):
+        """VALIDATION_POINTS draws over the search box inside the allowed ranges."""
+        found = 0
+        for _ in range(tries):
+            theta = rng.uniform(lo, hi)
+            if self.accepted(theta[None, :])[0]:
+                found += 1
+                yield theta
+                if found == VALIDATION_POINTS:
+                    return
+        raise _NotMonomial("no validation point inside the allowed ranges")
 
     def _probe(self, j: int) -> None:
         ratios = {}
@@ -148,10 +173,27 @@ class FastModel:
             for name, value, unit in zip(self.names, row.tolist(), self.units):
                 check_override(name, value, unit)
 
+    def accepted(self, log_values: np.ndarray) -> np.ndarray:
+        """Per row: inside every allowed range (resolution would not refuse it)."""
+        out = np.ones(len(log_values), dtype=bool)
+        for i, row in enumerate(log_values):
+            try:
+                self.check(row)
+            except MODEL_REFUSALS:
+                out[i] = False
+        return out
+
     def predict(self, log_values: np.ndarray) -> np.ndarray:
-        """Model %ID at every observation, shape (n, n_obs), in the full path's summation order."""
+        """Model %ID at every observation, shape (n, n_obs) (NaN rows: refused), in the full path's
+        summation order."""
         log_values = np.atleast_2d(log_values)
-        self.check(log_values)
+        ok = self.accepted(log_values)
+        out = np.full((len(log_values), len(self.rows)), np.nan)     # refused rows: NaN, as the full path
+        if ok.any():
+            out[ok] = self._predict(log_values[ok])
+        return out
+
+    def _predict(self, log_values: np.ndarray) -> np.ndarray:
         n, e = len(log_values), len(self.a0["t_dose"])
         scaled = self._scaled(log_values)
         weights = scaled.pop("weights").reshape(n, e)
@@ -168,6 +210,12 @@ class FastModel:
                         total = total + weights[:, k] * obs[g - off, c, k::e][:n]
                 out[:, i] = total if c == cols[0] else out[:, i] + total
         return out
+
+
+def fast_model(base: Formulation, names: list[str], log_center: np.ndarray, log_bounds: tuple, obs) -> FastModel | None:
+    """The fast model of a fit's problem (obs: its Observations), or None where the full path stays."""
+    fast = FastModel(base, names, log_center, log_bounds, obs.observable, obs.time_h)
+    return fast if fast.available else None
 
 
 class _NotMonomial(Exception):

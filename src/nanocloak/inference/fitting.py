@@ -25,6 +25,7 @@ import pandas as pd
 
 from nanocloak.errors import NanocloakError, did_you_mean
 from nanocloak.inference import diagnostics
+from nanocloak.inference.fast_model import fast_model
 
 # the inputs of a fit, defined in observations.py and priors.py, are part of this module's API
 from nanocloak.inference.observations import (
@@ -104,13 +105,7 @@ class CalibrationProblem:
         self.particles_only = not (self.base.treatment.lasers or self.base.treatment.ultrasound)
         self.n_evaluations = 0
         #: the base resolved once, theta a rescaling of its arrays (fast_model.py); None: the full path
-        self.fast = self._fast_model() if self.particles_only else None
-
-    def _fast_model(self):
-        from nanocloak.inference.fast_model import FastModel
-
-        fast = FastModel(self.base, self.names, self.mu, self.bounds, self.obs.observable, self.obs.time_h)
-        return fast if fast.available else None
+        self.fast = fast_model(self.base, self.names, self.mu, self.bounds, obs) if self.particles_only else None
 
     @property
     def ndim(self) -> int:
@@ -156,8 +151,7 @@ class CalibrationProblem:
                 pass                    # which rows the model refuses: the full path finds them
         return self.predict_full(log_values)
 
-    def predict_full(self, log_values: np.ndarray) -> np.ndarray:
-        """predict through simulate_particles / simulate_many and SimulationResults (no fast model)."""
+    def predict_full(self, log_values: np.ndarray) -> np.ndarray:    # through SimulationResults (self.simulate)
         results = self.simulate(log_values)
         out = np.full((len(results), len(self.obs)), np.nan)
         for i, r in enumerate(results):
