@@ -11,9 +11,10 @@ Tumor parameters (Cheng 2020 definitions) are predicted the same way, on log10, 
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
-from sklearn.preprocessing import StandardScaler
 
 from nanocloak.errors import NanocloakError
 from nanocloak.learn import features, ntd
@@ -93,8 +94,8 @@ class DeliveryModel:
     def _views(self, clean: pd.DataFrame, fit: bool = False):
         derived = features.derived(clean, self._tw_per_tsz)
         if fit:
-            self._smooth_scale = StandardScaler().fit(derived[list(features.SMOOTH)].to_numpy(float))
-            self._linear_scale = StandardScaler().fit(derived[list(features.LINEAR)].to_numpy(float))
+            self._smooth_scale = _Standardizer(derived[list(features.SMOOTH)].to_numpy(float))
+            self._linear_scale = _Standardizer(derived[list(features.LINEAR)].to_numpy(float))
         # standardized by the training rows; a missing value sits at the training mean (0)
         smooth = np.nan_to_num(self._smooth_scale.transform(derived[list(features.SMOOTH)].to_numpy(float)), nan=0.0)
         linear = np.nan_to_num(self._linear_scale.transform(derived[list(features.LINEAR)].to_numpy(float)), nan=0.0)
@@ -109,6 +110,21 @@ class DeliveryModel:
         if self._outcome_model is None:
             raise NanocloakError("DeliveryModel is not fitted: call .fit(datasets, timecourse) first")
         return self._outcome_model
+
+
+class _Standardizer:
+    """Column means and SDs (ddof 0) over the non-missing training values, a zero SD read as 1: what
+    scikit-learn's StandardScaler does, without importing scikit-learn where only `predict` runs."""
+
+    def __init__(self, x: np.ndarray):
+        with warnings.catch_warnings():  # an all-missing column: mean NaN, every value missing anyway
+            warnings.simplefilter("ignore", RuntimeWarning)
+            self.mean = np.nanmean(x, axis=0)
+            scale = np.nanstd(x, axis=0)
+        self.scale = np.where((scale == 0) | np.isnan(scale), 1.0, scale)
+
+    def transform(self, x: np.ndarray) -> np.ndarray:
+        return (x - self.mean) / self.scale
 
 
 def _require_columns(df, columns, what: str) -> None:

@@ -21,10 +21,9 @@ passes), so a single aberrant data set does not drag its study-mates' prediction
 from __future__ import annotations
 
 import numpy as np
-from scipy import linalg
-from scipy.linalg import lapack
-from scipy.optimize import minimize
-from threadpoolctl import threadpool_limits
+
+# scipy and threadpoolctl are imported where a fit needs them: prediction (`learn predict` from the
+# cached model) runs on numpy alone and starts ~0.5 s sooner
 
 LOG_BOUNDS_WEIGHT = (-9.0, 4.0)
 LOG_BOUNDS_LINEAR = (-12.0, 1.0)
@@ -70,6 +69,10 @@ class _NegLogMarginal:
         self.flat_lower = iu[1] * self.n + iu[0]  # (j, i), j > i, in C order: the lower triangle
         self.flat_upper = iu[0] * self.n + iu[1]  # of a Fortran array read through its transpose
         self.diag = np.arange(self.n) * (self.n + 1)
+        from scipy import linalg
+        from scipy.linalg import lapack
+
+        self.lapack, self.solve_triangular = lapack, linalg.solve_triangular
         self.evaluations = 0
 
     def __call__(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
@@ -82,12 +85,12 @@ class _NegLogMarginal:
         flat = k.reshape(-1)
         flat[self.flat_lower] += kvec                     # potrf reads the lower triangle only
         flat[self.diag] += sf2 + sn2
-        chol, info = lapack.dpotrf(k, lower=1, clean=1)
+        chol, info = self.lapack.dpotrf(k, lower=1, clean=1)
         if info != 0:
             return 1e10, np.zeros_like(theta)
-        alpha, _ = lapack.dpotrs(chol, r, lower=1)
+        alpha, _ = self.lapack.dpotrs(chol, r, lower=1)
         value = 0.5 * float(np.sum(r * alpha)) + t_out * float(np.log(np.diag(chol)).sum())
-        k_inv, info = lapack.dpotri(chol, lower=1)        # lower triangle of K^-1
+        k_inv, info = self.lapack.dpotri(chol, lower=1)        # lower triangle of K^-1
         if info != 0:
             return 1e10, np.zeros_like(theta)
         k_inv_t = k_inv.T.reshape(-1)                     # C-order view: element [i, j] = K^-1[j, i]
@@ -98,7 +101,7 @@ class _NegLogMarginal:
         ak = a_pairs * kvec
         grad = np.empty_like(theta)
         grad[:p] = (ak @ self.pairs) * w                  # 0.5 x 2 (both triangles)
-        v = linalg.solve_triangular(chol, h, lower=True, check_finite=False)  # L^-1 H
+        v = self.solve_triangular(chol, h, lower=True, check_finite=False)  # L^-1 H
         h_a_h = ((alpha.T @ h) ** 2).sum(axis=0) - t_out * (v * v).sum(axis=0)
         grad[p:p + q] = -0.5 * h_a_h * u
         grad[p + q] = -0.5 * (2.0 * ak.sum() + sf2 * a_diag.sum())
@@ -122,6 +125,8 @@ class MatchingGP:
         self.y_scale = y.std(axis=0)
         self.y_scale[self.y_scale == 0] = 1.0
         r = (y - self.y_mean) / self.y_scale
+        from threadpoolctl import threadpool_limits
+
         pairs, iu = _pairs(labels, self.smooth)
         with threadpool_limits(limits=1, user_api="blas"):  # n ~ 300: threads only spin (2-core hosts)
             theta = self._optimise(pairs, iu, r)
@@ -134,6 +139,8 @@ class MatchingGP:
         return np.exp(theta[:p]), np.exp(theta[p:p + q]), float(np.exp(theta[p + q])), float(np.exp(theta[p + q + 1]))
 
     def _optimise(self, pairs: np.ndarray, iu, r: np.ndarray) -> np.ndarray:
+        from scipy.optimize import minimize
+
         p, q = pairs.shape[1], self.linear.shape[1]
         objective = _NegLogMarginal(pairs, iu, self.linear, r)
         start = np.concatenate([np.full(p, np.log(START_WEIGHT)), np.full(q, np.log(START_LINEAR)),

@@ -17,7 +17,7 @@ from typing import Any, Callable
 from nanocloak.learn import ntd
 
 CACHE_ENV = "NANOCLOAK_CACHE_DIR"
-CONTENTS = "outcome and tumor-parameter GPs"
+CONTENTS = "outcome and tumor-parameter GPs; own standardizer"
 
 
 def cache_dir() -> Path:
@@ -29,7 +29,7 @@ def cache_dir() -> Path:
 
 
 def model_key(ntd_dir: str | Path | None) -> str:
-    import sklearn
+    from importlib.metadata import version  # scikit-learn's version without importing it (~2 s)
 
     from nanocloak.version import __version__
 
@@ -37,8 +37,9 @@ def model_key(ntd_dir: str | Path | None) -> str:
     directory = Path(ntd_dir or ntd.default_directory())
     for name in ("datasets.csv", "timecourse.csv"):
         digest.update((directory / name).read_bytes())
-    # the cached model's contents: both GPs fitted (a model saved before carried only the outcomes')
-    digest.update(f"nanocloak {__version__}; scikit-learn {sklearn.__version__}; {CONTENTS}".encode())
+    # the cached model's contents: both GPs fitted (a model saved before carried only the outcomes'),
+    # features standardized without scikit-learn (earlier files pickled its StandardScaler)
+    digest.update(f"nanocloak {__version__}; scikit-learn {version('scikit-learn')}; {CONTENTS}".encode())
     return digest.hexdigest()[:20]
 
 
