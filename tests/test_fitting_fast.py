@@ -80,3 +80,20 @@ def test_fast_model_counts_evaluations_and_refuses_what_resolution_refuses():
     with pytest.raises(nanocloak.errors.NanocloakError, match="allowed range"):
         problem.fast.check(np.array([[np.log(1e300), 0.0]]))
     assert np.isnan(problem.fast.predict(np.array([[np.log(1e300), 0.0]]))).all()
+
+
+def test_vectorised_range_test_agrees_with_check_override():
+    """The tumor permeability is a fraction (<= 1): its prior's search box reaches past the range."""
+    f = nanocloak.load(EXAMPLE)
+    frame = pd.DataFrame({"time_h": [1.0, 24.0], "matrix": ["tumor"] * 2, "pct_id": [2.0, 5.0]})
+    problem = problem_for(f, frame, ["tumor.KTRESmax", "tumor.PATC"])
+    theta = thetas(problem, 60, 4)
+    accepted = problem.fast.accepted(theta)
+    assert 0 < accepted.sum() < len(theta)
+    for row, ok in zip(theta, accepted):
+        try:
+            problem.fast.check(row)
+            checked = True
+        except nanocloak.errors.NanocloakError:
+            checked = False
+        assert ok == checked
