@@ -125,7 +125,7 @@ class MatchingGP:
         self.y_scale = y.std(axis=0)
         self.y_scale[self.y_scale == 0] = 1.0
         r = (y - self.y_mean) / self.y_scale
-        from threadpoolctl import threadpool_limits
+        from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]  # scikit-learn dependency
 
         pairs, iu = _pairs(labels, self.smooth)
         with threadpool_limits(limits=1, user_api="blas"):  # n ~ 300: threads only spin (2-core hosts)
