@@ -34,7 +34,7 @@ EXPONENT_TOLERANCE = 1e-9
 #: the rebuilt arrays must equal a full resolution this closely at the validation points
 VALIDATION_RTOL = 1e-12
 VALIDATION_POINTS = 3
-#: what resolution raises for values it refuses (fitting.MODEL_REFUSALS)
+#: what resolution raises for values it refuses (fitting.py imports it from here)
 MODEL_REFUSALS = (NanocloakError, ValueError, FloatingPointError, np.linalg.LinAlgError)
 
 
@@ -51,7 +51,7 @@ class FastModel:
             self._build(observables, time_h, log_bounds, np.random.default_rng(seed))
         except _NotMonomial as e:
             self.reason = str(e)
-        except Exception as e:          # noqa: BLE001 (any refusal of the probes: keep the full path)
+        except MODEL_REFUSALS as e:     # the model refused a probe's values: keep the full path
             self.reason = f"probe refused: {e}"
 
     # ---- setting up ------------------------------------------------------------------------

@@ -25,7 +25,7 @@ import pandas as pd
 
 from nanocloak.errors import NanocloakError, did_you_mean
 from nanocloak.inference import diagnostics
-from nanocloak.inference.fast_model import fast_model
+from nanocloak.inference.fast_model import MODEL_REFUSALS, fast_model
 
 # the inputs of a fit, defined in observations.py and priors.py, are part of this module's API
 from nanocloak.inference.observations import (
@@ -216,7 +216,6 @@ def _error_mode(error: str | float, obs: Observations) -> tuple[float, bool]:
     return math.nan, not obs.has_sd.all()
 
 
-MODEL_REFUSALS = (NanocloakError, ValueError, FloatingPointError, np.linalg.LinAlgError)
 
 
 def _one_or_none(run, f: Formulation):
