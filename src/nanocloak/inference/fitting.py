@@ -216,8 +216,6 @@ def _error_mode(error: str | float, obs: Observations) -> tuple[float, bool]:
     return math.nan, not obs.has_sd.all()
 
 
-
-
 def _one_or_none(run, f: Formulation):
     try:
         return run([f])[0]
